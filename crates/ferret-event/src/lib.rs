@@ -1,0 +1,45 @@
+//! The event model of ferret: an event is a JSON document read from a file
+//! or stream, plus where it came from. This crate reads events (NDJSON, JSON
+//! arrays, gzip, stdin), resolves field paths through nested objects and flat
+//! dotted keys alike, and parses timestamps. It knows nothing about EQL.
+
+pub mod path;
+pub mod time;
+
+pub use path::{FieldPath, Segment};
+pub use serde_json::Value;
+pub use time::{parse_timestamp, Timestamp};
+
+/// Where an event came from, for diagnostics and deterministic ordering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Origin {
+    /// Index of the input file in the order the inputs were given.
+    pub file: u32,
+    /// 1-based line number (for a JSON array file: the line the element starts on).
+    pub line: u64,
+}
+
+/// One event: the parsed document and its origin.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub doc: Value,
+    pub origin: Origin,
+}
+
+impl Event {
+    pub fn new(doc: Value, origin: Origin) -> Self {
+        Event { doc, origin }
+    }
+
+    /// Calls `f` with every value at `path`, arrays flattened (see [`path`]).
+    pub fn for_each<'a>(&'a self, path: &FieldPath, f: &mut dyn FnMut(&'a Value)) {
+        path.for_each(&self.doc, f)
+    }
+
+    /// The values at `path`, arrays flattened.
+    pub fn values<'a>(&'a self, path: &FieldPath) -> Vec<&'a Value> {
+        let mut out = Vec::new();
+        path.for_each(&self.doc, &mut |v| out.push(v));
+        out
+    }
+}

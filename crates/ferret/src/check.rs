@@ -1,0 +1,14 @@
+//! `ferret check` (not implemented yet).
+
+use crate::output::OutputArgs;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`ferret check` is not implemented yet")
+}

@@ -1,0 +1,48 @@
+//! The `ferret` command-line tool. Each subcommand lives in its own module;
+//! this file only parses the command line and dispatches. Exit codes:
+//! 0 success, 1 the run found errors (a rule that fails to parse, a skipped
+//! event under `--strict`), 2 the run could not be carried out (bad
+//! arguments, unreadable input).
+
+mod check;
+mod output;
+mod query;
+mod scan;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Run Elastic Security detection rules (EQL) over event files, without
+/// Elasticsearch.
+#[derive(Parser)]
+#[command(name = "ferret", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and validate rule files; print diagnostics and lint warnings.
+    Check(check::Args),
+    /// Run one EQL query over event files and print the hits.
+    Query(query::Args),
+    /// Run whole rule sets over event files and emit alerts.
+    Scan(scan::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Scan(args) => scan::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
