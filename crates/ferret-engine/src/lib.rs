@@ -1,3 +1,22 @@
 //! ferret's engine: turns an EQL AST into an executable plan and runs it over
 //! events — predicate evaluation, sequences, samples and pipes, for one
 //! query or many rules at once. It never sees rule files.
+
+// Expression layer (owned by the expression work): values, compiled
+// predicates and keys, functions, string matching, field types.
+pub mod expr;
+pub mod functions;
+pub mod matching;
+pub mod types;
+pub mod value;
+
+pub use expr::{EvalInput, KeyExpr, PlanContext, PlanError, Predicate};
+pub use types::FieldTypes;
+pub use value::{FloatKey, KeyValue};
+
+// Planning and execution (owned by the execution work).
+pub mod exec;
+pub mod plan;
+
+pub use exec::{run, Aggregate, Entry, Hit, Output, QueryRunner, RunConfig, Stats, DEFAULT_MAX_LIVE_PARTIALS};
+pub use plan::{plan, Plan, PlanOptions};

@@ -4,11 +4,19 @@
 //! dotted keys alike, and parses timestamps. It knows nothing about EQL.
 
 pub mod path;
+pub mod read;
 pub mod time;
 
 pub use path::{FieldPath, Segment};
+pub use read::{
+    decode, decode_bytes, read_all, DecodeError, Input, Limits, RawBatch, RawItem, RawRecord,
+    ReadStats, Reader, Skip, SkipReason, SkipReporter, SkipSink,
+};
 pub use serde_json::Value;
-pub use time::{parse_timestamp, Timestamp};
+pub use time::{
+    event_timestamp, parse_iso8601, parse_timestamp, parse_timestamp_str, parse_timestamp_value,
+    Timestamp, TimestampError,
+};
 
 /// Where an event came from, for diagnostics and deterministic ordering.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

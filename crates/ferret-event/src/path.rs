@@ -6,7 +6,15 @@
 //! Arrays are transparent: `dns.answers.name` over an array of answer objects
 //! yields every answer's name, and a leaf array yields its elements (nested
 //! arrays flattened), which is how Elasticsearch sees multi-valued fields.
-//! An explicit index (`process.args[0]`) selects one element instead.
+//! An explicit index (`process.args[0]`) selects one element instead; on a
+//! value that is not an array, index 0 is the value itself (Elasticsearch
+//! stores a single value and a one-element array alike). A negative index
+//! counts from the end; EQL's grammar has no negative index, so only API
+//! callers can build one. Nulls inside arrays are yielded as `Value::Null`;
+//! the engine decides what a null element means.
+//!
+//! Resolution order is deterministic: at each object level the shortest key
+//! split is tried first (`a` before `a.b`), and arrays in element order.
 
 use serde_json::Value;
 
@@ -91,6 +99,13 @@ impl FieldPath {
                     }
                 }
             }
+            // Elasticsearch does not tell a single value from a one-element
+            // array, so `field[0]` on a scalar is the scalar itself.
+            (Segment::Index(0), Value::Null) => {}
+            (
+                Segment::Index(0),
+                Value::Object(_) | Value::String(_) | Value::Number(_) | Value::Bool(_),
+            ) => self.walk(v, i + 1, f),
             (Segment::Index(_), _) => {}
             (Segment::Key(_), Value::Array(items)) => {
                 for item in items {
@@ -158,5 +173,127 @@ mod tests {
             Segment::Index(1),
         ]);
         assert_eq!(p.first(&doc), Some(&json!("-c")));
+    }
+
+    fn idx(parts: &[&str]) -> FieldPath {
+        FieldPath::new(
+            parts
+                .iter()
+                .map(|p| match p.parse::<i64>() {
+                    Ok(n) => Segment::Index(n),
+                    Err(_) => Segment::Key(p.to_string()),
+                })
+                .collect(),
+        )
+    }
+
+    fn at(doc: &Value, parts: &[&str]) -> Vec<Value> {
+        let mut out = Vec::new();
+        idx(parts).for_each(doc, &mut |v| out.push(v.clone()));
+        out
+    }
+
+    #[test]
+    fn dotted_keys_at_several_levels() {
+        let doc = json!({"a.b": {"c.d": 1}});
+        assert_eq!(vals(&doc, "a.b.c.d"), vec![json!(1)]);
+        let doc = json!({"a": {"b.c": {"d": 1}}, "a.b": {"c": {"d": 2}}, "a.b.c.d": 3});
+        // Every split is found; shorter first keys are tried first.
+        assert_eq!(vals(&doc, "a.b.c.d"), vec![json!(1), json!(2), json!(3)]);
+        let doc = json!({"a": {"b": {"c.d": 4}}});
+        assert_eq!(vals(&doc, "a.b.c.d"), vec![json!(4)]);
+        // A partial match does not leak: `a.b` is not `a.bc`.
+        let doc = json!({"a.bc": 1, "a": {"bc": 2}});
+        assert!(vals(&doc, "a.b").is_empty());
+        // A dotted key inside an array of objects.
+        let doc = json!({"dns": {"answers": [{"data.name": "x"}, {"data": {"name": "y"}}]}});
+        assert_eq!(
+            vals(&doc, "dns.answers.data.name"),
+            vec![json!("x"), json!("y")]
+        );
+    }
+
+    #[test]
+    fn index_on_nested_arrays() {
+        let doc = json!({"a": [[1, 2], [3]]});
+        assert_eq!(at(&doc, &["a", "0"]), vec![json!(1), json!(2)]);
+        assert_eq!(at(&doc, &["a", "0", "1"]), vec![json!(2)]);
+        assert_eq!(at(&doc, &["a", "1", "0"]), vec![json!(3)]);
+        assert!(at(&doc, &["a", "2"]).is_empty());
+        assert!(at(&doc, &["a", "1", "1"]).is_empty());
+        // Index then key: objects inside an array.
+        let doc = json!({"a": [{"b": "x"}, {"b": "y"}]});
+        assert_eq!(at(&doc, &["a", "1", "b"]), vec![json!("y")]);
+        // Key through an array of objects, then index in each.
+        let doc = json!({"a": [{"b": [1, 2]}, {"b": [3, 4]}]});
+        assert_eq!(at(&doc, &["a", "b", "0"]), vec![json!(1), json!(3)]);
+        // Index after a flat dotted key.
+        let doc = json!({"process.args": ["sh", "-c"]});
+        assert_eq!(at(&doc, &["process", "args", "1"]), vec![json!("-c")]);
+    }
+
+    #[test]
+    fn index_on_a_scalar_is_the_scalar_at_zero() {
+        let doc = json!({"event": {"category": "process"}, "n": null});
+        assert_eq!(
+            at(&doc, &["event", "category", "0"]),
+            vec![json!("process")]
+        );
+        assert!(at(&doc, &["event", "category", "1"]).is_empty());
+        assert!(at(&doc, &["n", "0"]).is_empty());
+        let doc = json!({"a": {"b": 1}});
+        assert_eq!(at(&doc, &["a", "0", "b"]), vec![json!(1)]);
+    }
+
+    #[test]
+    fn negative_index_counts_from_the_end() {
+        let doc = json!({"a": [1, 2, 3]});
+        assert_eq!(at(&doc, &["a", "-1"]), vec![json!(3)]);
+        assert_eq!(at(&doc, &["a", "-3"]), vec![json!(1)]);
+        assert!(at(&doc, &["a", "-4"]).is_empty());
+        assert!(at(&doc, &["a", &i64::MIN.to_string()]).is_empty());
+        assert!(at(&json!({"a": 5}), &["a", "-1"]).is_empty());
+    }
+
+    #[test]
+    fn nulls_are_kept() {
+        let doc = json!({"a": [1, null, [null, 2]], "b": null, "c": [{"d": null}, {"d": 3}]});
+        assert_eq!(
+            vals(&doc, "a"),
+            vec![json!(1), json!(null), json!(null), json!(2)]
+        );
+        assert_eq!(vals(&doc, "b"), vec![json!(null)]);
+        assert!(vals(&doc, "b.x").is_empty());
+        assert_eq!(vals(&doc, "c.d"), vec![json!(null), json!(3)]);
+        assert_eq!(at(&doc, &["a", "1"]), vec![json!(null)]);
+    }
+
+    #[test]
+    fn odd_paths_and_documents() {
+        // Leaf objects are yielded whole; scalars have no children.
+        let doc = json!({"a": {"b": 1}, "s": "x"});
+        assert_eq!(vals(&doc, "a"), vec![json!({"b": 1})]);
+        assert!(vals(&doc, "s.t").is_empty());
+        // Empty key segments are ordinary keys.
+        let doc = json!({"": {"x": 1}, "a": {"": 2}});
+        assert_eq!(vals(&doc, ".x"), vec![json!(1)]);
+        assert_eq!(vals(&doc, "a."), vec![json!(2)]);
+        // An empty path yields the document.
+        let p = FieldPath::new(vec![]);
+        assert_eq!(p.first(&doc), Some(&doc));
+        // Empty arrays yield nothing; first() on a missing field is None.
+        assert!(vals(&json!({"a": []}), "a").is_empty());
+        assert_eq!(FieldPath::dotted("zz").first(&doc), None);
+    }
+
+    #[test]
+    fn deep_arrays_flatten_without_trouble() {
+        // serde_json caps decoded nesting at 128; build one at that depth.
+        let mut v = json!("leaf");
+        for _ in 0..120 {
+            v = Value::Array(vec![v]);
+        }
+        let doc = json!({ "a": v });
+        assert_eq!(vals(&doc, "a"), vec![json!("leaf")]);
     }
 }

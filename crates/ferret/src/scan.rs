@@ -1,14 +1,394 @@
-//! `ferret scan` (not implemented yet).
+//! `ferret scan --rules PATH… EVENTS…`: run whole rule sets over event files
+//! in one pass and emit Kibana-shaped alerts (see the `ferret-scan` crate).
+//! Alerts go to stdout or `--output`; everything about the run (rules that
+//! could not be loaded or run, lint warnings, skipped events, the progress
+//! bar, the summary) goes to stderr, so the alert stream stays clean.
 
-use crate::output::OutputArgs;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ferret_engine::FieldTypes;
+use ferret_event::{Reader, SkipReporter};
+use ferret_rules::{RuleFilter, RuleSet};
+use ferret_scan::{compile, scan, CompileOptions, Compiled, ScanOptions, ScanOutcome};
+use serde_json::Value;
+
+use crate::output::{Format, OutputArgs};
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Rule sources: detection-rules TOML files and folders (searched recursively), \
+Elastic Defend behavior-rule TOML, and Kibana rule exports (.ndjson). \
+Non-EQL rules are listed as unsupported with the reason.
+
+Each rule sees the events of its `index` patterns: an event's index is its \
+`_index` field, else `<data_stream.type>-<data_stream.dataset>-<data_stream.namespace>`; \
+events with neither are seen by every rule. Behavior rules see endpoint events \
+of their `os_list`.
+
+Exit status: 0 the scan ran (with or without alerts); 1 some rule failed to \
+load or compile, or --strict and some event was skipped; 2 the scan could not run.")]
 pub struct Args {
+    /// Rule file or folder (repeatable)
+    #[arg(long = "rules", short = 'r', value_name = "PATH", required = true)]
+    pub rules: Vec<PathBuf>,
+    /// Event files (NDJSON, JSON array, .gz); `-` reads stdin
+    #[arg(value_name = "EVENTS", required = true)]
+    pub events: Vec<String>,
+    /// Run only the rule with this rule id (repeatable)
+    #[arg(long = "rule-id", value_name = "ID")]
+    pub rule_ids: Vec<String>,
+    /// Run only rules carrying this tag, e.g. "OS: Linux" (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Run only rules of this severity: low, medium, high, critical (repeatable)
+    #[arg(long = "severity", value_name = "LEVEL")]
+    pub severities: Vec<String>,
+    /// Skip building-block rules
+    #[arg(long)]
+    pub exclude_building_blocks: bool,
+    /// Let every rule see every event, whatever its index patterns
+    #[arg(long)]
+    pub ignore_index: bool,
+    /// ECS field-types file (JSON: {"field": {"type": "ip"}, …}) for typed comparisons
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Cap on live partial sequences per rule (evictions are reported)
+    #[arg(long, value_name = "N", default_value_t = ferret_engine::DEFAULT_MAX_LIVE_PARTIALS)]
+    pub max_partials: usize,
+    /// Worker threads [default: all cores]; output is identical for any N
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// Fail (exit 1) if any event had to be skipped
+    #[arg(long)]
+    pub strict: bool,
+    /// List every unsupported rule and every lint warning
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Print no summary or progress on stderr (problems are still reported)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`ferret scan` is not implemented yet")
+/// How many individual lines a list on stderr gets before it is summarised.
+const LIST_CAP: usize = 20;
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let filter = RuleFilter {
+        rule_ids: args.rule_ids.clone(),
+        tags: args.tags.clone(),
+        severities: args.severities.clone(),
+        exclude_building_blocks: args.exclude_building_blocks,
+    };
+    for path in &args.rules {
+        anyhow::ensure!(path.exists(), "rule path {} does not exist", path.display());
+    }
+    let field_types = match &args.schema {
+        Some(p) => Some(Arc::new(
+            FieldTypes::load(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        )),
+        None => None,
+    };
+    let set = RuleSet::load(&args.rules, &filter);
+    let load_errors = set.errors.len();
+    let mut stderr = std::io::stderr().lock();
+    report_load_problems(&mut stderr, &set, args.verbose)?;
+    let unsupported = set.unsupported.len();
+    let compiled = compile(
+        RuleSet {
+            rules: set.rules,
+            unsupported: Vec::new(),
+            errors: Vec::new(),
+        },
+        &CompileOptions {
+            ignore_index: args.ignore_index,
+            max_live_partials: args.max_partials,
+            field_types,
+        },
+    );
+    report_compile_problems(&mut stderr, &compiled, args.verbose)?;
+    if compiled.rules.is_empty() {
+        writeln!(stderr, "ferret: no runnable rule was loaded; nothing to scan")?;
+        return Ok(ExitCode::from(if load_errors + compiled.failed.len() > 0 { 1 } else { 2 }));
+    }
+
+    let reader = Reader::from_args(&args.events);
+    let mut skips = SkipReporter::stderr(LIST_CAP);
+    let started = Instant::now();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let mut progress = |read: u64| {
+        if !show_progress {
+            return;
+        }
+        if bar.is_none() && started.elapsed() > Duration::from_millis(400) {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {elapsed} {human_pos} events ({per_sec})",
+                )
+                .expect("static template"),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            b.set_position(read);
+        }
+    };
+    let outcome = scan(
+        &compiled,
+        reader,
+        &ScanOptions {
+            threads: args.threads.unwrap_or(0),
+        },
+        &mut skips,
+        &mut progress,
+    );
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    skips.finish(&outcome.read);
+
+    let mut out = args.output.open()?;
+    match args.output.format() {
+        Format::Ndjson => {
+            for alert in &outcome.alerts {
+                serde_json::to_writer(&mut out, &alert.doc)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Table => write_table(&mut out, &outcome, args.output.color())?,
+    }
+    out.flush().context("writing alerts")?;
+    if !args.quiet {
+        write_summary(&mut stderr, &compiled, &outcome, unsupported, started.elapsed())?;
+    }
+    let failed = load_errors + compiled.failed.len() > 0;
+    let strict_fail = args.strict && outcome.read.skipped_total() > 0;
+    Ok(if failed || strict_fail {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn report_load_problems(w: &mut impl Write, set: &RuleSet, verbose: bool) -> anyhow::Result<()> {
+    for err in &set.errors {
+        let place = match (err.line, err.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", err.path.display()),
+            _ => err.path.display().to_string(),
+        };
+        writeln!(w, "error: {place}: {} [{}]", err.message, err.code)?;
+    }
+    if set.unsupported.is_empty() {
+        return Ok(());
+    }
+    if verbose || set.unsupported.len() <= LIST_CAP {
+        for u in &set.unsupported {
+            writeln!(
+                w,
+                "unsupported: {} ({}): {}",
+                u.meta.name,
+                u.source.path.display(),
+                u.reason
+            )?;
+        }
+    } else {
+        let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
+        for u in &set.unsupported {
+            *by_reason.entry(u.reason.as_str()).or_default() += 1;
+        }
+        writeln!(w, "{} rules not run (--verbose lists them):", set.unsupported.len())?;
+        for (reason, n) in by_reason {
+            writeln!(w, "  {n:>5}  {reason}")?;
+        }
+    }
+    Ok(())
+}
+
+fn report_compile_problems(w: &mut impl Write, c: &Compiled, verbose: bool) -> anyhow::Result<()> {
+    for f in &c.failed {
+        write!(w, "{}", f.rule.render(&f.diagnostics, None, false))?;
+    }
+    let warned: Vec<_> = c.rules.iter().filter(|r| !r.warnings.is_empty()).collect();
+    for (i, r) in warned.iter().enumerate() {
+        if !verbose && i == LIST_CAP {
+            writeln!(
+                w,
+                "... lint warnings in {} more rules (--verbose, or `ferret check` for details)",
+                warned.len() - LIST_CAP
+            )?;
+            break;
+        }
+        let d = &r.warnings[0];
+        let more = match r.warnings.len() {
+            1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        let text = std::fs::read_to_string(&r.rule.source.path).ok();
+        let (line, col) = match &text {
+            Some(t) => r.rule.position(d, t),
+            None => (0, 0),
+        };
+        writeln!(
+            w,
+            "warning[{}]: {}:{line}:{col}: {} — in rule \"{}\"{more}",
+            d.code,
+            r.rule.source.path.display(),
+            d.message,
+            r.rule.meta.name
+        )?;
+    }
+    Ok(())
+}
+
+/// The alert table: one line per alert, newest information last.
+fn write_table(w: &mut dyn Write, o: &ScanOutcome, color: bool) -> anyhow::Result<()> {
+    if o.alerts.is_empty() {
+        writeln!(w, "no alerts")?;
+        return Ok(());
+    }
+    let rows: Vec<[String; 6]> = o
+        .alerts
+        .iter()
+        .map(|a| {
+            let s = |k: &str| a.doc.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+            let events = a
+                .doc
+                .get("ferret.events")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            [
+                s("@timestamp"),
+                s("kibana.alert.severity"),
+                s("kibana.alert.rule.name"),
+                s("host.name"),
+                s("user.name"),
+                format!("{} ({events} events)", s("process.name")),
+            ]
+        })
+        .collect();
+    let head = ["TIME", "SEVERITY", "RULE", "HOST", "USER", "PROCESS"];
+    let mut widths = head.map(str::len);
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count()).min(60);
+        }
+    }
+    let line = |cells: [&str; 6], sev_color: Option<&str>| -> String {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let text = truncate(c, widths[i]);
+            let pad = widths[i] - text.chars().count();
+            match (i, sev_color) {
+                (1, Some(code)) => out.push_str(&format!("\x1b[{code}m{text}\x1b[0m")),
+                _ => out.push_str(&text),
+            }
+            if i + 1 < cells.len() {
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out
+    };
+    let head_line = line(head, None);
+    if color {
+        writeln!(w, "\x1b[1m{head_line}\x1b[0m")?;
+    } else {
+        writeln!(w, "{head_line}")?;
+    }
+    for r in &rows {
+        let code = color.then(|| severity_color(&r[1]));
+        let cells = [&*r[0], &*r[1], &*r[2], &*r[3], &*r[4], &*r[5]];
+        writeln!(w, "{}", line(cells, code))?;
+    }
+    Ok(())
+}
+
+fn severity_color(sev: &str) -> &'static str {
+    match sev {
+        "critical" => "1;35",
+        "high" => "1;31",
+        "medium" => "33",
+        _ => "36",
+    }
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn write_summary(
+    w: &mut impl Write,
+    c: &Compiled,
+    o: &ScanOutcome,
+    unsupported: usize,
+    elapsed: Duration,
+) -> anyhow::Result<()> {
+    let skipped = o.read.skipped_total();
+    writeln!(
+        w,
+        "\n{} alerts from {} of {} rules over {} events ({} skipped) in {:.2}s; {} rules not run, {} failed",
+        o.alerts.len(),
+        o.rule_stats.iter().filter(|s| s.alerts > 0).count(),
+        c.rules.len(),
+        o.read.events,
+        skipped,
+        elapsed.as_secs_f64(),
+        unsupported,
+        c.failed.len(),
+    )?;
+    let mut by_rule: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut by_severity: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_tactic: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in &o.alerts {
+        let meta = &c.rules[a.rule].rule.meta;
+        *by_rule.entry((meta.severity.as_str(), meta.name.as_str())).or_default() += 1;
+        *by_severity.entry(meta.severity.as_str()).or_default() += 1;
+        for t in meta.tactics() {
+            *by_tactic.entry(t).or_default() += 1;
+        }
+    }
+    let join = |m: &BTreeMap<&str, usize>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !o.alerts.is_empty() {
+        writeln!(w, "  by severity: {}", join(&by_severity))?;
+        writeln!(w, "  by tactic:   {}", join(&by_tactic))?;
+        writeln!(w, "  by rule:")?;
+        for ((sev, name), n) in &by_rule {
+            writeln!(w, "    {n:>5}  {sev:<8}  {name}")?;
+        }
+    }
+    let evicted: u64 = o.rule_stats.iter().map(|s| s.engine.partials_evicted).sum();
+    let no_time: u64 = o.rule_stats.iter().map(|s| s.engine.missing_timestamp).sum();
+    if evicted > 0 {
+        writeln!(
+            w,
+            "  note: {evicted} partial sequences were evicted by the --max-partials cap; matches may be missed"
+        )?;
+    }
+    if no_time > 0 {
+        writeln!(
+            w,
+            "  note: {no_time} (rule, event) pairs were skipped by sequence rules for lack of a usable timestamp"
+        )?;
+    }
+    Ok(())
 }

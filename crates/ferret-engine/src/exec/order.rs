@@ -1,0 +1,137 @@
+//! Event ordering: Elasticsearch orders events by timestamp, then by the
+//! tiebreaker field (nulls last), then by an implicit per-document order.
+//! Here the implicit order is the order events were pushed, so equal
+//! timestamps and tiebreakers keep input order and results are deterministic.
+
+use std::cmp::Ordering;
+
+use ferret_event::{parse_timestamp, Event, FieldPath, Timestamp, Value};
+
+/// A tiebreaker value. Numbers compare numerically (integers and floats
+/// alike), strings lexicographically after numbers, null (missing) last.
+#[derive(Clone, Debug)]
+pub enum Tie {
+    Num(f64),
+    Str(String),
+    Null,
+}
+
+impl Tie {
+    pub fn from_event(event: &Event, path: &FieldPath) -> Tie {
+        match path.first(&event.doc) {
+            Some(Value::Number(n)) => n.as_f64().map(Tie::Num).unwrap_or(Tie::Null),
+            // A keyword tiebreaker sorts as text in Elasticsearch, digits or not.
+            Some(Value::String(s)) => Tie::Str(s.clone()),
+            Some(Value::Bool(b)) => Tie::Num(if *b { 1.0 } else { 0.0 }),
+            _ => Tie::Null,
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Tie::Num(_) => 0,
+            Tie::Str(_) => 1,
+            Tie::Null => 2,
+        }
+    }
+}
+
+impl PartialEq for Tie {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Tie {}
+impl PartialOrd for Tie {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Tie {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Tie::Num(a), Tie::Num(b)) => a.total_cmp(b),
+            (Tie::Str(a), Tie::Str(b)) => a.cmp(b),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+/// The total order of events: timestamp (missing last), tiebreaker, input
+/// position.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ordinal {
+    /// `(false, ts)` for a timestamped event, `(true, 0)` for one without, so
+    /// events lacking a timestamp sort last (Elasticsearch's `missing: _last`).
+    pub ts: (bool, Timestamp),
+    pub tie: Tie,
+    pub seq: u64,
+}
+
+impl Ordinal {
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        if self.ts.0 {
+            None
+        } else {
+            Some(self.ts.1)
+        }
+    }
+}
+
+/// Reads the ordering fields of an event.
+#[derive(Clone, Debug)]
+pub struct OrderFields {
+    pub timestamp: FieldPath,
+    pub tiebreaker: Option<FieldPath>,
+}
+
+impl OrderFields {
+    pub fn ordinal(&self, event: &Event, seq: u64) -> Ordinal {
+        let ts = self.timestamp.first(&event.doc).and_then(parse_timestamp);
+        Ordinal {
+            ts: match ts {
+                Some(t) => (false, t),
+                None => (true, Timestamp::default()),
+            },
+            tie: match &self.tiebreaker {
+                Some(p) => Tie::from_event(event, p),
+                None => Tie::Null,
+            },
+            seq,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferret_event::Origin;
+    use serde_json::json;
+
+    fn event(doc: Value) -> Event {
+        Event::new(doc, Origin::default())
+    }
+
+    #[test]
+    fn tiebreaker_nulls_last_numbers_numeric() {
+        let p = FieldPath::dotted("tb");
+        let t = |d: Value| Tie::from_event(&event(d), &p);
+        let mut v = [t(json!({})), t(json!({"tb": "a"})), t(json!({"tb": 10})), t(json!({"tb": 9.5}))];
+        v.sort();
+        assert_eq!(v, [Tie::Num(9.5), Tie::Num(10.0), Tie::Str("a".into()), Tie::Null]);
+    }
+
+    #[test]
+    fn missing_timestamps_sort_last_then_input_order() {
+        let order = OrderFields {
+            timestamp: FieldPath::dotted("@timestamp"),
+            tiebreaker: None,
+        };
+        let a = order.ordinal(&event(json!({})), 0);
+        let b = order.ordinal(&event(json!({"@timestamp": "2024-01-01T00:00:00.5Z"})), 1);
+        let c = order.ordinal(&event(json!({"@timestamp": 1704067200500i64})), 2);
+        assert!(b < c && c < a);
+        assert_eq!(b.timestamp(), c.timestamp());
+        assert_eq!(a.timestamp(), None);
+    }
+}

@@ -1,0 +1,476 @@
+//! Execution semantics written from the Elasticsearch EQL documentation
+//! (syntax reference: sequences, `maxspan`, `until`, `runs`, missing events,
+//! samples; pipe reference: `head`, `tail`) and from Elasticsearch's
+//! implementation notes where the documentation is silent, plus ferret's
+//! own guarantees (ordering of unsorted input, bounded state, determinism).
+
+mod common;
+
+use std::sync::Arc;
+
+use ferret_engine::{Output, PlanOptions, RunConfig};
+use ferret_event::Event;
+use serde_json::{json, Value};
+
+/// An event with `id`, `@timestamp` (epoch ms), `event.category` and extra
+/// top-level fields.
+fn ev(id: i64, ts: i64, category: &str, extra: Value) -> Value {
+    let mut doc = json!({"id": id, "@timestamp": ts, "event": {"category": category}});
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            doc[k] = v;
+        }
+    }
+    doc
+}
+
+fn run(query: &str, docs: Vec<Value>) -> Output {
+    run_with(query, docs, &RunConfig::default())
+}
+
+fn run_with(query: &str, docs: Vec<Value>, config: &RunConfig) -> Output {
+    let events = common::events(docs);
+    common::run_query(query, &PlanOptions::default(), config, &events)
+}
+
+fn ids(out: &Output) -> Vec<Vec<i64>> {
+    common::hit_ids(&out.hits, "id")
+        .into_iter()
+        .map(|h| h.into_iter().map(|v| v.as_i64().expect("id")).collect())
+        .collect()
+}
+
+fn keys(out: &Output) -> Vec<Value> {
+    out.hits
+        .iter()
+        .map(|h| Value::Array(h.join_keys.clone().unwrap_or_default().iter().map(|k| k.to_json()).collect()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- events
+
+#[test]
+fn event_query_orders_by_timestamp_and_category_matches_any_array_element() {
+    let docs = vec![
+        ev(1, 30, "process", json!({})),
+        json!({"id": 2, "@timestamp": 10, "event": {"category": ["network", "process"]}}),
+        ev(3, 20, "file", json!({})),
+        ev(4, 5, "Process", json!({})),
+    ];
+    let out = run("process where true", docs.clone());
+    // Category comparison is exact (case-sensitive), as Elasticsearch's term query.
+    assert_eq!(ids(&out), vec![vec![2], vec![1]]);
+    let out = run("any where true", docs);
+    assert_eq!(ids(&out), vec![vec![4], vec![2], vec![3], vec![1]]);
+    assert!(out.hits.iter().all(|h| h.join_keys.is_none()));
+}
+
+#[test]
+fn category_field_is_configurable() {
+    let docs = vec![json!({"id": 1, "@timestamp": 1, "kind": "dns"}), json!({"id": 2, "@timestamp": 2, "kind": "file"})];
+    let opts = PlanOptions {
+        category_field: "kind".into(),
+        field_types: None,
+    };
+    let events = common::events(docs);
+    let out = common::run_query("dns where true", &opts, &RunConfig::default(), &events);
+    assert_eq!(ids(&out), vec![vec![1]]);
+}
+
+#[test]
+fn head_tail_and_size() {
+    let docs: Vec<Value> = (1..=6).rev().map(|i| ev(i, i * 10, "process", json!({}))).collect();
+    assert_eq!(ids(&run("process where true | head 2", docs.clone())), vec![vec![1], vec![2]]);
+    assert_eq!(ids(&run("process where true | tail 2", docs.clone())), vec![vec![5], vec![6]]);
+    assert_eq!(ids(&run("process where true | head 4 | tail 2", docs.clone())), vec![vec![3], vec![4]]);
+    let config = RunConfig {
+        size: Some(3),
+        ..RunConfig::default()
+    };
+    assert_eq!(ids(&run_with("process where true", docs.clone(), &config)), vec![vec![1], vec![2], vec![3]]);
+    assert_eq!(ids(&run_with("process where true | tail 4", docs, &config)), vec![vec![3], vec![4], vec![5]]);
+}
+
+#[test]
+fn tiebreaker_orders_equal_timestamps_and_input_order_breaks_the_rest() {
+    let docs = vec![
+        ev(1, 100, "process", json!({"tb": 3})),
+        ev(2, 100, "process", json!({"tb": 1})),
+        ev(3, 100, "process", json!({"tb": 2})),
+        ev(4, 50, "process", json!({})),
+    ];
+    assert_eq!(ids(&run("process where true", docs.clone())), vec![vec![4], vec![1], vec![2], vec![3]]);
+    let config = RunConfig {
+        tiebreaker_field: Some("tb".into()),
+        ..RunConfig::default()
+    };
+    assert_eq!(ids(&run_with("process where true", docs, &config)), vec![vec![4], vec![2], vec![3], vec![1]]);
+
+    // In a sequence the tiebreaker decides which event came first.
+    let docs = vec![
+        ev(1, 100, "process", json!({"tb": 2, "step": "a"})),
+        ev(2, 100, "process", json!({"tb": 1, "step": "b"})),
+    ];
+    let q = r#"sequence [process where step == "a"] [process where step == "b"]"#;
+    assert_eq!(ids(&run(q, docs.clone())), vec![vec![1, 2]]);
+    assert!(ids(&run_with(q, docs, &config)).is_empty());
+}
+
+// ------------------------------------------------------------- sequences
+
+#[test]
+fn sequence_joins_on_sequence_and_stage_keys() {
+    let docs = vec![
+        ev(1, 1, "process", json!({"host": "h1", "pid": 10})),
+        ev(2, 2, "file", json!({"host": "h2", "ppid": 10})),
+        ev(3, 3, "file", json!({"host": "h1", "ppid": 11})),
+        ev(4, 4, "file", json!({"host": "h1", "ppid": 10})),
+    ];
+    let out = run("sequence by host [process where true] by pid [file where true] by ppid", docs);
+    assert_eq!(ids(&out), vec![vec![1, 4]]);
+    assert_eq!(keys(&out), vec![json!(["h1", 10])]);
+}
+
+#[test]
+fn newest_partial_per_key_and_stage_wins() {
+    // Two starts then one end: Elasticsearch pairs the end with the newest start.
+    let docs = vec![
+        ev(1, 1, "process", json!({"k": "a"})),
+        ev(2, 2, "process", json!({"k": "a"})),
+        ev(3, 3, "file", json!({"k": "a"})),
+        ev(4, 4, "file", json!({"k": "a"})),
+    ];
+    let out = run("sequence by k [process where true] [file where true]", docs);
+    assert_eq!(ids(&out), vec![vec![2, 3]]);
+}
+
+#[test]
+fn an_event_matching_several_stages_does_not_advance_its_own_partial() {
+    let docs: Vec<Value> = (1..=3).map(|i| ev(i, i, "process", json!({}))).collect();
+    let out = run("sequence [process where true] [process where true]", docs);
+    assert_eq!(ids(&out), vec![vec![1, 2], vec![2, 3]]);
+}
+
+#[test]
+fn results_come_in_completion_order() {
+    let docs = vec![
+        ev(1, 1, "process", json!({"k": "a"})),
+        ev(2, 2, "process", json!({"k": "b"})),
+        ev(3, 3, "file", json!({"k": "b"})),
+        ev(4, 4, "file", json!({"k": "a"})),
+    ];
+    let out = run("sequence by k [process where true] [file where true]", docs);
+    assert_eq!(ids(&out), vec![vec![2, 3], vec![1, 4]]);
+}
+
+#[test]
+fn maxspan_is_inclusive_and_measured_from_the_first_event() {
+    let q = "sequence by k with maxspan=5s [process where true] [file where true] [network where true]";
+    let docs = vec![
+        ev(1, 0, "process", json!({"k": "a"})),
+        ev(2, 3000, "file", json!({"k": "a"})),
+        ev(3, 5000, "network", json!({"k": "a"})),
+        ev(4, 10_000, "process", json!({"k": "b"})),
+        ev(5, 12_000, "file", json!({"k": "b"})),
+        ev(6, 15_001, "network", json!({"k": "b"})),
+    ];
+    let out = run(q, docs);
+    assert_eq!(ids(&out), vec![vec![1, 2, 3]]);
+    assert!(out.stats.partials_expired <= 1);
+}
+
+#[test]
+fn until_drops_the_keys_partials() {
+    let q = "sequence by pid [process where op == 1] [file where true] until [process where op == 2]";
+    let docs = vec![
+        ev(1, 1, "process", json!({"pid": 7, "op": 1})),
+        ev(2, 2, "process", json!({"pid": 7, "op": 2})),
+        ev(3, 3, "file", json!({"pid": 7})),
+        ev(4, 4, "process", json!({"pid": 8, "op": 1})),
+        ev(5, 5, "process", json!({"pid": 9, "op": 2})),
+        ev(6, 6, "file", json!({"pid": 8})),
+        ev(7, 7, "process", json!({"pid": 7, "op": 1})),
+        ev(8, 8, "file", json!({"pid": 7})),
+    ];
+    let out = run(q, docs);
+    assert_eq!(ids(&out), vec![vec![4, 6], vec![7, 8]]);
+}
+
+#[test]
+fn runs_repeat_a_stage() {
+    let q = r#"sequence by host [process where name == "x"] with runs=3 [file where true]"#;
+    let docs = vec![
+        ev(1, 1, "process", json!({"host": "a", "name": "x"})),
+        ev(2, 2, "process", json!({"host": "a", "name": "x"})),
+        ev(3, 3, "file", json!({"host": "a"})),
+        ev(4, 4, "process", json!({"host": "a", "name": "x"})),
+        ev(5, 5, "file", json!({"host": "a"})),
+    ];
+    let out = run(q, docs);
+    assert_eq!(ids(&out), vec![vec![1, 2, 4, 5]]);
+    assert_eq!(out.hits[0].entries.len(), 4);
+}
+
+#[test]
+fn null_join_keys_only_join_when_optional() {
+    let docs = vec![
+        ev(1, 1, "process", json!({})),
+        ev(2, 2, "file", json!({})),
+        ev(3, 3, "process", json!({"user": "u"})),
+        ev(4, 4, "file", json!({"user": "u"})),
+    ];
+    let out = run("sequence by user [process where true] [file where true]", docs.clone());
+    assert_eq!(ids(&out), vec![vec![3, 4]]);
+    let out = run("sequence by ?user [process where true] [file where true]", docs);
+    assert_eq!(ids(&out), vec![vec![1, 2], vec![3, 4]]);
+    assert_eq!(keys(&out), vec![json!([null]), json!(["u"])]);
+}
+
+#[test]
+fn missing_event_in_the_middle() {
+    // From the Elasticsearch docs' missing-events example.
+    let q = r#"sequence with maxspan=1h
+        [process where name == "cmd.exe"]
+        ![process where cmdline == "ocx"]
+        [file where fname == "scrobj.dll"]"#;
+    let docs = vec![
+        ev(1, 0, "process", json!({"name": "cmd.exe"})),
+        ev(2, 10, "file", json!({"fname": "scrobj.dll"})),
+        ev(3, 100, "process", json!({"name": "cmd.exe"})),
+        ev(4, 105, "process", json!({"cmdline": "ocx"})),
+        ev(5, 110, "file", json!({"fname": "scrobj.dll"})),
+    ];
+    let out = run(q, docs);
+    assert_eq!(ids(&out), vec![vec![1, -1, 2]]);
+    assert!(matches!(out.hits[0].entries[1], ferret_engine::Entry::Missing));
+}
+
+#[test]
+fn missing_event_must_share_the_join_key() {
+    let q = r#"sequence by host with maxspan=1m [process where true] ![network where true] [file where true]"#;
+    let docs = vec![
+        ev(1, 0, "process", json!({"host": "a"})),
+        ev(2, 5, "network", json!({"host": "b"})),
+        ev(3, 10, "file", json!({"host": "a"})),
+    ];
+    assert_eq!(ids(&run(q, docs)), vec![vec![1, -1, 3]]);
+}
+
+#[test]
+fn leading_missing_event_within_maxspan_of_the_sequence_rejects_it() {
+    let q = "sequence by host with maxspan=10s ![alert where true] [process where true] [file where true]";
+    let base = |alert_ts: i64| {
+        vec![
+            ev(1, alert_ts, "alert", json!({"host": "a"})),
+            ev(2, 20_000, "process", json!({"host": "a"})),
+            ev(3, 25_000, "file", json!({"host": "a"})),
+        ]
+    };
+    // 7 s before the last event: within maxspan -> rejected.
+    assert!(ids(&run(q, base(18_000))).is_empty());
+    // 25 s before the last event: outside maxspan -> accepted.
+    assert_eq!(ids(&run(q, base(0))), vec![vec![-1, 2, 3]]);
+}
+
+#[test]
+fn trailing_missing_event_within_maxspan_of_the_start_rejects_it() {
+    let q = "sequence by host with maxspan=10s [process where true] [file where true] ![network where true]";
+    let base = |net_ts: i64| {
+        vec![
+            ev(1, 0, "process", json!({"host": "a"})),
+            ev(2, 4000, "file", json!({"host": "a"})),
+            ev(3, net_ts, "network", json!({"host": "a"})),
+        ]
+    };
+    assert!(ids(&run(q, base(9000))).is_empty());
+    assert_eq!(ids(&run(q, base(11_000))), vec![vec![1, 2, -1]]);
+}
+
+#[test]
+fn eviction_cap_bounds_partials_and_counts_evictions() {
+    let q = "sequence by k [process where true] [file where true]";
+    let mut docs: Vec<Value> = (0..5).map(|i| ev(i, i, "process", json!({"k": i}))).collect();
+    docs.extend((0..5).map(|i| ev(100 + i, 100 + i, "file", json!({"k": i}))));
+    let config = RunConfig {
+        max_live_partials: 3,
+        ..RunConfig::default()
+    };
+    let out = run_with(q, docs.clone(), &config);
+    // The two least recently advanced partials (k=0, k=1) were evicted.
+    assert_eq!(ids(&out), vec![vec![2, 102], vec![3, 103], vec![4, 104]]);
+    assert_eq!(out.stats.partials_evicted, 2);
+    assert_eq!(out.stats.peak_live_partials, 3);
+    let out = run(q, docs);
+    assert_eq!(out.hits.len(), 5);
+    assert_eq!(out.stats.partials_evicted, 0);
+}
+
+#[test]
+fn sequence_events_without_timestamp_are_counted_not_used() {
+    let docs = vec![
+        json!({"id": 1, "event": {"category": "process"}}),
+        ev(2, 2, "process", json!({})),
+        ev(3, 3, "file", json!({})),
+    ];
+    let out = run("sequence [process where true] [file where true]", docs);
+    assert_eq!(ids(&out), vec![vec![2, 3]]);
+    assert_eq!(out.stats.missing_timestamp, 1);
+}
+
+#[test]
+fn sequence_head_and_tail() {
+    let mut docs = Vec::new();
+    for i in 0..4 {
+        docs.push(ev(10 * i + 1, 10 * i + 1, "process", json!({"k": i})));
+        docs.push(ev(10 * i + 2, 10 * i + 2, "file", json!({"k": i})));
+    }
+    let q = "sequence by k [process where true] [file where true]";
+    assert_eq!(ids(&run(&format!("{q} | head 1"), docs.clone())), vec![vec![1, 2]]);
+    assert_eq!(ids(&run(&format!("{q} | tail 2"), docs)), vec![vec![21, 22], vec![31, 32]]);
+}
+
+#[test]
+fn endpoint_alias_reads_the_earlier_stage_event() {
+    let q = r#"sequence by host.id
+        [process where process.name == "bash"] as event0
+        [network where process.pid == event0.process.pid]"#;
+    let docs = vec![
+        json!({"id": 1, "@timestamp": 1, "event": {"category": "process"}, "host": {"id": "h"}, "process": {"name": "bash", "pid": 42}}),
+        json!({"id": 2, "@timestamp": 2, "event": {"category": "network"}, "host": {"id": "h"}, "process": {"pid": 7}}),
+        json!({"id": 3, "@timestamp": 3, "event": {"category": "network"}, "host": {"id": "h"}, "process": {"pid": 42}}),
+    ];
+    assert_eq!(ids(&run(q, docs)), vec![vec![1, 3]]);
+}
+
+#[test]
+fn unsorted_input_gives_the_same_sequences() {
+    let q = "sequence by k with maxspan=1s [process where true] [file where true] until [network where true]";
+    let mut docs = Vec::new();
+    for i in 0..30i64 {
+        let k = i % 3;
+        let cat = ["process", "file", "network", "file", "process"][(i % 5) as usize];
+        docs.push(ev(i, i * 200, cat, json!({"k": k})));
+    }
+    let sorted = ids(&run(q, docs.clone()));
+    assert!(!sorted.is_empty());
+    let mut rev = docs.clone();
+    rev.reverse();
+    assert_eq!(ids(&run(q, rev)), sorted);
+    let interleaved: Vec<Value> = docs.iter().step_by(2).chain(docs.iter().skip(1).step_by(2)).cloned().collect();
+    assert_eq!(ids(&run(q, interleaved)), sorted);
+}
+
+#[test]
+fn results_are_deterministic() {
+    let q = "sequence by k [process where true] [file where true]";
+    let mut docs = Vec::new();
+    for i in 0..200i64 {
+        docs.push(ev(i, i, if i % 2 == 0 { "process" } else { "file" }, json!({"k": i % 17})));
+    }
+    let first = run(q, docs.clone());
+    for _ in 0..5 {
+        let again = run(q, docs.clone());
+        assert_eq!(ids(&again), ids(&first));
+        assert_eq!(keys(&again), keys(&first));
+    }
+}
+
+// --------------------------------------------------------------- samples
+
+fn sample_docs() -> Vec<Value> {
+    // No timestamps: a sample does not need them.
+    vec![
+        json!({"id": 1, "event": {"category": "any"}, "host": "A", "uptime": 5}),
+        json!({"id": 2, "event": {"category": "any"}, "host": "A", "port": 443}),
+        json!({"id": 3, "event": {"category": "any"}, "host": "A", "bool": true}),
+        json!({"id": 4, "event": {"category": "any"}, "host": "B", "uptime": 1}),
+        json!({"id": 5, "event": {"category": "any"}, "host": "B", "port": 80}),
+        json!({"id": 6, "event": {"category": "any"}, "host": "B", "bool": true}),
+        json!({"id": 7, "event": {"category": "any"}, "host": "C", "uptime": 2, "port": 200, "bool": true}),
+        json!({"id": 8, "event": {"category": "any"}, "host": "A", "uptime": 9, "port": 8080}),
+        json!({"id": 9, "event": {"category": "any"}, "uptime": 3, "port": 300, "bool": true}),
+    ]
+}
+
+const SAMPLE: &str = "sample by host [any where uptime > 0] [any where port > 100] [any where bool == true]";
+
+#[test]
+fn sample_picks_distinct_events_sharing_the_key() {
+    let out = run(SAMPLE, sample_docs());
+    // B has no port > 100; C has one event for all three stages (events must
+    // be distinct); the event without host has a null key.
+    assert_eq!(ids(&out), vec![vec![1, 2, 3]]);
+    assert_eq!(keys(&out), vec![json!(["A"])]);
+}
+
+#[test]
+fn max_samples_per_key() {
+    let config = RunConfig {
+        max_samples_per_key: 2,
+        ..RunConfig::default()
+    };
+    let out = run_with(SAMPLE, sample_docs(), &config);
+    assert_eq!(ids(&out), vec![vec![1, 2, 3], vec![1, 8, 3]]);
+}
+
+#[test]
+fn samples_are_ordered_by_key_and_stages_may_match_in_any_order() {
+    let docs = vec![
+        json!({"id": 1, "event": {"category": "any"}, "host": "Z", "b": 1}),
+        json!({"id": 2, "event": {"category": "any"}, "host": "Z", "a": 1}),
+        json!({"id": 3, "event": {"category": "any"}, "host": "M", "a": 1}),
+        json!({"id": 4, "event": {"category": "any"}, "host": "M", "b": 1}),
+    ];
+    let out = run("sample by host [any where a == 1] [any where b == 1]", docs);
+    assert_eq!(ids(&out), vec![vec![3, 4], vec![2, 1]]);
+    assert_eq!(keys(&out), vec![json!(["M"]), json!(["Z"])]);
+}
+
+// ----------------------------------------------------------- legacy pipes
+
+#[test]
+fn legacy_pipes() {
+    let docs = vec![
+        ev(1, 1, "process", json!({"name": "b", "n": 2})),
+        ev(2, 2, "process", json!({"name": "a", "n": 1})),
+        ev(3, 3, "process", json!({"name": "b", "n": 3})),
+        ev(4, 4, "process", json!({"name": "c", "n": 0})),
+    ];
+    assert_eq!(ids(&run("process where true | unique name", docs.clone())), vec![vec![1], vec![2], vec![4]]);
+    assert_eq!(ids(&run("process where true | filter n > 1", docs.clone())), vec![vec![1], vec![3]]);
+    assert_eq!(ids(&run("process where true | sort n", docs.clone())), vec![vec![4], vec![2], vec![1], vec![3]]);
+    let out = run("process where true | unique_count name", docs.clone());
+    let counts: Vec<u64> = out.hits.iter().map(|h| h.aggregate.as_ref().expect("count").count).collect();
+    assert_eq!(counts, vec![2, 1, 1]);
+    let out = run("process where true | count", docs.clone());
+    assert_eq!(out.hits.len(), 1);
+    assert!(out.hits[0].entries.is_empty());
+    assert_eq!(out.hits[0].aggregate.as_ref().expect("count").count, 4);
+    let out = run("process where true | count name", docs);
+    let groups: Vec<(Value, u64)> = out
+        .hits
+        .iter()
+        .map(|h| {
+            let a = h.aggregate.as_ref().expect("count");
+            (a.key[0].to_json(), a.count)
+        })
+        .collect();
+    assert_eq!(groups, vec![(json!("a"), 1), (json!("c"), 1), (json!("b"), 2)]);
+}
+
+#[test]
+fn shared_events_are_not_copied() {
+    let events: Vec<Arc<Event>> = common::events(vec![ev(1, 1, "process", json!({}))]);
+    let out = common::run_query("process where true", &PlanOptions::default(), &RunConfig::default(), &events);
+    let hit = out.hits[0].first_event().expect("event");
+    assert!(Arc::ptr_eq(hit, &events[0]));
+}
+
+#[test]
+fn plan_errors_carry_spans() {
+    // Syntactically fine; semantically the join keys are unequal in number.
+    let ast = ferret_eql::parse("sequence [process where true] by a [file where true] by a, b").expect("parses");
+    let err = ferret_engine::plan(&ast, &PlanOptions::default()).expect_err("unequal join keys");
+    assert!(err.message.contains("join keys"), "{}", err.message);
+    assert!(err.span.end > err.span.start);
+}

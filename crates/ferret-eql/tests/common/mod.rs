@@ -1,0 +1,73 @@
+//! Shared test helpers: locating `/work/shared` and loading the EQL queries
+//! of the detection-rules corpus.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// `<workspace root>/../shared`, or `$FERRET_SHARED`. Panics with a clear
+/// message if it is missing: these tests must not silently skip.
+pub fn shared_dir() -> PathBuf {
+    let dir = match std::env::var_os("FERRET_SHARED") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")).to_path_buf(),
+    };
+    assert!(
+        dir.join("corpus/detection-rules").is_dir(),
+        "shared material not found at {} (set FERRET_SHARED to the folder holding corpus/detection-rules)",
+        dir.display()
+    );
+    dir
+}
+
+/// One EQL rule of the corpus.
+pub struct CorpusRule {
+    pub path: PathBuf,
+    pub file_text: String,
+    pub query: String,
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p.extension().is_some_and(|e| e == "toml") {
+            out.push(p);
+        }
+    }
+}
+
+/// Every rule with `language = "eql"` under corpus/detection-rules
+/// (rules, rules/_deprecated, rules_building_block).
+pub fn corpus_eql_rules() -> Vec<CorpusRule> {
+    let root = shared_dir().join("corpus/detection-rules");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    let mut out = Vec::new();
+    for path in files {
+        let file_text = std::fs::read_to_string(&path).expect("read rule");
+        let Some(rule) = load_rule(&file_text) else {
+            continue;
+        };
+        out.push(CorpusRule {
+            path,
+            file_text,
+            query: rule,
+        });
+    }
+    out
+}
+
+/// The EQL query of a detection-rules TOML file, if it is an EQL rule.
+pub fn load_rule(file_text: &str) -> Option<String> {
+    let v: toml::Value = toml::from_str(file_text).ok()?;
+    let rule = v.get("rule")?;
+    if rule.get("language")?.as_str()? != "eql" {
+        return None;
+    }
+    Some(rule.get("query")?.as_str()?.to_string())
+}

@@ -1,0 +1,187 @@
+//! Turning loaded rules into runnable ones: parse, validate, lint and plan
+//! each query, and fix what each rule sees (its index patterns, the OS list
+//! of a behavior rule, its timestamp and category fields).
+
+use std::sync::Arc;
+
+use ferret_eql::{Diagnostic, Severity};
+use ferret_engine::{plan, FieldTypes, Plan, PlanOptions, RunConfig};
+use ferret_event::{FieldPath, Value};
+use ferret_rules::{Rule, RuleSet, SourceKind};
+
+use crate::index::{event_index, IndexPatterns};
+
+/// A rule ready to run.
+#[derive(Debug)]
+pub struct ScanRule {
+    pub rule: Rule,
+    pub plan: Arc<Plan>,
+    pub config: RunConfig,
+    /// Lint warnings from analysis, to be shown once.
+    pub warnings: Vec<Diagnostic>,
+    pub scope: Scope,
+}
+
+/// A rule whose query does not parse, validate or plan.
+#[derive(Debug)]
+pub struct FailedRule {
+    pub rule: Rule,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Default)]
+pub struct Compiled {
+    pub rules: Vec<ScanRule>,
+    pub failed: Vec<FailedRule>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    /// Ignore rules' index patterns: every rule sees every event.
+    pub ignore_index: bool,
+    /// Cap on live partial sequences per rule.
+    pub max_live_partials: usize,
+    pub field_types: Option<Arc<FieldTypes>>,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            ignore_index: false,
+            max_live_partials: ferret_engine::DEFAULT_MAX_LIVE_PARTIALS,
+            field_types: None,
+        }
+    }
+}
+
+/// Which events a rule sees.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// Index patterns (empty: all events).
+    pub index: IndexPatterns,
+    /// Behavior rules: the `host.os.type` values they run on (empty: all).
+    pub os_list: Vec<String>,
+}
+
+/// Per-event facts that scoping needs, computed once per event for all rules.
+#[derive(Clone, Debug, Default)]
+pub struct EventScope {
+    pub index: Option<String>,
+    pub os_type: Option<String>,
+}
+
+impl EventScope {
+    pub fn of(doc: &Value) -> EventScope {
+        static OS: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
+        let os = OS.get_or_init(|| FieldPath::dotted("host.os.type"));
+        EventScope {
+            index: event_index(doc),
+            os_type: match os.first(doc) {
+                Some(Value::String(s)) => Some(s.to_ascii_lowercase()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl Scope {
+    /// Whether the rule sees an event. An event that names no index is seen
+    /// by every rule (there is nothing to scope it by); likewise an event
+    /// without `host.os.type` for a behavior rule's OS list.
+    pub fn admits(&self, ev: &EventScope) -> bool {
+        let index_ok = match &ev.index {
+            Some(ix) => self.index.matches(ix),
+            None => true,
+        };
+        let os_ok = self.os_list.is_empty()
+            || match &ev.os_type {
+                Some(os) => self.os_list.iter().any(|o| o.eq_ignore_ascii_case(os)),
+                None => true,
+            };
+        index_ok && os_ok
+    }
+}
+
+/// Elastic Defend behavior rules run on the endpoint, over its own events.
+const ENDPOINT_INDEX: &str = "logs-endpoint.events.*";
+
+/// Analyses and plans every rule of `set`. Rules that fail go to
+/// [`Compiled::failed`] with their diagnostics; the rest run.
+pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
+    let mut out = Compiled::default();
+    for rule in set.rules {
+        let analysis = rule.analyze();
+        let (errors, warnings): (Vec<_>, Vec<_>) = analysis
+            .diagnostics
+            .into_iter()
+            .partition(|d| d.severity == Severity::Error);
+        let query = match analysis.query {
+            Some(q) if errors.is_empty() => q,
+            _ => {
+                out.failed.push(FailedRule {
+                    rule,
+                    diagnostics: errors,
+                });
+                continue;
+            }
+        };
+        let plan_opts = PlanOptions {
+            category_field: rule
+                .meta
+                .event_category_override
+                .clone()
+                .unwrap_or_else(|| "event.category".to_string()),
+            field_types: opts.field_types.clone(),
+        };
+        let plan = match plan(&query, &plan_opts) {
+            Ok(p) => p,
+            Err(e) => {
+                out.failed.push(FailedRule {
+                    rule,
+                    diagnostics: vec![Diagnostic {
+                        severity: Severity::Error,
+                        code: "E100",
+                        message: e.message,
+                        span: e.span,
+                        label: None,
+                        help: None,
+                    }],
+                });
+                continue;
+            }
+        };
+        let config = RunConfig {
+            timestamp_field: rule
+                .meta
+                .timestamp_override
+                .clone()
+                .unwrap_or_else(|| "@timestamp".to_string()),
+            tiebreaker_field: rule.meta.tiebreaker_field.clone(),
+            max_live_partials: opts.max_live_partials,
+            ..RunConfig::default()
+        };
+        let behavior = rule.source.kind == SourceKind::Behavior;
+        let scope = Scope {
+            index: if opts.ignore_index {
+                IndexPatterns::default()
+            } else if behavior && rule.meta.index.is_empty() {
+                IndexPatterns::new(&[ENDPOINT_INDEX])
+            } else {
+                IndexPatterns::new(&rule.meta.index)
+            },
+            os_list: if behavior {
+                rule.meta.os_list.clone()
+            } else {
+                Vec::new()
+            },
+        };
+        out.rules.push(ScanRule {
+            rule,
+            plan: Arc::new(plan),
+            config,
+            warnings,
+            scope,
+        });
+    }
+    out
+}

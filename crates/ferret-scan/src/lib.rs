@@ -1,0 +1,11 @@
+//! ferret's scan pipeline, the main job: compile many rules, run them all in
+//! one pass over event files, and return Kibana-shaped alerts in a
+//! deterministic order. Rule scoping (index patterns, behavior-rule OS
+//! lists) lives here too. Output formatting is the caller's.
+
+pub mod compile;
+pub mod index;
+pub mod scan;
+
+pub use compile::{compile, CompileOptions, Compiled, FailedRule, ScanRule};
+pub use scan::{scan, Alert, RuleStats, ScanOptions, ScanOutcome};
