@@ -1,13 +1,78 @@
 //! Compiled EQL expressions: conditions ([`Predicate`]) and key expressions
-//! ([`KeyExpr`]) compiled once from the AST and evaluated per event.
+//! ([`KeyExpr`]), compiled once from the AST and evaluated per event.
+//!
+//! # Semantics (Elasticsearch EQL)
+//!
+//! * A missing field, a JSON `null` and an empty array are all *null*.
+//!   `field == null` holds when the field is null, `field != null` when it has
+//!   a value (Elasticsearch rewrites both to `IsNull` / `IsNotNull`).
+//! * `==` is exact and case-sensitive with no wildcards; `!=` is
+//!   `not (a == b)`, exactly as Elasticsearch parses it.
+//! * `:` is case-insensitive equality; a string literal containing `*` or `?`
+//!   is a wildcard pattern (no escape character). `like`/`like~` take
+//!   wildcard patterns, `regex`/`regex~` Lucene regular expressions (full
+//!   match), `in`/`in~` exact membership without wildcards; `not in` is
+//!   `not (… in …)`.
+//! * A field with several values satisfies a comparison if any value does;
+//!   so `args != "-c"` (= `not args == "-c"`) holds only if no value is `-c`.
+//! * Three-valued logic: comparisons and functions with a null operand are
+//!   null; `null and false` is false, `null or true` is true, `not null` is
+//!   null; a condition matches only when it is true.
+//!
+//! ## Where a missing field makes a comparison false rather than null
+//!
+//! Elasticsearch does not evaluate a condition as one expression. It
+//! translates each comparison of a *field* with *literals* into a Lucene
+//! query (`term`, `range`, `wildcard`, `regexp`, `terms`, `prefix`, the CIDR
+//! `terms` query of `cidrMatch`) and combines them with `bool` queries;
+//! only comparisons involving functions or arithmetic run as scripts with
+//! null semantics. A Lucene query on a missing field is simply *false*, and
+//! `not` becomes `must_not`, so in Elasticsearch
+//! `process.name != "x"` and `not process.args : "-c"` **match events that
+//! lack the field**, while `not length(process.name) > 3` does not.
+//! ferret reproduces this: such "query leaves" are false on a missing field,
+//! `and`/`or` treat a null operand as false (a `bool` query), and `not`
+//! keeps null only directly above a script leaf. Inside a value context
+//! (`null == (exit_code > -1)`, `string(a == b)`) everything is a script,
+//! with full three-valued logic. (Sources: elastic/elasticsearch
+//! `ExpressionBuilder` — `!=` is `Not(Equals)`; `ql` `ExpressionTranslators`
+//! — `Not` → `NotQuery`; EQL `QueryTranslator`.)
+//!
+//! ## Types
+//!
+//! Values compare as described in [`crate::value`] (numbers numerically,
+//! numeric strings coerced, ISO dates as instants). With field types from a
+//! schema ([`FieldTypes`]), an `ip` field compares as addresses (a CIDR
+//! literal in `==`/`:`/`in` matches the network, as a `term` query on an
+//! `ip` field does) and a `date` field parses both sides as timestamps
+//! (ISO 8601 or epoch milliseconds). Without a schema, a literal that parses
+//! as an IP address also matches a differently written form of the same
+//! address (`::1` vs `0:0:0:0:0:0:0:1`).
+//!
+//! ## Endpoint dialect
+//!
+//! A field whose first key is a stage alias of [`PlanContext::aliases`]
+//! (`event0.process.pid`) reads the event bound to that alias; an unbound
+//! alias reads as null.
 
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use ferret_eql::ast::{Expr, Span};
-use ferret_event::Event;
+use ferret_eql::ast::{
+    ArithOp, CompareOp, Expr, ExprKind, FieldRef, Literal, LogicOp, MatchOp, PathSegment, Span,
+};
+use ferret_event::{parse_timestamp_str, Event, FieldPath, Segment, Timestamp, Value};
+use memchr::memmem;
 
+use crate::functions::{self, ArgKind, Cidr, Func};
+use crate::matching::{self, PatternSet};
 use crate::types::FieldTypes;
-use crate::value::KeyValue;
+use crate::value::{
+    cmp_scalars, eq_scalars, eq_scalars_ci, looks_like_date, num_to_timestamp, parse_num, KeyValue,
+    Scalar, Val,
+};
 
 /// What a compiled expression evaluates against: the current event plus the
 /// events earlier stages of the same partial sequence matched, by alias.
@@ -21,7 +86,10 @@ pub struct EvalInput<'a> {
 impl<'a> EvalInput<'a> {
     /// An input with no aliases bound.
     pub fn event(event: &'a Event) -> Self {
-        EvalInput { event, aliases: &[] }
+        EvalInput {
+            event,
+            aliases: &[],
+        }
     }
 }
 
@@ -41,6 +109,15 @@ pub struct PlanError {
     pub span: Span,
 }
 
+impl PlanError {
+    fn new(message: impl Into<String>, span: Span) -> PlanError {
+        PlanError {
+            message: message.into(),
+            span,
+        }
+    }
+}
+
 impl std::fmt::Display for PlanError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -52,39 +129,1585 @@ impl std::error::Error for PlanError {}
 /// A compiled boolean condition.
 #[derive(Clone, Debug)]
 pub struct Predicate {
-    _private: (),
+    // Boxed: the compiled tree is large and plans hold many predicates.
+    pred: Box<Pred>,
 }
 
 impl Predicate {
-    pub fn compile(expr: &Expr, _cx: &PlanContext) -> Result<Predicate, PlanError> {
-        Err(PlanError {
-            message: "expression evaluation is not implemented yet".into(),
-            span: expr.span,
+    pub fn compile(expr: &Expr, cx: &PlanContext) -> Result<Predicate, PlanError> {
+        Ok(Predicate {
+            pred: Box::new(compile_pred(expr, cx)?),
         })
     }
 
     /// True only if the condition evaluates to true (null is not true).
-    pub fn matches(&self, _input: &EvalInput) -> bool {
-        false
+    #[inline]
+    pub fn matches(&self, input: &EvalInput) -> bool {
+        self.pred.eval(input, false) == Some(true)
+    }
+
+    /// The condition's three-valued result (`None` = null), for diagnostics
+    /// and tests.
+    pub fn eval(&self, input: &EvalInput) -> Option<bool> {
+        self.pred.eval(input, false)
+    }
+
+    /// True if the condition is the constant `true` (`any where true`).
+    pub fn is_always_true(&self) -> bool {
+        matches!(*self.pred, Pred::Const(Some(true)))
+    }
+
+    /// Every field path the condition reads, as dotted names (alias fields
+    /// included with their alias prefix), for projection at decode time.
+    pub fn fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.pred.fields(&mut out);
+        out.sort();
+        out.dedup();
+        out
     }
 }
 
 /// A compiled join-key / sort-key / unique-key expression.
 #[derive(Clone, Debug)]
 pub struct KeyExpr {
-    _private: (),
+    expr: ValExpr,
 }
 
 impl KeyExpr {
-    pub fn compile(expr: &Expr, _cx: &PlanContext) -> Result<KeyExpr, PlanError> {
-        Err(PlanError {
-            message: "key expressions are not implemented yet".into(),
-            span: expr.span,
+    pub fn compile(expr: &Expr, cx: &PlanContext) -> Result<KeyExpr, PlanError> {
+        Ok(KeyExpr {
+            expr: compile_val(expr, cx)?,
         })
     }
 
-    /// The key value; a missing field is [`KeyValue::Null`].
-    pub fn eval(&self, _input: &EvalInput) -> KeyValue {
-        KeyValue::Null
+    /// The key value; a missing field is [`KeyValue::Null`]. A multi-valued
+    /// field gives its first value.
+    pub fn eval(&self, input: &EvalInput) -> KeyValue {
+        if let ValExpr::Field(f) = &self.expr {
+            let mut out = KeyValue::Null;
+            f.for_each(input, &mut |s| {
+                out = KeyValue::from_scalar(s);
+                true
+            });
+            return out;
+        }
+        match self.expr.eval(input).first() {
+            Some(s) => KeyValue::from_scalar(s),
+            None => KeyValue::Null,
+        }
+    }
+
+    /// The dotted field name when the key is a plain field.
+    pub fn field_name(&self) -> Option<&str> {
+        match &self.expr {
+            ValExpr::Field(f) => Some(&f.name),
+            _ => None,
+        }
+    }
+}
+
+/// The mapped type of a field, where it changes comparisons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldType {
+    Unknown,
+    Ip,
+    Date,
+}
+
+/// A compiled field reference.
+#[derive(Clone, Debug)]
+struct FieldAccess {
+    /// Index into the input's aliases, for `event0.field`.
+    alias: Option<usize>,
+    path: FieldPath,
+    /// Dotted name as written (with the alias prefix).
+    name: String,
+    ty: FieldType,
+}
+
+impl FieldAccess {
+    fn compile(f: &FieldRef, cx: &PlanContext) -> Result<FieldAccess, PlanError> {
+        let mut segs: &[PathSegment] = &f.path;
+        let mut alias = None;
+        if let Some(PathSegment::Key(first)) = segs.first() {
+            if let Some(i) = cx.aliases.iter().position(|a| a == first) {
+                if segs.len() == 1 {
+                    return Err(PlanError::new(
+                        format!("`{first}` is a stage alias; name a field of it, e.g. `{first}.process.pid`"),
+                        f.span,
+                    ));
+                }
+                alias = Some(i);
+                segs = &segs[1..];
+            }
+        }
+        let segments: Vec<Segment> = segs
+            .iter()
+            .map(|s| match s {
+                PathSegment::Key(k) => Segment::Key(k.clone()),
+                PathSegment::Index(i) => Segment::Index(*i),
+            })
+            .collect();
+        let dotted: String = segs
+            .iter()
+            .filter_map(|s| match s {
+                PathSegment::Key(k) => Some(k.as_str()),
+                PathSegment::Index(_) => None,
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        let ty = match cx.field_types.as_ref().and_then(|t| t.type_of(&dotted)) {
+            Some("ip") => FieldType::Ip,
+            Some("date") | Some("date_nanos") => FieldType::Date,
+            _ => FieldType::Unknown,
+        };
+        Ok(FieldAccess {
+            alias,
+            path: FieldPath::new(segments),
+            name: f.dotted(),
+            ty,
+        })
+    }
+
+    #[inline]
+    fn doc<'a>(&self, input: &EvalInput<'a>) -> Option<&'a Value> {
+        match self.alias {
+            None => Some(&input.event.doc),
+            Some(i) => input.aliases.get(i).copied().flatten().map(|e| &e.doc),
+        }
+    }
+
+    /// Calls `f` with each non-null scalar value until it returns true;
+    /// returns (saw any value, f returned true).
+    #[inline]
+    fn for_each<'a>(
+        &self,
+        input: &EvalInput<'a>,
+        f: &mut dyn FnMut(Scalar<'a>) -> bool,
+    ) -> (bool, bool) {
+        let Some(doc) = self.doc(input) else {
+            return (false, false);
+        };
+        let (mut seen, mut hit) = (false, false);
+        self.path.for_each(doc, &mut |v| {
+            if hit {
+                return;
+            }
+            if let Some(s) = Scalar::from_json(v) {
+                seen = true;
+                hit = f(s);
+            }
+        });
+        (seen, hit)
+    }
+
+    fn value<'a>(&self, input: &EvalInput<'a>) -> Val<'a> {
+        let Some(doc) = self.doc(input) else {
+            return Val::Null;
+        };
+        let mut first: Option<Scalar<'a>> = None;
+        let mut many: Vec<Scalar<'a>> = Vec::new();
+        self.path.for_each(doc, &mut |v| {
+            if let Some(s) = Scalar::from_json(v) {
+                match first {
+                    None => first = Some(s),
+                    Some(f) => {
+                        if many.is_empty() {
+                            many.push(f);
+                        }
+                        many.push(s);
+                    }
+                }
+            }
+        });
+        match (first, many.is_empty()) {
+            (None, _) => Val::Null,
+            (Some(s), true) => Val::from_scalar(s),
+            (Some(_), false) => Val::Many(many),
+        }
+    }
+}
+
+/// A literal prepared for comparisons: its scalar plus the interpretations
+/// computed once (timestamp, IP network).
+#[derive(Clone, Debug)]
+struct Lit {
+    val: LitVal,
+    ts: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug)]
+enum LitVal {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Box<str>),
+}
+
+impl Lit {
+    fn new(l: &Literal) -> Option<Lit> {
+        let val = match l {
+            Literal::Null => return None,
+            Literal::Bool(b) => LitVal::Bool(*b),
+            Literal::Int(i) => LitVal::Int(*i),
+            Literal::Float(f) => LitVal::Float(*f),
+            Literal::String(s) => LitVal::Str(s.as_str().into()),
+        };
+        let ts = match &val {
+            LitVal::Str(s) => parse_timestamp_str(s),
+            LitVal::Int(i) => Some(Timestamp::from_millis(*i)),
+            LitVal::Float(f) => num_to_timestamp(crate::value::Num::Float(*f)),
+            LitVal::Bool(_) => None,
+        };
+        Some(Lit { val, ts })
+    }
+
+    #[inline]
+    fn scalar(&self) -> Scalar<'_> {
+        match &self.val {
+            LitVal::Bool(b) => Scalar::Bool(*b),
+            LitVal::Int(i) => Scalar::Int(*i),
+            LitVal::Float(f) => Scalar::Float(*f),
+            LitVal::Str(s) => Scalar::Str(s),
+        }
+    }
+}
+
+/// The timestamp of a value of a `date` field.
+fn scalar_ts(s: Scalar) -> Option<Timestamp> {
+    match s {
+        Scalar::Str(t) => parse_timestamp_str(t),
+        Scalar::Int(i) => Some(Timestamp::from_millis(i)),
+        Scalar::Float(f) => num_to_timestamp(crate::value::Num::Float(f)),
+        Scalar::Bool(_) => None,
+    }
+}
+
+/// Comparison of a value against literals, applied to each value of a
+/// field or expression.
+#[derive(Clone, Debug)]
+enum Test {
+    /// Equality / membership / wildcard match: strings through `set`,
+    /// other scalars (and strings that need coercion) against `others`,
+    /// addresses against `nets`.
+    Match {
+        set: PatternSet,
+        /// Whether `set` is empty (skip it).
+        no_strings: bool,
+        others: Vec<Lit>,
+        ci: bool,
+        nets: Vec<Cidr>,
+        ty: FieldType,
+    },
+    /// `<`, `<=`, `>`, `>=` against one literal.
+    Order {
+        op: CompareOp,
+        lit: Lit,
+        ty: FieldType,
+    },
+    Regex(regex::Regex),
+    /// `startsWith` / `endsWith` / `stringContains` with a literal
+    /// (pre-folded when case-insensitive).
+    Affix {
+        func: Func,
+        ci: bool,
+        pat: Box<str>,
+        finder: memmem::Finder<'static>,
+    },
+    Cidr(Vec<Cidr>),
+    /// A boolean field used as a condition.
+    IsTrue,
+}
+
+impl Test {
+    #[inline]
+    fn check(&self, s: Scalar) -> bool {
+        match self {
+            Test::Match {
+                set,
+                no_strings,
+                others,
+                ci,
+                nets,
+                ty,
+            } => {
+                if let Scalar::Str(t) = s {
+                    if !no_strings && set.is_match(t) {
+                        return true;
+                    }
+                    if !nets.is_empty() {
+                        if let Some(ip) = functions::parse_ip(t) {
+                            if nets.iter().any(|n| n.contains(ip)) {
+                                return true;
+                            }
+                        }
+                    }
+                }
+                if *ty == FieldType::Date {
+                    if let Some(ts) = scalar_ts(s) {
+                        return others.iter().any(|l| l.ts == Some(ts));
+                    }
+                }
+                others.iter().any(|l| {
+                    if *ci {
+                        eq_scalars_ci(s, l.scalar())
+                    } else {
+                        eq_scalars(s, l.scalar())
+                    }
+                })
+            }
+            Test::Order { op, lit, ty } => {
+                let ord = match ty {
+                    FieldType::Date => match (scalar_ts(s), lit.ts) {
+                        (Some(a), Some(b)) => Some(a.cmp(&b)),
+                        _ => None,
+                    },
+                    FieldType::Ip => match (s, lit.scalar()) {
+                        (Scalar::Str(a), Scalar::Str(b)) => {
+                            match (functions::parse_ip(a), functions::parse_ip(b)) {
+                                (Some(a), Some(b)) => Some(ip_key(a).cmp(&ip_key(b))),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    },
+                    FieldType::Unknown => cmp_scalars(s, lit.scalar()),
+                };
+                ord.is_some_and(|o| order_holds(*op, o))
+            }
+            Test::Regex(re) => match s {
+                Scalar::Str(t) => re.is_match(t),
+                _ => false,
+            },
+            Test::Affix {
+                func,
+                ci,
+                pat,
+                finder,
+            } => match s {
+                Scalar::Str(t) => {
+                    let go = |t: &str| match func {
+                        Func::StartsWith => t.starts_with(&**pat),
+                        Func::EndsWith => t.ends_with(&**pat),
+                        _ => finder.find(t.as_bytes()).is_some(),
+                    };
+                    if *ci {
+                        matching::with_folded(t, go)
+                    } else {
+                        go(t)
+                    }
+                }
+                _ => false,
+            },
+            Test::Cidr(nets) => match s {
+                Scalar::Str(t) => {
+                    functions::parse_ip(t).is_some_and(|ip| nets.iter().any(|n| n.contains(ip)))
+                }
+                _ => false,
+            },
+            Test::IsTrue => match s {
+                Scalar::Bool(b) => b,
+                Scalar::Str(t) => t == "true",
+                _ => false,
+            },
+        }
+    }
+}
+
+/// IPv6 byte order with IPv4 mapped into it, as Lucene orders `ip` fields.
+fn ip_key(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+fn order_holds(op: CompareOp, o: Ordering) -> bool {
+    match op {
+        CompareOp::Eq => o == Ordering::Equal,
+        CompareOp::NotEq => o != Ordering::Equal,
+        CompareOp::Lt => o == Ordering::Less,
+        CompareOp::LtEq => o != Ordering::Greater,
+        CompareOp::Gt => o == Ordering::Greater,
+        CompareOp::GtEq => o != Ordering::Less,
+    }
+}
+
+fn flip(op: CompareOp) -> CompareOp {
+    match op {
+        CompareOp::Lt => CompareOp::Gt,
+        CompareOp::LtEq => CompareOp::GtEq,
+        CompareOp::Gt => CompareOp::Lt,
+        CompareOp::GtEq => CompareOp::LtEq,
+        other => other,
+    }
+}
+
+/// A compiled condition. `eval(.., script)` returns the three-valued result;
+/// `script` is false at the top level of a condition (Elasticsearch's query
+/// translation, see the module doc) and true inside value contexts.
+#[derive(Clone, Debug)]
+enum Pred {
+    Const(Option<bool>),
+    Not(Box<Pred>),
+    And(Vec<Pred>),
+    Or(Vec<Pred>),
+    /// A field compared with literals: a "query leaf".
+    Field {
+        field: FieldAccess,
+        test: Test,
+    },
+    /// A computed value compared with literals: a script leaf.
+    Value {
+        expr: ValExpr,
+        test: Test,
+    },
+    /// `x == null`.
+    IsNull(ValExpr),
+    /// A comparison of two computed values (script leaf).
+    Compare {
+        op: CompareOp,
+        lhs: ValExpr,
+        rhs: ValExpr,
+        ci: bool,
+    },
+    /// A boolean-valued expression used as a condition (script leaf).
+    Bool(ValExpr),
+}
+
+impl Pred {
+    fn eval(&self, input: &EvalInput, script: bool) -> Option<bool> {
+        match self {
+            Pred::Const(c) => *c,
+            Pred::Not(p) => p.eval(input, script).map(|b| !b),
+            Pred::And(ps) => {
+                if script {
+                    let mut null = false;
+                    for p in ps {
+                        match p.eval(input, true) {
+                            Some(false) => return Some(false),
+                            None => null = true,
+                            Some(true) => {}
+                        }
+                    }
+                    if null {
+                        None
+                    } else {
+                        Some(true)
+                    }
+                } else {
+                    Some(ps.iter().all(|p| p.eval(input, false) == Some(true)))
+                }
+            }
+            Pred::Or(ps) => {
+                if script {
+                    let mut null = false;
+                    for p in ps {
+                        match p.eval(input, true) {
+                            Some(true) => return Some(true),
+                            None => null = true,
+                            Some(false) => {}
+                        }
+                    }
+                    if null {
+                        None
+                    } else {
+                        Some(false)
+                    }
+                } else {
+                    Some(ps.iter().any(|p| p.eval(input, false) == Some(true)))
+                }
+            }
+            Pred::Field { field, test } => {
+                let (seen, hit) = field.for_each(input, &mut |s| test.check(s));
+                if seen {
+                    Some(hit)
+                } else if script {
+                    None
+                } else {
+                    Some(false)
+                }
+            }
+            Pred::Value { expr, test } => {
+                let v = expr.eval(input);
+                if v.is_null() {
+                    None
+                } else {
+                    Some(v.any(|s| test.check(s)))
+                }
+            }
+            Pred::IsNull(e) => Some(match e {
+                ValExpr::Field(f) => !f.for_each(input, &mut |_| true).0,
+                other => other.eval(input).is_null(),
+            }),
+            Pred::Compare { op, lhs, rhs, ci } => {
+                let (a, b) = (lhs.eval(input), rhs.eval(input));
+                if a.is_null() || b.is_null() {
+                    return None;
+                }
+                Some(a.any(|x| {
+                    b.any(|y| match op {
+                        CompareOp::Eq if *ci => eq_scalars_ci(x, y),
+                        CompareOp::Eq => eq_scalars(x, y),
+                        _ => cmp_scalars(x, y).is_some_and(|o| order_holds(*op, o)),
+                    })
+                }))
+            }
+            Pred::Bool(e) => {
+                let v = e.eval(input);
+                if v.is_null() {
+                    None
+                } else {
+                    Some(v.any(|s| matches!(s, Scalar::Bool(true))))
+                }
+            }
+        }
+    }
+
+    fn fields(&self, out: &mut Vec<String>) {
+        match self {
+            Pred::Const(_) => {}
+            Pred::Not(p) => p.fields(out),
+            Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.fields(out)),
+            Pred::Field { field, .. } => out.push(field.name.clone()),
+            Pred::Value { expr, .. } | Pred::IsNull(expr) | Pred::Bool(expr) => expr.fields(out),
+            Pred::Compare { lhs, rhs, .. } => {
+                lhs.fields(out);
+                rhs.fields(out);
+            }
+        }
+    }
+}
+
+/// A compiled value expression.
+#[derive(Clone, Debug)]
+enum ValExpr {
+    Lit(Val<'static>),
+    Field(FieldAccess),
+    Neg(Box<ValExpr>),
+    Arith(ArithOp, Box<ValExpr>, Box<ValExpr>),
+    Call {
+        func: Func,
+        ci: bool,
+        args: Vec<ValExpr>,
+        cidrs: Vec<Cidr>,
+    },
+    /// A condition used as a value (`null == (a > 1)`): script semantics.
+    Pred(Box<Pred>),
+}
+
+impl ValExpr {
+    fn eval<'a>(&'a self, input: &EvalInput<'a>) -> Val<'a> {
+        match self {
+            ValExpr::Lit(v) => match v {
+                Val::Str(s) => Val::Str(Cow::Borrowed(s)),
+                other => other.clone(),
+            },
+            ValExpr::Field(f) => f.value(input),
+            ValExpr::Neg(e) => functions::negate(&e.eval(input)),
+            ValExpr::Arith(op, a, b) => functions::arith(*op, &a.eval(input), &b.eval(input)),
+            ValExpr::Call {
+                func,
+                ci,
+                args,
+                cidrs,
+            } => {
+                let vals: Vec<Val> = args.iter().map(|a| a.eval(input)).collect();
+                functions::apply(*func, *ci, &vals, cidrs)
+            }
+            ValExpr::Pred(p) => match p.eval(input, true) {
+                Some(b) => Val::Bool(b),
+                None => Val::Null,
+            },
+        }
+    }
+
+    fn fields(&self, out: &mut Vec<String>) {
+        match self {
+            ValExpr::Lit(_) => {}
+            ValExpr::Field(f) => out.push(f.name.clone()),
+            ValExpr::Neg(e) => e.fields(out),
+            ValExpr::Arith(_, a, b) => {
+                a.fields(out);
+                b.fields(out);
+            }
+            ValExpr::Call { args, .. } => args.iter().for_each(|a| a.fields(out)),
+            ValExpr::Pred(p) => p.fields(out),
+        }
+    }
+
+    /// The static type of the expression where it is known.
+    fn kind(&self) -> Option<ArgKind> {
+        match self {
+            ValExpr::Lit(Val::Str(_)) => Some(ArgKind::Str),
+            ValExpr::Lit(Val::Int(_)) => Some(ArgKind::Int),
+            ValExpr::Lit(Val::Float(_)) => Some(ArgKind::Num),
+            ValExpr::Lit(Val::Bool(_)) | ValExpr::Pred(_) => Some(ArgKind::Bool),
+            ValExpr::Neg(_) | ValExpr::Arith(..) => Some(ArgKind::Num),
+            ValExpr::Call { func, .. } => Some(match func {
+                Func::Add | Func::Subtract | Func::Multiply | Func::Divide | Func::Modulo => {
+                    ArgKind::Num
+                }
+                Func::IndexOf | Func::Length => ArgKind::Int,
+                Func::Number => ArgKind::Num,
+                Func::CidrMatch | Func::EndsWith | Func::StartsWith | Func::StringContains => {
+                    ArgKind::Bool
+                }
+                Func::Between | Func::Concat | Func::String | Func::Substring => ArgKind::Str,
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn kind_name(k: ArgKind) -> &'static str {
+    match k {
+        ArgKind::Any => "any value",
+        ArgKind::Str => "a string",
+        ArgKind::Num => "a number",
+        ArgKind::Int => "an integer",
+        ArgKind::Bool => "a boolean",
+    }
+}
+
+fn kind_fits(want: ArgKind, have: ArgKind) -> bool {
+    match want {
+        ArgKind::Any => true,
+        ArgKind::Num => matches!(have, ArgKind::Num | ArgKind::Int),
+        other => other == have,
+    }
+}
+
+/// The constant value of an expression made only of literals (`-1`,
+/// `(1 + 3) * 2`), folded at plan time as Elasticsearch's optimizer does.
+fn literal_of(e: &Expr) -> Option<Literal> {
+    match &e.kind {
+        ExprKind::Literal(l) => Some(l.clone()),
+        ExprKind::Neg(x) => match literal_of(x)? {
+            Literal::Int(i) => Some(Literal::Int(i.checked_neg()?)),
+            Literal::Float(f) => Some(Literal::Float(-f)),
+            _ => None,
+        },
+        ExprKind::Arith { op, lhs, rhs } => {
+            let num = |l: Literal| match l {
+                Literal::Int(i) => Some(Val::Int(i)),
+                Literal::Float(f) => Some(Val::Float(f)),
+                _ => None,
+            };
+            let (a, b) = (num(literal_of(lhs)?)?, num(literal_of(rhs)?)?);
+            match functions::arith(*op, &a, &b) {
+                Val::Int(i) => Some(Literal::Int(i)),
+                Val::Float(f) if f.is_finite() => Some(Literal::Float(f)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn compile_val(e: &Expr, cx: &PlanContext) -> Result<ValExpr, PlanError> {
+    Ok(match &e.kind {
+        ExprKind::Literal(l) => ValExpr::Lit(match l {
+            Literal::Null => Val::Null,
+            Literal::Bool(b) => Val::Bool(*b),
+            Literal::Int(i) => Val::Int(*i),
+            Literal::Float(f) => Val::Float(*f),
+            Literal::String(s) => Val::Str(Cow::Owned(s.clone())),
+        }),
+        ExprKind::Field(f) => ValExpr::Field(FieldAccess::compile(f, cx)?),
+        ExprKind::Neg(x) => {
+            let v = compile_val(x, cx)?;
+            check_numeric(&v, x)?;
+            ValExpr::Neg(Box::new(v))
+        }
+        ExprKind::Arith { op, lhs, rhs } => {
+            let (a, b) = (compile_val(lhs, cx)?, compile_val(rhs, cx)?);
+            check_numeric(&a, lhs)?;
+            check_numeric(&b, rhs)?;
+            ValExpr::Arith(*op, Box::new(a), Box::new(b))
+        }
+        ExprKind::Call {
+            name,
+            case_insensitive,
+            args,
+        } => compile_call(e, name, *case_insensitive, args, cx)?,
+        _ => ValExpr::Pred(Box::new(compile_pred(e, cx)?)),
+    })
+}
+
+fn check_numeric(v: &ValExpr, e: &Expr) -> Result<(), PlanError> {
+    match v.kind() {
+        Some(k) if !kind_fits(ArgKind::Num, k) => Err(PlanError::new(
+            format!("arithmetic needs a number, found {}", kind_name(k)),
+            e.span,
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn compile_call(
+    e: &Expr,
+    name: &ferret_eql::ast::Ident,
+    ci: bool,
+    args: &[Expr],
+    cx: &PlanContext,
+) -> Result<ValExpr, PlanError> {
+    let func = Func::lookup(&name.name)
+        .ok_or_else(|| PlanError::new(format!("unknown function `{}`", name.name), name.span))?;
+    if ci && !func.has_insensitive_variant() {
+        return Err(PlanError::new(
+            format!(
+                "function `{}` has no case-insensitive `~` variant",
+                func.name()
+            ),
+            name.span,
+        ));
+    }
+    let (min, max) = func.arity();
+    if args.len() < min || max.is_some_and(|m| args.len() > m) {
+        let expected = match max {
+            Some(m) if m == min => format!("{min}"),
+            Some(m) => format!("{min} to {m}"),
+            None => format!("at least {min}"),
+        };
+        return Err(PlanError::new(
+            format!(
+                "function `{}` takes {expected} arguments, found {}",
+                func.name(),
+                args.len()
+            ),
+            e.span,
+        ));
+    }
+    let mut compiled = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        let v = compile_val(a, cx)?;
+        let want = func.arg_kind(i);
+        if let Some(have) = v.kind() {
+            if !kind_fits(want, have) {
+                return Err(PlanError::new(
+                    format!(
+                        "argument {} of `{}` must be {}, found {}",
+                        i + 1,
+                        func.name(),
+                        kind_name(want),
+                        kind_name(have)
+                    ),
+                    a.span,
+                ));
+            }
+        }
+        compiled.push(v);
+    }
+    let mut cidrs = Vec::new();
+    if func == Func::CidrMatch {
+        for a in &args[1..] {
+            match literal_of(a) {
+                Some(Literal::String(s)) => {
+                    cidrs.push(Cidr::parse(&s).map_err(|m| PlanError::new(m, a.span))?)
+                }
+                _ => {
+                    return Err(PlanError::new(
+                        "the networks of `cidrMatch` must be string literals",
+                        a.span,
+                    ))
+                }
+            }
+        }
+        compiled.truncate(1);
+    }
+    if func == Func::Number {
+        if let Some(Literal::Int(b)) = args.get(1).and_then(literal_of) {
+            if !(2..=36).contains(&b) {
+                return Err(PlanError::new(
+                    format!("base {b} of `number` is out of range 2..36"),
+                    args[1].span,
+                ));
+            }
+        }
+    }
+    Ok(ValExpr::Call {
+        func,
+        ci,
+        args: compiled,
+        cidrs,
+    })
+}
+
+/// Builds an equality / membership test over literal values.
+fn match_test(
+    lits: &[Literal],
+    ci: bool,
+    wildcards: bool,
+    ty: FieldType,
+    span: Span,
+) -> Result<Test, PlanError> {
+    let mut strings: Vec<&str> = Vec::new();
+    let mut others = Vec::new();
+    let mut nets = Vec::new();
+    for l in lits {
+        let Some(lit) = Lit::new(l) else { continue };
+        if let Literal::String(s) = l {
+            let s: &str = s.as_str();
+            strings.push(s);
+            let is_pattern = wildcards && s.contains(['*', '?']);
+            if ty == FieldType::Ip && !is_pattern {
+                match Cidr::parse(s) {
+                    Ok(c) => nets.push(c),
+                    Err(m) => {
+                        return Err(PlanError::new(
+                            format!("{m} (the field is an `ip` field)"),
+                            span,
+                        ))
+                    }
+                }
+            } else if !is_pattern && !s.contains('/') {
+                // Matches other spellings of the same address (`::1`).
+                if let Some(ip) = functions::parse_ip(s) {
+                    nets.push(Cidr::parse(&ip.to_string()).map_err(|m| PlanError::new(m, span))?);
+                }
+            }
+            // Strings that need coercion also go through `others`: numeric
+            // text against numbers, dates against epoch millis or other
+            // spellings of the instant, "true"/"false" against booleans.
+            if !is_pattern
+                && (parse_num(s).is_some()
+                    || looks_like_date(s)
+                    || s == "true"
+                    || s == "false"
+                    || ty == FieldType::Date)
+            {
+                others.push(lit);
+            }
+        } else {
+            others.push(lit);
+        }
+    }
+    let set = if wildcards {
+        PatternSet::wildcard(&strings, ci)
+    } else {
+        PatternSet::literal(&strings, ci)
+    };
+    Ok(Test::Match {
+        set,
+        no_strings: strings.is_empty(),
+        others,
+        ci,
+        nets,
+        ty,
+    })
+}
+
+/// Wraps a test on a subject expression: a field gives a query leaf.
+fn leaf(subject: ValExpr, test: Test) -> Pred {
+    match subject {
+        ValExpr::Field(field) => Pred::Field { field, test },
+        expr => Pred::Value { expr, test },
+    }
+}
+
+fn subject_type(v: &ValExpr) -> FieldType {
+    match v {
+        ValExpr::Field(f) => f.ty,
+        _ => FieldType::Unknown,
+    }
+}
+
+fn compile_pred(e: &Expr, cx: &PlanContext) -> Result<Pred, PlanError> {
+    Ok(match &e.kind {
+        ExprKind::Literal(Literal::Bool(b)) => Pred::Const(Some(*b)),
+        ExprKind::Literal(Literal::Null) => Pred::Const(None),
+        ExprKind::Literal(_) => {
+            return Err(PlanError::new(
+                "a condition must be boolean, found a literal value",
+                e.span,
+            ))
+        }
+        ExprKind::Field(f) => Pred::Field {
+            field: FieldAccess::compile(f, cx)?,
+            test: Test::IsTrue,
+        },
+        ExprKind::Not(x) => match compile_pred(x, cx)? {
+            Pred::Const(c) => Pred::Const(c.map(|b| !b)),
+            p => Pred::Not(Box::new(p)),
+        },
+        ExprKind::Logic { op, lhs, rhs } => {
+            let (a, b) = (compile_pred(lhs, cx)?, compile_pred(rhs, cx)?);
+            let mut items = Vec::new();
+            for p in [a, b] {
+                match (op, p) {
+                    (LogicOp::And, Pred::And(ps)) | (LogicOp::Or, Pred::Or(ps)) => items.extend(ps),
+                    (_, p) => items.push(p),
+                }
+            }
+            match op {
+                LogicOp::And => Pred::And(items),
+                LogicOp::Or => Pred::Or(items),
+            }
+        }
+        ExprKind::Compare { op, lhs, rhs } => compile_compare(*op, lhs, rhs, cx)?,
+        ExprKind::Match {
+            op,
+            case_insensitive,
+            value,
+            patterns,
+            ..
+        } => compile_match(*op, *case_insensitive, value, patterns, cx)?,
+        ExprKind::In {
+            value,
+            list,
+            case_insensitive,
+            negated,
+        } => {
+            let subject = compile_val(value, cx)?;
+            let lits: Option<Vec<Literal>> = list.iter().map(literal_of).collect();
+            let p = match lits {
+                Some(lits) => {
+                    if lits.iter().all(|l| matches!(l, Literal::Null)) {
+                        Pred::Const(None)
+                    } else {
+                        let ty = subject_type(&subject);
+                        let test = match_test(&lits, *case_insensitive, false, ty, e.span)?;
+                        leaf(subject, test)
+                    }
+                }
+                None => {
+                    let mut alts = Vec::new();
+                    for item in list {
+                        alts.push(Pred::Compare {
+                            op: CompareOp::Eq,
+                            lhs: subject.clone(),
+                            rhs: compile_val(item, cx)?,
+                            ci: *case_insensitive,
+                        });
+                    }
+                    Pred::Or(alts)
+                }
+            };
+            if *negated {
+                Pred::Not(Box::new(p))
+            } else {
+                p
+            }
+        }
+        ExprKind::Call { name, .. } => {
+            let v = compile_val(e, cx)?;
+            if let ValExpr::Call {
+                func,
+                ci,
+                args,
+                cidrs,
+            } = &v
+            {
+                if !func.is_predicate() {
+                    return Err(PlanError::new(
+                        format!(
+                            "function `{}` does not return a boolean; compare its result",
+                            func.name()
+                        ),
+                        name.span,
+                    ));
+                }
+                if let Some(p) = predicate_call_leaf(*func, *ci, args, cidrs) {
+                    return Ok(p);
+                }
+            }
+            Pred::Bool(v)
+        }
+        ExprKind::Arith { .. } | ExprKind::Neg(_) => {
+            return Err(PlanError::new(
+                "a condition must be boolean, found an arithmetic expression",
+                e.span,
+            ))
+        }
+    })
+}
+
+/// `startsWith(field, "lit")`, `stringContains(field, "lit")` and
+/// `cidrMatch(field, …)` are query leaves in Elasticsearch (prefix,
+/// wildcard and terms queries); `endsWith` and `stringContains~` run as
+/// scripts. Both forms compile to a precompiled test on the subject.
+fn predicate_call_leaf(func: Func, ci: bool, args: &[ValExpr], cidrs: &[Cidr]) -> Option<Pred> {
+    let subject = args.first()?.clone();
+    let test = match func {
+        Func::CidrMatch => Test::Cidr(cidrs.to_vec()),
+        _ => {
+            let ValExpr::Lit(Val::Str(p)) = args.get(1)? else {
+                return None;
+            };
+            let pat: Box<str> = if ci {
+                matching::fold(p).into()
+            } else {
+                (**p).into()
+            };
+            let finder = memmem::Finder::new(pat.as_bytes()).into_owned();
+            Test::Affix {
+                func,
+                ci,
+                pat,
+                finder,
+            }
+        }
+    };
+    let query_leaf = match func {
+        Func::StartsWith | Func::CidrMatch => true,
+        Func::StringContains => !ci,
+        _ => false,
+    };
+    Some(match subject {
+        ValExpr::Field(field) if query_leaf => Pred::Field { field, test },
+        expr => Pred::Value { expr, test },
+    })
+}
+
+fn compile_compare(
+    op: CompareOp,
+    lhs: &Expr,
+    rhs: &Expr,
+    cx: &PlanContext,
+) -> Result<Pred, PlanError> {
+    let (ln, rn) = (
+        matches!(literal_of(lhs), Some(Literal::Null)),
+        matches!(literal_of(rhs), Some(Literal::Null)),
+    );
+    if ln || rn {
+        // `x == null` / `x != null` are null checks; other comparisons with
+        // a null literal are null.
+        let other = if rn { lhs } else { rhs };
+        let is_null = Pred::IsNull(compile_val(other, cx)?);
+        return Ok(match op {
+            CompareOp::Eq => is_null,
+            CompareOp::NotEq => Pred::Not(Box::new(is_null)),
+            _ => Pred::Const(None),
+        });
+    }
+    // Literal on the right.
+    let (op, subject, lit) = match (literal_of(lhs), literal_of(rhs)) {
+        (None, Some(l)) => (op, lhs, Some((l, rhs.span))),
+        (Some(l), None) => (flip(op), rhs, Some((l, lhs.span))),
+        _ => (op, lhs, None),
+    };
+    if let Some((lit, span)) = lit {
+        let subj = compile_val(subject, cx)?;
+        let ty = subject_type(&subj);
+        let pred = match op {
+            CompareOp::Eq | CompareOp::NotEq => leaf(
+                subj,
+                match_test(std::slice::from_ref(&lit), false, false, ty, span)?,
+            ),
+            _ => {
+                let lit_prepared =
+                    Lit::new(&lit).ok_or_else(|| PlanError::new("null in comparison", span))?;
+                if ty == FieldType::Date && lit_prepared.ts.is_none() {
+                    return Err(PlanError::new(
+                        "cannot compare a date field with this value",
+                        span,
+                    ));
+                }
+                leaf(
+                    subj,
+                    Test::Order {
+                        op,
+                        lit: lit_prepared,
+                        ty,
+                    },
+                )
+            }
+        };
+        return Ok(if op == CompareOp::NotEq {
+            Pred::Not(Box::new(pred))
+        } else {
+            pred
+        });
+    }
+    let (a, b) = (compile_val(lhs, cx)?, compile_val(rhs, cx)?);
+    let (cmp_op, negate) = match op {
+        CompareOp::NotEq => (CompareOp::Eq, true),
+        other => (other, false),
+    };
+    let p = Pred::Compare {
+        op: cmp_op,
+        lhs: a,
+        rhs: b,
+        ci: false,
+    };
+    Ok(if negate { Pred::Not(Box::new(p)) } else { p })
+}
+
+fn compile_match(
+    op: MatchOp,
+    ci: bool,
+    value: &Expr,
+    patterns: &[Expr],
+    cx: &PlanContext,
+) -> Result<Pred, PlanError> {
+    let subject = compile_val(value, cx)?;
+    let lits: Option<Vec<Literal>> = patterns.iter().map(literal_of).collect();
+    match op {
+        MatchOp::Seq => {
+            let Some(lits) = lits else {
+                // Non-literal operands: plain case-insensitive equality (only
+                // string literals are wildcard patterns).
+                let mut alts = Vec::new();
+                for p in patterns {
+                    alts.push(Pred::Compare {
+                        op: CompareOp::Eq,
+                        lhs: subject.clone(),
+                        rhs: compile_val(p, cx)?,
+                        ci: true,
+                    });
+                }
+                return Ok(if alts.len() == 1 {
+                    alts.remove(0)
+                } else {
+                    Pred::Or(alts)
+                });
+            };
+            if lits.iter().all(|l| matches!(l, Literal::Null)) {
+                return Ok(Pred::Const(None));
+            }
+            let span = patterns.first().map_or(value.span, |p| p.span);
+            let ty = subject_type(&subject);
+            Ok(leaf(subject, match_test(&lits, true, true, ty, span)?))
+        }
+        MatchOp::Like | MatchOp::Regex => {
+            let mut strs = Vec::with_capacity(patterns.len());
+            for p in patterns {
+                match literal_of(p) {
+                    Some(Literal::String(s)) => strs.push(s),
+                    _ => {
+                        let what = if op == MatchOp::Like { "like" } else { "regex" };
+                        return Err(PlanError::new(
+                            format!("the patterns of `{what}` must be string literals"),
+                            p.span,
+                        ));
+                    }
+                }
+            }
+            let test = if op == MatchOp::Like {
+                Test::Match {
+                    set: PatternSet::wildcard(&strs, ci),
+                    no_strings: strs.is_empty(),
+                    others: Vec::new(),
+                    ci,
+                    nets: Vec::new(),
+                    ty: FieldType::Unknown,
+                }
+            } else {
+                // Report the first pattern that does not translate, at its span.
+                for (p, s) in patterns.iter().zip(&strs) {
+                    matching::lucene_regex(s, ci).map_err(|m| PlanError::new(m, p.span))?;
+                }
+                let span = patterns.first().map_or(value.span, |p| p.span);
+                Test::Regex(
+                    matching::lucene_regex_set(&strs, ci).map_err(|m| PlanError::new(m, span))?,
+                )
+            };
+            Ok(leaf(subject, test))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferret_event::Origin;
+    use serde_json::json;
+
+    fn ev(doc: Value) -> Event {
+        Event::new(doc, Origin::default())
+    }
+
+    fn cx() -> PlanContext {
+        PlanContext::default()
+    }
+
+    fn pred(src: &str) -> Predicate {
+        let e = ferret_eql::parse_expr(src).unwrap_or_else(|d| panic!("parse {src}: {d:?}"));
+        Predicate::compile(&e, &cx()).unwrap_or_else(|err| panic!("compile {src}: {err}"))
+    }
+
+    fn m(src: &str, doc: Value) -> bool {
+        pred(src).matches(&EvalInput::event(&ev(doc)))
+    }
+
+    fn plan_err(src: &str) -> PlanError {
+        let e = ferret_eql::parse_expr(src).unwrap();
+        Predicate::compile(&e, &cx()).expect_err(src)
+    }
+
+    #[test]
+    fn exact_equality_is_case_sensitive_without_wildcards() {
+        let d = json!({"process": {"name": "cmd.exe"}});
+        assert!(m(r#"process.name == "cmd.exe""#, d.clone()));
+        assert!(!m(r#"process.name == "CMD.exe""#, d.clone()));
+        assert!(!m(r#"process.name == "cmd*""#, d.clone()));
+        assert!(m(
+            r#"process.name == "cmd*""#,
+            json!({"process": {"name": "cmd*"}})
+        ));
+        assert!(m(r#""cmd.exe" == process.name"#, d.clone()));
+        assert!(m(r#"process.name != "x""#, d.clone()));
+        assert!(!m(r#"process.name != "cmd.exe""#, d));
+    }
+
+    #[test]
+    fn null_checks() {
+        let d = json!({"a": 1, "n": null, "e": []});
+        assert!(m("missing == null", d.clone()));
+        assert!(m("n == null", d.clone()));
+        assert!(m("e == null", d.clone()));
+        assert!(m("null == missing", d.clone()));
+        assert!(!m("a == null", d.clone()));
+        assert!(m("a != null", d.clone()));
+        assert!(!m("missing != null", d.clone()));
+        assert!(!m("a < null", d.clone()));
+        assert!(!m("not (a < null)", d));
+    }
+
+    #[test]
+    fn three_valued_logic_of_scripts() {
+        // `length(missing)` is null.
+        let d = json!({"a": "xyz"});
+        assert!(!m("length(missing) > 1", d.clone()));
+        assert!(!m("not length(missing) > 1", d.clone()), "not null is null");
+        assert!(!m("not not length(missing) > 1", d.clone()));
+        assert!(!m("length(missing) > 1 and true", d.clone()));
+        assert!(!m("length(missing) > 1 and false", d.clone()));
+        assert!(m("length(missing) > 1 or true", d.clone()));
+        assert!(m("length(a) == 3", d.clone()));
+        assert!(m("null == (length(missing) > 1)", d.clone()));
+        assert!(!m("null == (length(a) > 1)", d.clone()));
+        assert!(!m("null", d.clone()));
+        assert!(!m("not null", d));
+    }
+
+    #[test]
+    fn negated_field_comparisons_match_missing_fields_like_elasticsearch() {
+        // A field-vs-literal comparison is a Lucene query in Elasticsearch:
+        // false on a missing field, and `not` is `must_not`.
+        let d = json!({"other": 1});
+        assert!(m(r#"process.name != "x""#, d.clone()));
+        assert!(m(r#"not process.name : "x*""#, d.clone()));
+        assert!(m(r#"process.name not in ("a", "b")"#, d.clone()));
+        assert!(m("not (exit_code > -1)", d.clone()));
+        assert!(!m("exit_code > -1", d.clone()));
+        assert!(!m("not exit_code > -1", json!({"exit_code": 0})));
+        // …while a value context keeps three-valued logic.
+        assert!(m("null == (exit_code > -1)", d.clone()));
+        assert!(!m("null == (exit_code > -1)", json!({"exit_code": 0})));
+        // `and`/`or` are bool queries: a null script operand is false.
+        assert!(m("not (length(missing) > 1 and true)", d));
+    }
+
+    #[test]
+    fn multi_valued_fields_match_any_element() {
+        let d = json!({"process": {"args": ["python3", "-c", "import os"]}, "event": {"type": ["start", "info"]}});
+        assert!(m(r#"process.args : "-c""#, d.clone()));
+        assert!(m(r#"process.args == "-c""#, d.clone()));
+        assert!(m(r#"event.type in ("start")"#, d.clone()));
+        assert!(
+            !m(r#"process.args != "-c""#, d.clone()),
+            "!= is not(any equal)"
+        );
+        assert!(m(r#"process.args != "-x""#, d.clone()));
+        assert!(m(r#"process.args : "IMPORT *""#, d.clone()));
+        assert!(m(r#"process.args like~ "PY*""#, d.clone()));
+        assert!(m(r#"process.args regex "-[a-z]""#, d.clone()));
+        assert!(m(r#"startsWith(process.args, "imp")"#, d.clone()));
+        assert!(m(r#"process.args[1] == "-c""#, d.clone()));
+        assert!(!m(r#"process.args[0] == "-c""#, d.clone()));
+        assert!(m(r#"process.args[5] == null"#, d));
+    }
+
+    #[test]
+    fn seq_operator_case_and_wildcards() {
+        let d = json!({"file": {"name": "lsass.exe"}, "serial": 15, "p": "C:\\Windows\\System32\\svchost.exe"});
+        assert!(m(r#"file.name : "LSASS.EXE""#, d.clone()));
+        assert!(m(r#"file.name : ("wininit.exe", "lsass.e?e")"#, d.clone()));
+        assert!(m(r#"file.name : "l*""#, d.clone()));
+        assert!(!m(r#"file.name : "lsass""#, d.clone()));
+        assert!(m(r#"file.name : "*""#, d.clone()));
+        assert!(!m(r#"missing : "*""#, d.clone()));
+        assert!(m(r#"string(serial) : "1?""#, d.clone()));
+        assert!(!m(r#"string(serial) : "1??""#, d.clone()));
+        assert!(m(r#"p : "*\\system32\\*""#, d.clone()));
+        assert!(m(r#"serial : 15"#, d));
+    }
+
+    #[test]
+    fn in_operators_are_exact() {
+        let d = json!({"process": {"name": "python3"}, "opcode": 3});
+        assert!(!m(r#"process.name in ("python*", "php*")"#, d.clone()));
+        assert!(m(r#"process.name in ("python3", "php")"#, d.clone()));
+        assert!(!m(r#"process.name in ("PYTHON3")"#, d.clone()));
+        assert!(m(r#"process.name in~ ("PYTHON3")"#, d.clone()));
+        assert!(!m(r#"process.name in~ ("PYTHON*")"#, d.clone()));
+        assert!(m(r#"opcode in (0, 1, 2, 3)"#, d.clone()));
+        assert!(m(r#"opcode not in (0, 1, 2)"#, d.clone()));
+        assert!(!m(r#"opcode not in (3, 4)"#, d.clone()));
+        assert!(m(r#"opcode in ("3")"#, d.clone()), "numeric strings coerce");
+        assert!(m(r#"process.name in (process.name, "x")"#, d));
+        let many: Vec<String> = (0..40).map(|i| format!("\"n{i}\"")).collect();
+        let q = format!("process.name in ({}, \"python3\")", many.join(", "));
+        assert!(m(&q, json!({"process": {"name": "python3"}})));
+    }
+
+    #[test]
+    fn like_and_regex() {
+        let d = json!({"file_name": "wininit.exe", "cmd": "net1  localgroup administrators"});
+        assert!(m(r#"file_name like "winini?.exe""#, d.clone()));
+        assert!(!m(r#"file_name like "WININI?.exe""#, d.clone()));
+        assert!(m(r#"file_name like~ "WININI?.exe""#, d.clone()));
+        assert!(m(r#"cmd regex ".*?net1[ ]+localgroup.*?""#, d.clone()));
+        assert!(
+            !m(r#"cmd regex "net1""#, d.clone()),
+            "regex is a full match"
+        );
+        assert!(m(r#"cmd regex~ "NET1.*""#, d.clone()));
+        assert!(!m(r#"cmd regex "NET1.*""#, d.clone()));
+        assert!(m(r#"cmd regex ("x", ".*admin.*")"#, d));
+        assert!(plan_err(r#"cmd regex "a&b""#)
+            .message
+            .contains("not supported"));
+        assert!(plan_err(r#"cmd like cmd"#)
+            .message
+            .contains("string literals"));
+    }
+
+    #[test]
+    fn ordering_comparisons() {
+        let d = json!({"n": 5, "f": 4.5, "s": "System Idle Process", "big": 9007199254740993i64});
+        assert!(m("n > 4.5 and n < 5.5 and n >= 5 and n <= 5", d.clone()));
+        assert!(m("f < 5 and 4 < f", d.clone()));
+        assert!(m(
+            r#"s >= "System" and s <= "System Idle Process""#,
+            d.clone()
+        ));
+        assert!(!m(r#"s >= "system idle process""#, d.clone()));
+        assert!(m("big > 9007199254740992", d.clone()));
+        assert!(!m(r#"n > "abc""#, d));
+    }
+
+    #[test]
+    fn arithmetic() {
+        let d = json!({"id": 82});
+        assert!(m("id / 2 == 41", d.clone()));
+        assert!(m("83 - id == 1", d.clone()));
+        assert!(m("-id + 100 == 18", d.clone()));
+        assert!(m("id % 40 == 2", d.clone()));
+        assert!(!m("id / 2.0 == 41", json!({"id": 83})));
+        assert!(m("id + ((1 + 3) * 2 / (3 - 1)) * 2 == 90", d.clone()));
+        assert!(!m("id / 0 == 1", d.clone()));
+        assert!(!m("missing + 1 == 1", d.clone()));
+        assert!(m("(missing + 1) == null", d));
+        assert!(plan_err(r#"id + "a" == 1"#).message.contains("number"));
+    }
+
+    #[test]
+    fn functions_in_conditions() {
+        let d = json!({"file_name": "explorer.exe", "src": "10.6.48.157", "cmd": "a b"});
+        assert!(m(r#"startsWith(file_name, "explorer.")"#, d.clone()));
+        assert!(!m(r#"startsWith(file_name, "EXPLORER.")"#, d.clone()));
+        assert!(m(r#"startsWith~(file_name, "EXPLORER.")"#, d.clone()));
+        assert!(m(r#"startsWith("explorer.exeaaaa", file_name)"#, d.clone()));
+        assert!(m(r#"endsWith~(file_name, "LORER.exe")"#, d.clone()));
+        assert!(m(
+            r#"stringContains("ABCexplorer.exeJK", file_name)"#,
+            d.clone()
+        ));
+        assert!(m(r#"STRINGCONTAINS(file_name, "plore")"#, d.clone()));
+        assert!(m(
+            r#"indexOf~(file_name, "PLORE") == 2 and indexOf~(file_name, ".pf") == null"#,
+            d.clone()
+        ));
+        assert!(m(
+            r#"cidrMatch(src, "192.168.0.0/16", "10.6.48.157/8")"#,
+            d.clone()
+        ));
+        assert!(m(r#"cidrMatch(src, "10.0.0.0/8") == true"#, d.clone()));
+        assert!(m(
+            r#"string(cidrMatch(src, "10.0.0.0/8")) : "true""#,
+            d.clone()
+        ));
+        assert!(!m(r#"cidrMatch(src, "192.168.0.0/16")"#, d.clone()));
+        assert!(m(
+            r#"concat(file_name, "::", 1) : "EXPLORER.exe::1""#,
+            d.clone()
+        ));
+        assert!(m(r#"concat(file_name, missing) == null"#, d.clone()));
+        assert!(m(r#"substring(file_name, -4) : ".EXE""#, d.clone()));
+        assert!(m(
+            r#"number("0x32", 16) == 50 and number("32", 16) == 50"#,
+            d.clone()
+        ));
+        assert!(m(r#"between(file_name, "ex", ".") == "plorer""#, d.clone()));
+        assert!(m(r#"length(between(file_name, "g", "z")) == 0"#, d.clone()));
+        assert!(m(
+            r#"add(1, 2) == 3 and subtract(5, 7) == -2 and multiply(2, 3) == 6"#,
+            d.clone()
+        ));
+        assert!(m(
+            r#"divide(30, 4.0) == 7.5 and modulo(11, 10) == 1"#,
+            d.clone()
+        ));
+        // endsWith is a script in Elasticsearch: `not` of null stays null.
+        assert!(!m(r#"not endsWith(missing, "x")"#, d.clone()));
+        // startsWith is a prefix query: `not` on a missing field matches.
+        assert!(m(r#"not startsWith(missing, "x")"#, d));
+    }
+
+    #[test]
+    fn function_plan_errors() {
+        assert!(plan_err(r#"nosuch(a)"#)
+            .message
+            .contains("unknown function"));
+        assert!(plan_err(r#"length(a, b) == 1"#)
+            .message
+            .contains("arguments"));
+        assert!(plan_err(r#"startsWith(1, "a")"#)
+            .message
+            .contains("must be a string"));
+        assert!(plan_err(r#"startsWith(a, 1)"#)
+            .message
+            .contains("must be a string"));
+        assert!(plan_err(r#"number(true) == 1"#)
+            .message
+            .contains("must be a string"));
+        assert!(plan_err(r#"cidrMatch(a, "300.0.0.0/8")"#)
+            .message
+            .contains("not a valid"));
+        assert!(plan_err(r#"cidrMatch(a, b)"#).message.contains("literals"));
+        assert!(plan_err(r#"length~(a) == 1"#).message.contains("`~`"));
+        assert!(plan_err(r#"length(a)"#).message.contains("boolean"));
+        assert!(plan_err(r#"number("1", 99) == 1"#).message.contains("base"));
+        let err = plan_err(r#"a == 1 and startsWith(b, 5)"#);
+        let src = r#"a == 1 and startsWith(b, 5)"#;
+        assert_eq!(&src[err.span.range()], "5");
+    }
+
+    #[test]
+    fn dates_compare_as_instants() {
+        let d = json!({"@timestamp": 1504126053000i64});
+        assert!(m(r#"@timestamp == "2017-08-30T20:47:33Z""#, d.clone()));
+        assert!(m(r#"@timestamp < "2017-08-30T20:47:34Z""#, d.clone()));
+        assert!(m(r#"@timestamp == 1504126053000"#, d));
+        let iso = json!({"@timestamp": "2017-08-30T20:47:33.000Z"});
+        assert!(m(r#"@timestamp == "2017-08-30T20:47:33Z""#, iso.clone()));
+        assert!(m(r#"@timestamp > 1504126052999"#, iso));
+    }
+
+    fn typed_cx() -> PlanContext {
+        PlanContext {
+            aliases: vec![],
+            field_types: Some(Arc::new(FieldTypes::from_pairs([
+                ("source.ip", "ip"),
+                ("event.created", "date"),
+            ]))),
+        }
+    }
+
+    fn mt(src: &str, doc: Value) -> bool {
+        let e = ferret_eql::parse_expr(src).unwrap();
+        Predicate::compile(&e, &typed_cx())
+            .unwrap()
+            .matches(&EvalInput::event(&ev(doc)))
+    }
+
+    #[test]
+    fn typed_ip_and_date_fields() {
+        let d = json!({"source": {"ip": "0:0:0:0:0:0:0:1"}, "event": {"created": "1504126053000"}});
+        assert!(mt(r#"source.ip == "::1""#, d.clone()));
+        assert!(!mt(r#"source.ip != "::1""#, d.clone()));
+        assert!(
+            mt(r#"source.ip == "::/0""#, d.clone()),
+            "a CIDR in a term query on an ip field"
+        );
+        assert!(mt(r#"source.ip in ("10.0.0.0/8", "::1")"#, d.clone()));
+        assert!(mt(r#"source.ip > "::""#, d.clone()));
+        assert!(mt(r#"event.created == "2017-08-30T20:47:33Z""#, d.clone()));
+        assert!(mt(
+            r#"event.created < "2017-08-30T20:47:33.001Z""#,
+            d.clone()
+        ));
+        let e = ferret_eql::parse_expr(r#"source.ip == "nope""#).unwrap();
+        assert!(Predicate::compile(&e, &typed_cx()).is_err());
+        // Without a schema, an IP literal still matches another spelling.
+        assert!(m(r#"source.ip == "::1""#, d));
+        assert!(m(r#"a == "10.0.0.1""#, json!({"a": "10.0.0.1"})));
+    }
+
+    #[test]
+    fn aliases_read_earlier_stage_events() {
+        let cx = PlanContext {
+            aliases: vec!["event0".into(), "event1".into()],
+            field_types: None,
+        };
+        let e = ferret_eql::parse_expr("process.parent.pid == event0.process.pid").unwrap();
+        let p = Predicate::compile(&e, &cx).unwrap();
+        let first = ev(json!({"process": {"pid": 10}}));
+        let cur = ev(json!({"process": {"parent": {"pid": 10}}}));
+        let bound = [Some(&first), None];
+        assert!(p.matches(&EvalInput {
+            event: &cur,
+            aliases: &bound
+        }));
+        let unbound = [None, None];
+        assert!(!p.matches(&EvalInput {
+            event: &cur,
+            aliases: &unbound
+        }));
+        let e = ferret_eql::parse_expr("event1.process.pid == null").unwrap();
+        let p = Predicate::compile(&e, &cx).unwrap();
+        assert!(p.matches(&EvalInput {
+            event: &cur,
+            aliases: &bound
+        }));
+        let e = ferret_eql::parse_expr("event0 == 1").unwrap();
+        assert!(Predicate::compile(&e, &cx).is_err());
+        assert_eq!(p.eval(&EvalInput::event(&cur)), Some(true));
+    }
+
+    #[test]
+    fn keys() {
+        let k = |src: &str, doc: Value| {
+            let e = ferret_eql::parse_expr(src).unwrap();
+            KeyExpr::compile(&e, &cx())
+                .unwrap()
+                .eval(&EvalInput::event(&ev(doc)))
+        };
+        assert_eq!(
+            k("host.id", json!({"host": {"id": "h1"}})),
+            KeyValue::Str("h1".into())
+        );
+        assert_eq!(k("host.id", json!({})), KeyValue::Null);
+        assert_eq!(k("pid", json!({"pid": 7.0})), KeyValue::Int(7));
+        assert_eq!(
+            k("ips", json!({"ips": ["a", "b"]})),
+            KeyValue::Str("a".into())
+        );
+        assert_eq!(
+            k("string(pid)", json!({"pid": 7})),
+            KeyValue::Str("7".into())
+        );
+    }
+
+    #[test]
+    fn boolean_fields_and_constants() {
+        assert!(m("flag", json!({"flag": true})));
+        assert!(!m("flag", json!({"flag": false})));
+        assert!(m("not flag", json!({"flag": false})));
+        assert!(m("true", json!({})));
+        assert!(!m("false", json!({})));
+        assert!(pred("true").is_always_true());
+        assert!(plan_err("1").message.contains("boolean"));
+        assert!(plan_err("a + 1").message.contains("boolean"));
+    }
+
+    #[test]
+    fn fields_are_listed_for_projection() {
+        let p = pred(r#"process.name : "a" and length(file.path) > 1 or not x.y in (1)"#);
+        assert_eq!(p.fields(), vec!["file.path", "process.name", "x.y"]);
     }
 }

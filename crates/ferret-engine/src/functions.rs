@@ -107,7 +107,9 @@ impl Func {
     /// Minimum and maximum (None = unbounded) number of arguments.
     pub fn arity(self) -> (usize, Option<usize>) {
         match self {
-            Func::Add | Func::Divide | Func::Modulo | Func::Multiply | Func::Subtract => (2, Some(2)),
+            Func::Add | Func::Divide | Func::Modulo | Func::Multiply | Func::Subtract => {
+                (2, Some(2))
+            }
             Func::Between => (3, Some(4)),
             Func::CidrMatch => (2, None),
             Func::Concat => (1, None),
@@ -123,7 +125,11 @@ impl Func {
     pub fn has_insensitive_variant(self) -> bool {
         matches!(
             self,
-            Func::Between | Func::EndsWith | Func::IndexOf | Func::StartsWith | Func::StringContains
+            Func::Between
+                | Func::EndsWith
+                | Func::IndexOf
+                | Func::StartsWith
+                | Func::StringContains
         )
     }
 
@@ -191,12 +197,8 @@ impl Cidr {
     /// (`::ffff:1.2.3.4`) match IPv4 networks.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => {
-                prefix_eq(&net.octets(), &a.octets(), self.prefix)
-            }
-            (IpAddr::V6(net), IpAddr::V6(a)) => {
-                prefix_eq(&net.octets(), &a.octets(), self.prefix)
-            }
+            (IpAddr::V4(net), IpAddr::V4(a)) => prefix_eq(&net.octets(), &a.octets(), self.prefix),
+            (IpAddr::V6(net), IpAddr::V6(a)) => prefix_eq(&net.octets(), &a.octets(), self.prefix),
             (IpAddr::V4(net), IpAddr::V6(a)) => match a.to_ipv4_mapped() {
                 Some(a4) => prefix_eq(&net.octets(), &a4.octets(), self.prefix),
                 None => false,
@@ -569,20 +571,35 @@ mod tests {
     #[test]
     fn between_examples() {
         let src = s("welcome to the planet");
-        assert_eq!(call("between", &[src.clone(), s("welcome"), s("planet")]), s(" to the "));
         assert_eq!(
-            call("between", &[src.clone(), s("welcome"), s("e"), Val::Bool(false)]),
+            call("between", &[src.clone(), s("welcome"), s("planet")]),
+            s(" to the ")
+        );
+        assert_eq!(
+            call(
+                "between",
+                &[src.clone(), s("welcome"), s("e"), Val::Bool(false)]
+            ),
             s(" to th")
         );
         assert_eq!(
-            call("between", &[src.clone(), s("welcome"), s("e"), Val::Bool(true)]),
+            call(
+                "between",
+                &[src.clone(), s("welcome"), s("e"), Val::Bool(true)]
+            ),
             s(" to the plan")
         );
         assert_eq!(call("between", &[src.clone(), s("welcome"), s("x")]), s(""));
-        assert_eq!(call("between", &[src.clone(), s("goodbye"), s("planet")]), s(""));
+        assert_eq!(
+            call("between", &[src.clone(), s("goodbye"), s("planet")]),
+            s("")
+        );
         assert_eq!(call("between", &[src.clone(), s(""), s("x")]), src);
         assert_eq!(call("between", &[Val::Null, s("a"), s("b")]), Val::Null);
-        assert_eq!(call("between", &[src.clone(), Val::Null, s("b")]), Val::Null);
+        assert_eq!(
+            call("between", &[src.clone(), Val::Null, s("b")]),
+            Val::Null
+        );
         // Case rules: the source keeps its case, bounds fold only with `~`.
         let sys = s("System Idle Process");
         assert_eq!(call("between", &[sys.clone(), s("s"), s("e")]), s("t"));
@@ -592,28 +609,64 @@ mod tests {
             s("ystem Idle Proc")
         );
         // Greedy `right` before `left` ends.
-        assert_eq!(call("between", &[s("bxa"), s("a"), s("b"), Val::Bool(true)]), s(""));
+        assert_eq!(
+            call("between", &[s("bxa"), s("a"), s("b"), Val::Bool(true)]),
+            s("")
+        );
     }
 
     #[test]
     fn concat_examples() {
-        assert_eq!(call("concat", &[s("a"), s("||"), Val::Int(1), s("||"), Val::Bool(true)]), s("a||1||true"));
+        assert_eq!(
+            call(
+                "concat",
+                &[s("a"), s("||"), Val::Int(1), s("||"), Val::Bool(true)]
+            ),
+            s("a||1||true")
+        );
         assert_eq!(call("concat", &[s("a"), Val::Null]), Val::Null);
-        assert_eq!(call("concat", &[Val::Float(2.5), Val::Float(1.0)]), s("2.51.0"));
+        assert_eq!(
+            call("concat", &[Val::Float(2.5), Val::Float(1.0)]),
+            s("2.51.0")
+        );
     }
 
     #[test]
     fn affix_functions() {
-        assert_eq!(call("startsWith", &[s("FooBarBaz"), s("Foo")]), Val::Bool(true));
-        assert_eq!(call("startsWith", &[s("FooBarBaz"), s("foo")]), Val::Bool(false));
-        assert_eq!(call_ci("startsWith", &[s("FooBarBaz"), s("foo")]), Val::Bool(true));
-        assert_eq!(call("startsWith", &[s("FooBarBaz"), s("")]), Val::Bool(true));
+        assert_eq!(
+            call("startsWith", &[s("FooBarBaz"), s("Foo")]),
+            Val::Bool(true)
+        );
+        assert_eq!(
+            call("startsWith", &[s("FooBarBaz"), s("foo")]),
+            Val::Bool(false)
+        );
+        assert_eq!(
+            call_ci("startsWith", &[s("FooBarBaz"), s("foo")]),
+            Val::Bool(true)
+        );
+        assert_eq!(
+            call("startsWith", &[s("FooBarBaz"), s("")]),
+            Val::Bool(true)
+        );
         assert_eq!(call("startsWith", &[Val::Null, s("Foo")]), Val::Null);
         assert_eq!(call("startsWith", &[s("Foo"), Val::Null]), Val::Null);
-        assert_eq!(call("endsWith", &[s("FooBarBaz"), s("baz")]), Val::Bool(false));
-        assert_eq!(call_ci("endsWith", &[s("FooBarBaz"), s("baz")]), Val::Bool(true));
-        assert_eq!(call("stringContains", &[s("FooBarBaz"), s("Bar")]), Val::Bool(true));
-        assert_eq!(call_ci("stringContains", &[s("FooBarBaz"), s("bAR")]), Val::Bool(true));
+        assert_eq!(
+            call("endsWith", &[s("FooBarBaz"), s("baz")]),
+            Val::Bool(false)
+        );
+        assert_eq!(
+            call_ci("endsWith", &[s("FooBarBaz"), s("baz")]),
+            Val::Bool(true)
+        );
+        assert_eq!(
+            call("stringContains", &[s("FooBarBaz"), s("Bar")]),
+            Val::Bool(true)
+        );
+        assert_eq!(
+            call_ci("stringContains", &[s("FooBarBaz"), s("bAR")]),
+            Val::Bool(true)
+        );
         let many = Val::Many(vec![Scalar::Str("-x"), Scalar::Str("-c")]);
         assert_eq!(call("startsWith", &[many, s("-c")]), Val::Bool(true));
     }
@@ -622,11 +675,23 @@ mod tests {
     fn index_of_examples() {
         let src = s("foobarbaz");
         assert_eq!(call("indexOf", &[src.clone(), s("o")]), Val::Int(1));
-        assert_eq!(call("indexOf", &[src.clone(), s("o"), Val::Null]), Val::Int(1));
-        assert_eq!(call("indexOf", &[src.clone(), s("o"), Val::Int(2)]), Val::Int(2));
-        assert_eq!(call("indexOf", &[src.clone(), s("r"), Val::Int(2)]), Val::Int(5));
+        assert_eq!(
+            call("indexOf", &[src.clone(), s("o"), Val::Null]),
+            Val::Int(1)
+        );
+        assert_eq!(
+            call("indexOf", &[src.clone(), s("o"), Val::Int(2)]),
+            Val::Int(2)
+        );
+        assert_eq!(
+            call("indexOf", &[src.clone(), s("r"), Val::Int(2)]),
+            Val::Int(5)
+        );
         assert_eq!(call("indexOf", &[src.clone(), s("L")]), Val::Null);
-        assert_eq!(call("indexOf", &[src.clone(), s("o"), Val::Int(100)]), Val::Null);
+        assert_eq!(
+            call("indexOf", &[src.clone(), s("o"), Val::Int(100)]),
+            Val::Null
+        );
         assert_eq!(call("indexOf", &[Val::Null, s("o")]), Val::Null);
         assert_eq!(call("indexOf", &[src.clone(), Val::Null]), Val::Null);
         assert_eq!(call_ci("indexOf", &[src.clone(), s("BAR")]), Val::Int(3));
@@ -648,8 +713,11 @@ mod tests {
     #[test]
     fn number_examples() {
         assert_eq!(call("number", &[s("314")]), Val::Int(314));
-        assert_eq!(call("number", &[s("3.14")]), Val::Float(3.14));
-        assert_eq!(call("number", &[s("-3.14"), Val::Int(10)]), Val::Float(-3.14));
+        assert_eq!(call("number", &[s("3.25")]), Val::Float(3.25));
+        assert_eq!(
+            call("number", &[s("-3.25"), Val::Int(10)]),
+            Val::Float(-3.25)
+        );
         assert_eq!(call("number", &[s("+314"), Val::Int(10)]), Val::Int(314));
         assert_eq!(call("number", &[s("0x1337")]), Val::Int(4919));
         assert_eq!(call("number", &[s("0x1337"), Val::Int(16)]), Val::Int(4919));
@@ -679,15 +747,30 @@ mod tests {
 
     #[test]
     fn arithmetic_rules() {
-        assert_eq!(arith(ArithOp::Div, &Val::Int(83), &Val::Int(2)), Val::Int(41));
-        assert_eq!(arith(ArithOp::Div, &Val::Float(66.0), &Val::Int(66)), Val::Float(1.0));
-        assert_eq!(arith(ArithOp::Mod, &Val::Int(-7), &Val::Int(3)), Val::Int(-1));
+        assert_eq!(
+            arith(ArithOp::Div, &Val::Int(83), &Val::Int(2)),
+            Val::Int(41)
+        );
+        assert_eq!(
+            arith(ArithOp::Div, &Val::Float(66.0), &Val::Int(66)),
+            Val::Float(1.0)
+        );
+        assert_eq!(
+            arith(ArithOp::Mod, &Val::Int(-7), &Val::Int(3)),
+            Val::Int(-1)
+        );
         assert_eq!(arith(ArithOp::Div, &Val::Int(1), &Val::Int(0)), Val::Null);
         assert_eq!(arith(ArithOp::Mod, &Val::Int(1), &Val::Int(0)), Val::Null);
-        assert_eq!(arith(ArithOp::Add, &Val::Int(i64::MAX), &Val::Int(1)), Val::Null);
+        assert_eq!(
+            arith(ArithOp::Add, &Val::Int(i64::MAX), &Val::Int(1)),
+            Val::Null
+        );
         assert_eq!(arith(ArithOp::Add, &Val::Int(1), &Val::Null), Val::Null);
         assert_eq!(arith(ArithOp::Mul, &s("6"), &Val::Int(5)), Val::Int(30));
-        assert_eq!(arith(ArithOp::Div, &Val::Int(30), &Val::Float(4.0)), Val::Float(7.5));
+        assert_eq!(
+            arith(ArithOp::Div, &Val::Int(30), &Val::Float(4.0)),
+            Val::Float(7.5)
+        );
         assert_eq!(negate(&Val::Int(i64::MIN)), Val::Null);
         assert_eq!(negate(&Val::Int(5)), Val::Int(-5));
     }
@@ -715,7 +798,13 @@ mod tests {
             apply(Func::CidrMatch, false, &[s("10.6.48.157")], &cidrs),
             Val::Bool(true)
         );
-        assert_eq!(apply(Func::CidrMatch, false, &[s("garbage")], &cidrs), Val::Bool(false));
-        assert_eq!(apply(Func::CidrMatch, false, &[Val::Null], &cidrs), Val::Null);
+        assert_eq!(
+            apply(Func::CidrMatch, false, &[s("garbage")], &cidrs),
+            Val::Bool(false)
+        );
+        assert_eq!(
+            apply(Func::CidrMatch, false, &[Val::Null], &cidrs),
+            Val::Null
+        );
     }
 }

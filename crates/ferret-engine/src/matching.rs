@@ -227,7 +227,11 @@ impl PatternSet {
         let mut contains: Vec<Box<str>> = Vec::new();
         let mut general = Vec::new();
         for p in patterns {
-            let p = if ci { fold(p.as_ref()) } else { p.as_ref().to_string() };
+            let p = if ci {
+                fold(p.as_ref())
+            } else {
+                p.as_ref().to_string()
+            };
             if !wild || !p.contains(['*', '?']) {
                 exact.push(p.into_boxed_str());
                 continue;
@@ -480,7 +484,9 @@ impl Translator<'_> {
             }
             '@' => out.push_str(".*"),
             '*' | '+' | '?' | '{' => {
-                return Err(format!("quantifier `{c}` with nothing to repeat at offset {at}"))
+                return Err(format!(
+                    "quantifier `{c}` with nothing to repeat at offset {at}"
+                ))
             }
             '&' | '~' | '<' | '#' => {
                 return Err(format!(
@@ -488,7 +494,9 @@ impl Translator<'_> {
                 ))
             }
             ']' | '}' => {
-                return Err(format!("unbalanced `{c}` at offset {at} in regular expression"))
+                return Err(format!(
+                    "unbalanced `{c}` at offset {at} in regular expression"
+                ))
             }
             other => push_literal(&mut out, other),
         }

@@ -190,20 +190,28 @@ fn reads_alias(expr: &ast::Expr, aliases: &[String]) -> bool {
     }
     match &expr.kind {
         K::Literal(_) => false,
-        K::Field(f) => matches!(f.path.first(), Some(ast::PathSegment::Key(k)) if aliases.iter().any(|a| a == k)),
+        K::Field(f) => {
+            matches!(f.path.first(), Some(ast::PathSegment::Key(k)) if aliases.iter().any(|a| a == k))
+        }
         K::Not(e) | K::Neg(e) => reads_alias(e, aliases),
         K::Logic { lhs, rhs, .. } | K::Compare { lhs, rhs, .. } | K::Arith { lhs, rhs, .. } => {
             reads_alias(lhs, aliases) || reads_alias(rhs, aliases)
         }
-        K::Match { value, patterns, .. } => {
-            reads_alias(value, aliases) || patterns.iter().any(|p| reads_alias(p, aliases))
+        K::Match {
+            value, patterns, ..
+        } => reads_alias(value, aliases) || patterns.iter().any(|p| reads_alias(p, aliases)),
+        K::In { value, list, .. } => {
+            reads_alias(value, aliases) || list.iter().any(|p| reads_alias(p, aliases))
         }
-        K::In { value, list, .. } => reads_alias(value, aliases) || list.iter().any(|p| reads_alias(p, aliases)),
         K::Call { args, .. } => args.iter().any(|a| reads_alias(a, aliases)),
     }
 }
 
-fn plan_keys(shared: &[ast::Expr], own: &[ast::Expr], cx: &PlanContext) -> Result<Vec<KeyPlan>, PlanError> {
+fn plan_keys(
+    shared: &[ast::Expr],
+    own: &[ast::Expr],
+    cx: &PlanContext,
+) -> Result<Vec<KeyPlan>, PlanError> {
     shared
         .iter()
         .chain(own)
@@ -367,7 +375,9 @@ fn plan_sample(sample: &ast::Sample, base: &PlanContext) -> Result<SamplePlan, P
     for st in &sample.stages {
         if st.missing || st.runs.is_some() || st.alias.is_some() {
             return Err(PlanError {
-                message: "sample stages cannot be missing-event stages, repeat with `runs` or be named".into(),
+                message:
+                    "sample stages cannot be missing-event stages, repeat with `runs` or be named"
+                        .into(),
                 span: st.span,
             });
         }

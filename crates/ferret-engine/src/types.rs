@@ -14,8 +14,7 @@ impl FieldTypes {
     /// Reads a schema file of the shape `{"field.name": {"type": "keyword", …}, …}`.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<FieldTypes, String> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         FieldTypes::from_json_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 

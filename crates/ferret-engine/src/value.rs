@@ -86,10 +86,16 @@ pub fn parse_num(s: &str) -> Option<Num> {
         return Some(Num::Int(i));
     }
     // Rust's float parser accepts "inf"/"nan"; Elasticsearch does not.
-    if !b.iter().all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')) {
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+    {
         return None;
     }
-    s.parse::<f64>().ok().filter(|f| f.is_finite()).map(Num::Float)
+    s.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .map(Num::Float)
 }
 
 /// Numeric comparison with integers and floats mixed exactly.
@@ -267,7 +273,11 @@ pub fn format_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let abs = f.abs();
     if abs == 0.0 || (1e-3..1e7).contains(&abs) {
@@ -390,14 +400,23 @@ mod tests {
         assert_eq!(cmp_scalars(Int(3), Float(3.0)), Some(Ordering::Equal));
         assert_eq!(cmp_scalars(Int(3), Float(4.5)), Some(Ordering::Less));
         assert_eq!(cmp_scalars(Float(4.5), Int(3)), Some(Ordering::Greater));
-        assert_eq!(cmp_scalars(Int(i64::MAX), Float(9.3e18)), Some(Ordering::Less));
+        assert_eq!(
+            cmp_scalars(Int(i64::MAX), Float(9.3e18)),
+            Some(Ordering::Less)
+        );
         assert_eq!(cmp_scalars(Float(f64::NAN), Int(1)), None);
     }
 
     #[test]
     fn strings_compare_by_bytes() {
-        assert_eq!(cmp_scalars(Str("System"), Str("System Idle Process")), Some(Ordering::Less));
-        assert_eq!(cmp_scalars(Str("system"), Str("System")), Some(Ordering::Greater));
+        assert_eq!(
+            cmp_scalars(Str("System"), Str("System Idle Process")),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            cmp_scalars(Str("system"), Str("System")),
+            Some(Ordering::Greater)
+        );
         assert!(!eq_scalars(Str("a"), Str("A")));
         assert!(eq_scalars_ci(Str("a"), Str("A")));
     }
@@ -415,13 +434,19 @@ mod tests {
     fn dates_compare_as_instants() {
         // 2017-08-30T20:47:33Z = 1504126053000 ms.
         assert!(eq_scalars(Int(1504126053000), Str("2017-08-30T20:47:33Z")));
-        assert!(eq_scalars(Str("2017-08-30T20:47:33.000Z"), Str("2017-08-30T20:47:33Z")));
+        assert!(eq_scalars(
+            Str("2017-08-30T20:47:33.000Z"),
+            Str("2017-08-30T20:47:33Z")
+        ));
         assert_eq!(
             cmp_scalars(Int(1504126052999), Str("2017-08-30T20:47:33Z")),
             Some(Ordering::Less)
         );
         assert_eq!(
-            cmp_scalars(Str("2017-08-30T22:47:33+02:00"), Str("2017-08-30T20:47:34Z")),
+            cmp_scalars(
+                Str("2017-08-30T22:47:33+02:00"),
+                Str("2017-08-30T20:47:34Z")
+            ),
             Some(Ordering::Less)
         );
     }
@@ -444,9 +469,15 @@ mod tests {
     #[test]
     fn keys_normalize_integral_floats() {
         assert_eq!(KeyValue::from_scalar(Float(1.0)), KeyValue::Int(1));
-        assert_eq!(KeyValue::from_scalar(Float(1.5)), KeyValue::Float(FloatKey(1.5)));
+        assert_eq!(
+            KeyValue::from_scalar(Float(1.5)),
+            KeyValue::Float(FloatKey(1.5))
+        );
         assert_ne!(KeyValue::from_scalar(Str("1")), KeyValue::Int(1));
-        assert_eq!(KeyValue::Float(FloatKey(0.0)), KeyValue::Float(FloatKey(-0.0)));
+        assert_eq!(
+            KeyValue::Float(FloatKey(0.0)),
+            KeyValue::Float(FloatKey(-0.0))
+        );
         assert_eq!(KeyValue::Int(2).to_json(), serde_json::json!(2));
     }
 }

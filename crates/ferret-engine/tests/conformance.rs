@@ -103,13 +103,27 @@ fn norm_key(v: &Value) -> String {
 
 fn load_specs(dir: &Path) -> Vec<Spec> {
     let mut specs = Vec::new();
-    for file in ["test_queries.toml", "additional_test_queries.toml", "test_queries_date.toml"] {
+    for file in [
+        "test_queries.toml",
+        "additional_test_queries.toml",
+        "test_queries_date.toml",
+    ] {
         let path = dir.join(file);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let doc: toml::Value = toml::from_str(&fix_bare_nulls(&text)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let queries = doc.get("queries").and_then(|q| q.as_array()).cloned().unwrap_or_default();
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let doc: toml::Value =
+            toml::from_str(&fix_bare_nulls(&text)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let queries = doc
+            .get("queries")
+            .and_then(|q| q.as_array())
+            .cloned()
+            .unwrap_or_default();
         for q in queries {
-            let query = q.get("query").and_then(|v| v.as_str()).expect("spec has a query").to_string();
+            let query = q
+                .get("query")
+                .and_then(|v| v.as_str())
+                .expect("spec has a query")
+                .to_string();
             let name = q
                 .get("name")
                 .or_else(|| q.get("note"))
@@ -121,9 +135,15 @@ fn load_specs(dir: &Path) -> Vec<Spec> {
                 .and_then(|v| v.as_array())
                 .cloned()
                 .unwrap_or_default();
-            let as_ids = |a: &[toml::Value]| a.iter().map(|v| v.as_integer().expect("integer id")).collect::<Vec<_>>();
+            let as_ids = |a: &[toml::Value]| {
+                a.iter()
+                    .map(|v| v.as_integer().expect("integer id"))
+                    .collect::<Vec<_>>()
+            };
             let expected = if exp.first().is_some_and(|v| v.is_array()) {
-                exp.iter().map(|v| as_ids(v.as_array().expect("list"))).collect()
+                exp.iter()
+                    .map(|v| as_ids(v.as_array().expect("list")))
+                    .collect()
             } else {
                 vec![as_ids(&exp)]
             };
@@ -142,7 +162,10 @@ fn load_specs(dir: &Path) -> Vec<Spec> {
                 query: query.trim().to_string(),
                 expected,
                 join_keys,
-                size: q.get("size").and_then(|v| v.as_integer()).map_or(50, |n| n as usize),
+                size: q
+                    .get("size")
+                    .and_then(|v| v.as_integer())
+                    .map_or(50, |n| n as usize),
                 max_samples_per_key: q
                     .get("max_samples_per_key")
                     .and_then(|v| v.as_integer())
@@ -155,7 +178,10 @@ fn load_specs(dir: &Path) -> Vec<Spec> {
 
 /// `name | reason` lines; `#` starts a comment line.
 fn load_known_failures() -> BTreeMap<String, String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance-known-failures.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/conformance-known-failures.txt"
+    );
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut out = BTreeMap::new();
     for line in text.lines() {
@@ -166,7 +192,10 @@ fn load_known_failures() -> BTreeMap<String, String> {
         let (name, reason) = line
             .split_once('|')
             .unwrap_or_else(|| panic!("known-failures line without `| reason`: {line}"));
-        assert!(!reason.trim().is_empty(), "known failure {name} has no reason");
+        assert!(
+            !reason.trim().is_empty(),
+            "known failure {name} has no reason"
+        );
         out.insert(name.trim().to_string(), reason.trim().to_string());
     }
     out
@@ -177,9 +206,14 @@ fn es_eql_conformance() {
     let dir = common::shared_dir().join("conformance/es-eql");
     let mut docs = load_docs(&dir.join("test_data.json"));
     for d in &mut docs {
-        let ft = d.get("timestamp").and_then(Value::as_i64).expect("every test event has a timestamp");
+        let ft = d
+            .get("timestamp")
+            .and_then(Value::as_i64)
+            .expect("every test event has a timestamp");
         let ms = ft.div_euclid(10_000) - FILETIME_EPOCH_DIFF_MS;
-        d.as_object_mut().expect("object").insert("@timestamp".into(), Value::from(ms));
+        d.as_object_mut()
+            .expect("object")
+            .insert("@timestamp".into(), Value::from(ms));
     }
     let events = common::events(docs);
     let opts = PlanOptions {
@@ -249,8 +283,14 @@ fn es_eql_conformance() {
     }
     println!("es-eql: {passed}/{total} passed");
     let names: std::collections::HashSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-    let stale: Vec<&String> = known.keys().filter(|k| !names.contains(k.as_str())).collect();
-    assert!(stale.is_empty(), "known failures not in the suite: {stale:?}");
+    let stale: Vec<&String> = known
+        .keys()
+        .filter(|k| !names.contains(k.as_str()))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "known failures not in the suite: {stale:?}"
+    );
     assert!(
         unexpected_fail.is_empty(),
         "{} spec(s) failed that are not known failures:\n{}",

@@ -24,29 +24,65 @@ use serde_json::{json, Value};
 
 fn rule_query(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let doc: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    doc["rule"]["query"].as_str().expect("rule.query").to_string()
+    let doc: toml::Value =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    doc["rule"]["query"]
+        .as_str()
+        .expect("rule.query")
+        .to_string()
 }
 
 fn fixture() -> Vec<Arc<Event>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/systemd_netcon.ndjson");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/systemd_netcon.ndjson"
+    );
     let text = std::fs::read_to_string(path).expect("fixture");
-    common::events(text.lines().map(|l| serde_json::from_str(l).expect("fixture line")).collect())
+    common::events(
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("fixture line"))
+            .collect(),
+    )
 }
 
 fn check(query: &str, events: &[Arc<Event>]) {
-    let out = common::run_query(query, &PlanOptions::default(), &RunConfig::default(), events);
+    let out = common::run_query(
+        query,
+        &PlanOptions::default(),
+        &RunConfig::default(),
+        events,
+    );
     assert_eq!(
         common::hit_ids(&out.hits, "event.id"),
-        vec![vec![json!("1"), json!("2")], vec![json!("7"), json!("8")], vec![json!("9"), json!("10")]],
+        vec![
+            vec![json!("1"), json!("2")],
+            vec![json!("7"), json!("8")],
+            vec![json!("9"), json!("10")]
+        ],
         "query: {query}"
     );
     let keys: Vec<Value> = out
         .hits
         .iter()
-        .map(|h| Value::Array(h.join_keys.as_ref().expect("sequence keys").iter().map(|k| k.to_json()).collect()))
+        .map(|h| {
+            Value::Array(
+                h.join_keys
+                    .as_ref()
+                    .expect("sequence keys")
+                    .iter()
+                    .map(|k| k.to_json())
+                    .collect(),
+            )
+        })
         .collect();
-    assert_eq!(keys, vec![json!(["host-a"]), json!(["host-e"]), json!(["host-f"])]);
+    assert_eq!(
+        keys,
+        vec![
+            json!(["host-a", "ent-a"]),
+            json!(["host-e", "ent-d"]),
+            json!(["host-f", "ent-e"])
+        ]
+    );
 }
 
 #[test]
@@ -57,7 +93,8 @@ fn seed_rule_matches_exactly_the_expected_events() {
 
 #[test]
 fn upstream_rule_matches_exactly_the_expected_events() {
-    let path = common::shared_dir().join("corpus/detection-rules/rules/linux/persistence_systemd_netcon.toml");
+    let path = common::shared_dir()
+        .join("corpus/detection-rules/rules/linux/persistence_systemd_netcon.toml");
     check(&rule_query(&path), &fixture());
 }
 
@@ -69,6 +106,11 @@ fn unsorted_input_gives_the_same_hits() {
     check(&query, &events);
     // Interleave: odd positions first, then even.
     let sorted = fixture();
-    let shuffled: Vec<_> = sorted.iter().step_by(2).chain(sorted.iter().skip(1).step_by(2)).cloned().collect();
+    let shuffled: Vec<_> = sorted
+        .iter()
+        .step_by(2)
+        .chain(sorted.iter().skip(1).step_by(2))
+        .cloned()
+        .collect();
     check(&query, &shuffled);
 }

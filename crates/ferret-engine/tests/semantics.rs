@@ -43,7 +43,16 @@ fn ids(out: &Output) -> Vec<Vec<i64>> {
 fn keys(out: &Output) -> Vec<Value> {
     out.hits
         .iter()
-        .map(|h| Value::Array(h.join_keys.clone().unwrap_or_default().iter().map(|k| k.to_json()).collect()))
+        .map(|h| {
+            Value::Array(
+                h.join_keys
+                    .clone()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|k| k.to_json())
+                    .collect(),
+            )
+        })
         .collect()
 }
 
@@ -67,7 +76,10 @@ fn event_query_orders_by_timestamp_and_category_matches_any_array_element() {
 
 #[test]
 fn category_field_is_configurable() {
-    let docs = vec![json!({"id": 1, "@timestamp": 1, "kind": "dns"}), json!({"id": 2, "@timestamp": 2, "kind": "file"})];
+    let docs = vec![
+        json!({"id": 1, "@timestamp": 1, "kind": "dns"}),
+        json!({"id": 2, "@timestamp": 2, "kind": "file"}),
+    ];
     let opts = PlanOptions {
         category_field: "kind".into(),
         field_types: None,
@@ -79,16 +91,34 @@ fn category_field_is_configurable() {
 
 #[test]
 fn head_tail_and_size() {
-    let docs: Vec<Value> = (1..=6).rev().map(|i| ev(i, i * 10, "process", json!({}))).collect();
-    assert_eq!(ids(&run("process where true | head 2", docs.clone())), vec![vec![1], vec![2]]);
-    assert_eq!(ids(&run("process where true | tail 2", docs.clone())), vec![vec![5], vec![6]]);
-    assert_eq!(ids(&run("process where true | head 4 | tail 2", docs.clone())), vec![vec![3], vec![4]]);
+    let docs: Vec<Value> = (1..=6)
+        .rev()
+        .map(|i| ev(i, i * 10, "process", json!({})))
+        .collect();
+    assert_eq!(
+        ids(&run("process where true | head 2", docs.clone())),
+        vec![vec![1], vec![2]]
+    );
+    assert_eq!(
+        ids(&run("process where true | tail 2", docs.clone())),
+        vec![vec![5], vec![6]]
+    );
+    assert_eq!(
+        ids(&run("process where true | head 4 | tail 2", docs.clone())),
+        vec![vec![3], vec![4]]
+    );
     let config = RunConfig {
         size: Some(3),
         ..RunConfig::default()
     };
-    assert_eq!(ids(&run_with("process where true", docs.clone(), &config)), vec![vec![1], vec![2], vec![3]]);
-    assert_eq!(ids(&run_with("process where true | tail 4", docs, &config)), vec![vec![3], vec![4], vec![5]]);
+    assert_eq!(
+        ids(&run_with("process where true", docs.clone(), &config)),
+        vec![vec![1], vec![2], vec![3]]
+    );
+    assert_eq!(
+        ids(&run_with("process where true | tail 4", docs, &config)),
+        vec![vec![3], vec![4], vec![5]]
+    );
 }
 
 #[test]
@@ -99,12 +129,18 @@ fn tiebreaker_orders_equal_timestamps_and_input_order_breaks_the_rest() {
         ev(3, 100, "process", json!({"tb": 2})),
         ev(4, 50, "process", json!({})),
     ];
-    assert_eq!(ids(&run("process where true", docs.clone())), vec![vec![4], vec![1], vec![2], vec![3]]);
+    assert_eq!(
+        ids(&run("process where true", docs.clone())),
+        vec![vec![4], vec![1], vec![2], vec![3]]
+    );
     let config = RunConfig {
         tiebreaker_field: Some("tb".into()),
         ..RunConfig::default()
     };
-    assert_eq!(ids(&run_with("process where true", docs, &config)), vec![vec![4], vec![2], vec![3], vec![1]]);
+    assert_eq!(
+        ids(&run_with("process where true", docs, &config)),
+        vec![vec![4], vec![2], vec![3], vec![1]]
+    );
 
     // In a sequence the tiebreaker decides which event came first.
     let docs = vec![
@@ -126,7 +162,10 @@ fn sequence_joins_on_sequence_and_stage_keys() {
         ev(3, 3, "file", json!({"host": "h1", "ppid": 11})),
         ev(4, 4, "file", json!({"host": "h1", "ppid": 10})),
     ];
-    let out = run("sequence by host [process where true] by pid [file where true] by ppid", docs);
+    let out = run(
+        "sequence by host [process where true] by pid [file where true] by ppid",
+        docs,
+    );
     assert_eq!(ids(&out), vec![vec![1, 4]]);
     assert_eq!(keys(&out), vec![json!(["h1", 10])]);
 }
@@ -165,7 +204,8 @@ fn results_come_in_completion_order() {
 
 #[test]
 fn maxspan_is_inclusive_and_measured_from_the_first_event() {
-    let q = "sequence by k with maxspan=5s [process where true] [file where true] [network where true]";
+    let q =
+        "sequence by k with maxspan=5s [process where true] [file where true] [network where true]";
     let docs = vec![
         ev(1, 0, "process", json!({"k": "a"})),
         ev(2, 3000, "file", json!({"k": "a"})),
@@ -181,7 +221,8 @@ fn maxspan_is_inclusive_and_measured_from_the_first_event() {
 
 #[test]
 fn until_drops_the_keys_partials() {
-    let q = "sequence by pid [process where op == 1] [file where true] until [process where op == 2]";
+    let q =
+        "sequence by pid [process where op == 1] [file where true] until [process where op == 2]";
     let docs = vec![
         ev(1, 1, "process", json!({"pid": 7, "op": 1})),
         ev(2, 2, "process", json!({"pid": 7, "op": 2})),
@@ -219,9 +260,15 @@ fn null_join_keys_only_join_when_optional() {
         ev(3, 3, "process", json!({"user": "u"})),
         ev(4, 4, "file", json!({"user": "u"})),
     ];
-    let out = run("sequence by user [process where true] [file where true]", docs.clone());
+    let out = run(
+        "sequence by user [process where true] [file where true]",
+        docs.clone(),
+    );
     assert_eq!(ids(&out), vec![vec![3, 4]]);
-    let out = run("sequence by ?user [process where true] [file where true]", docs);
+    let out = run(
+        "sequence by ?user [process where true] [file where true]",
+        docs,
+    );
     assert_eq!(ids(&out), vec![vec![1, 2], vec![3, 4]]);
     assert_eq!(keys(&out), vec![json!([null]), json!(["u"])]);
 }
@@ -242,7 +289,10 @@ fn missing_event_in_the_middle() {
     ];
     let out = run(q, docs);
     assert_eq!(ids(&out), vec![vec![1, -1, 2]]);
-    assert!(matches!(out.hits[0].entries[1], ferret_engine::Entry::Missing));
+    assert!(matches!(
+        out.hits[0].entries[1],
+        ferret_engine::Entry::Missing
+    ));
 }
 
 #[test]
@@ -289,7 +339,9 @@ fn trailing_missing_event_within_maxspan_of_the_start_rejects_it() {
 #[test]
 fn eviction_cap_bounds_partials_and_counts_evictions() {
     let q = "sequence by k [process where true] [file where true]";
-    let mut docs: Vec<Value> = (0..5).map(|i| ev(i, i, "process", json!({"k": i}))).collect();
+    let mut docs: Vec<Value> = (0..5)
+        .map(|i| ev(i, i, "process", json!({"k": i})))
+        .collect();
     docs.extend((0..5).map(|i| ev(100 + i, 100 + i, "file", json!({"k": i}))));
     let config = RunConfig {
         max_live_partials: 3,
@@ -325,8 +377,14 @@ fn sequence_head_and_tail() {
         docs.push(ev(10 * i + 2, 10 * i + 2, "file", json!({"k": i})));
     }
     let q = "sequence by k [process where true] [file where true]";
-    assert_eq!(ids(&run(&format!("{q} | head 1"), docs.clone())), vec![vec![1, 2]]);
-    assert_eq!(ids(&run(&format!("{q} | tail 2"), docs)), vec![vec![21, 22], vec![31, 32]]);
+    assert_eq!(
+        ids(&run(&format!("{q} | head 1"), docs.clone())),
+        vec![vec![1, 2]]
+    );
+    assert_eq!(
+        ids(&run(&format!("{q} | tail 2"), docs)),
+        vec![vec![21, 22], vec![31, 32]]
+    );
 }
 
 #[test]
@@ -356,7 +414,12 @@ fn unsorted_input_gives_the_same_sequences() {
     let mut rev = docs.clone();
     rev.reverse();
     assert_eq!(ids(&run(q, rev)), sorted);
-    let interleaved: Vec<Value> = docs.iter().step_by(2).chain(docs.iter().skip(1).step_by(2)).cloned().collect();
+    let interleaved: Vec<Value> = docs
+        .iter()
+        .step_by(2)
+        .chain(docs.iter().skip(1).step_by(2))
+        .cloned()
+        .collect();
     assert_eq!(ids(&run(q, interleaved)), sorted);
 }
 
@@ -365,7 +428,12 @@ fn results_are_deterministic() {
     let q = "sequence by k [process where true] [file where true]";
     let mut docs = Vec::new();
     for i in 0..200i64 {
-        docs.push(ev(i, i, if i % 2 == 0 { "process" } else { "file" }, json!({"k": i % 17})));
+        docs.push(ev(
+            i,
+            i,
+            if i % 2 == 0 { "process" } else { "file" },
+            json!({"k": i % 17}),
+        ));
     }
     let first = run(q, docs.clone());
     for _ in 0..5 {
@@ -392,7 +460,8 @@ fn sample_docs() -> Vec<Value> {
     ]
 }
 
-const SAMPLE: &str = "sample by host [any where uptime > 0] [any where port > 100] [any where bool == true]";
+const SAMPLE: &str =
+    "sample by host [any where uptime > 0] [any where port > 100] [any where bool == true]";
 
 #[test]
 fn sample_picks_distinct_events_sharing_the_key() {
@@ -436,11 +505,24 @@ fn legacy_pipes() {
         ev(3, 3, "process", json!({"name": "b", "n": 3})),
         ev(4, 4, "process", json!({"name": "c", "n": 0})),
     ];
-    assert_eq!(ids(&run("process where true | unique name", docs.clone())), vec![vec![1], vec![2], vec![4]]);
-    assert_eq!(ids(&run("process where true | filter n > 1", docs.clone())), vec![vec![1], vec![3]]);
-    assert_eq!(ids(&run("process where true | sort n", docs.clone())), vec![vec![4], vec![2], vec![1], vec![3]]);
+    assert_eq!(
+        ids(&run("process where true | unique name", docs.clone())),
+        vec![vec![1], vec![2], vec![4]]
+    );
+    assert_eq!(
+        ids(&run("process where true | filter n > 1", docs.clone())),
+        vec![vec![1], vec![3]]
+    );
+    assert_eq!(
+        ids(&run("process where true | sort n", docs.clone())),
+        vec![vec![4], vec![2], vec![1], vec![3]]
+    );
     let out = run("process where true | unique_count name", docs.clone());
-    let counts: Vec<u64> = out.hits.iter().map(|h| h.aggregate.as_ref().expect("count").count).collect();
+    let counts: Vec<u64> = out
+        .hits
+        .iter()
+        .map(|h| h.aggregate.as_ref().expect("count").count)
+        .collect();
     assert_eq!(counts, vec![2, 1, 1]);
     let out = run("process where true | count", docs.clone());
     assert_eq!(out.hits.len(), 1);
@@ -455,13 +537,21 @@ fn legacy_pipes() {
             (a.key[0].to_json(), a.count)
         })
         .collect();
-    assert_eq!(groups, vec![(json!("a"), 1), (json!("c"), 1), (json!("b"), 2)]);
+    assert_eq!(
+        groups,
+        vec![(json!("a"), 1), (json!("c"), 1), (json!("b"), 2)]
+    );
 }
 
 #[test]
 fn shared_events_are_not_copied() {
     let events: Vec<Arc<Event>> = common::events(vec![ev(1, 1, "process", json!({}))]);
-    let out = common::run_query("process where true", &PlanOptions::default(), &RunConfig::default(), &events);
+    let out = common::run_query(
+        "process where true",
+        &PlanOptions::default(),
+        &RunConfig::default(),
+        &events,
+    );
     let hit = out.hits[0].first_event().expect("event");
     assert!(Arc::ptr_eq(hit, &events[0]));
 }
@@ -469,8 +559,137 @@ fn shared_events_are_not_copied() {
 #[test]
 fn plan_errors_carry_spans() {
     // Syntactically fine; semantically the join keys are unequal in number.
-    let ast = ferret_eql::parse("sequence [process where true] by a [file where true] by a, b").expect("parses");
+    let ast = ferret_eql::parse("sequence [process where true] by a [file where true] by a, b")
+        .expect("parses");
     let err = ferret_engine::plan(&ast, &PlanOptions::default()).expect_err("unequal join keys");
     assert!(err.message.contains("join keys"), "{}", err.message);
     assert!(err.span.end > err.span.start);
+}
+
+// ------------------------------------------------- streaming (reorder window)
+
+/// A small deterministic pseudo-random stream of events over 3 keys and 4
+/// categories, timestamps 0..n*100 ms.
+fn random_stream(seed: u64, n: i64) -> Vec<Value> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = move || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as i64
+    };
+    (0..n)
+        .map(|i| {
+            let cat = ["process", "file", "network", "registry"][(next() % 4) as usize];
+            ev(i, i * 100 + next() % 50, cat, json!({"k": next() % 3}))
+        })
+        .collect()
+}
+
+const STREAM_QUERIES: &[&str] = &[
+    "sequence by k [process where true] [file where true]",
+    "sequence by k with maxspan=500ms [process where true] [file where true] [network where true]",
+    "sequence by k [process where true] [file where true] until [registry where true]",
+    "sequence by k with maxspan=1s [process where true] ![registry where true] [file where true]",
+    "sequence by k with maxspan=1s ![registry where true] [process where true] [file where true]",
+    "sequence by k with maxspan=1s [process where true] [file where true] ![registry where true]",
+    "sequence by k [process where true] with runs=2 [network where true]",
+];
+
+#[test]
+fn reorder_window_matches_batch_results_on_sorted_input() {
+    let windowed = RunConfig {
+        reorder_window: Some(std::time::Duration::from_millis(200)),
+        ..RunConfig::default()
+    };
+    for seed in 0..20 {
+        let mut docs = random_stream(seed, 120);
+        docs.sort_by_key(|d| d["@timestamp"].as_i64());
+        for q in STREAM_QUERIES {
+            let batch = run(q, docs.clone());
+            let stream = run_with(q, docs.clone(), &windowed);
+            assert_eq!(ids(&stream), ids(&batch), "seed {seed}: {q}");
+            assert_eq!(stream.stats.late_events, 0);
+        }
+    }
+}
+
+#[test]
+fn reorder_window_absorbs_bounded_disorder_and_counts_late_events() {
+    // Swap neighbours: at most ~150 ms out of order, within a 1 s window.
+    let mut docs = random_stream(7, 200);
+    docs.sort_by_key(|d| d["@timestamp"].as_i64());
+    let expected: Vec<_> = STREAM_QUERIES
+        .iter()
+        .map(|q| ids(&run(q, docs.clone())))
+        .collect();
+    for pair in docs.chunks_mut(2) {
+        pair.reverse();
+    }
+    let windowed = RunConfig {
+        reorder_window: Some(std::time::Duration::from_secs(1)),
+        ..RunConfig::default()
+    };
+    for (q, want) in STREAM_QUERIES.iter().zip(&expected) {
+        let out = run_with(q, docs.clone(), &windowed);
+        assert_eq!(&ids(&out), want, "{q}");
+        assert_eq!(out.stats.late_events, 0);
+    }
+    // An event far older than the window is counted and not used.
+    let late = vec![
+        ev(1, 10_000, "process", json!({"k": 1})),
+        ev(2, 20_000, "process", json!({"k": 2})),
+        ev(3, 9_000, "file", json!({"k": 1})),
+        ev(4, 21_000, "file", json!({"k": 2})),
+    ];
+    let out = run_with(
+        "sequence by k [process where true] [file where true]",
+        late,
+        &windowed,
+    );
+    assert_eq!(ids(&out), vec![vec![2, 4]]);
+    assert_eq!(out.stats.late_events, 1);
+}
+
+#[test]
+fn planner_rejects_shapes_elasticsearch_rejects() {
+    let cases = [
+        (
+            "sequence ![process where true] ![file where true]",
+            "not a missing-event stage",
+        ),
+        (
+            "sequence [process where true] as e0 [file where true] as e0",
+            "duplicate stage alias",
+        ),
+        (
+            "sequence [process where true] with runs=2 as e0 [file where true]",
+            "runs",
+        ),
+        (
+            "sample by host [process where true] ![file where true]",
+            "sample stages",
+        ),
+        (
+            "sequence [process where true] [file where true] until ![network where true]",
+            "until",
+        ),
+    ];
+    for (q, want) in cases {
+        // Syntactically valid: the planner must refuse it on its own.
+        let ast = ferret_eql::parse(q).expect(q);
+        let err = ferret_engine::plan(&ast, &PlanOptions::default()).expect_err(q);
+        assert!(err.message.contains(want), "{q}: {}", err.message);
+    }
+}
+
+#[test]
+fn runners_can_move_across_threads() {
+    fn assert_send<T: Send>() {}
+    fn assert_sync<T: Send + Sync>() {}
+    assert_send::<ferret_engine::QueryRunner>();
+    assert_sync::<ferret_engine::Plan>();
+    assert_sync::<ferret_engine::Hit>();
 }

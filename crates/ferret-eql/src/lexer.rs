@@ -58,6 +58,14 @@ pub enum TokenKind {
     Eof,
 }
 
+/// Lexer-internal result; the error is boxed so the happy path moves small
+/// values.
+type LResult<T> = Result<T, Box<Diagnostic>>;
+
+fn err<T>(d: Diagnostic) -> LResult<T> {
+    Err(Box::new(d))
+}
+
 #[derive(Clone, Debug)]
 pub struct Token {
     pub kind: TokenKind,
@@ -80,7 +88,7 @@ pub fn tokenize(src: &str) -> Vec<Token> {
             Err(d) => {
                 let span = d.span;
                 out.push(Token {
-                    kind: TokenKind::Error(Box::new(d)),
+                    kind: TokenKind::Error(d),
                     span,
                 });
                 break;
@@ -122,10 +130,15 @@ impl<'a> Lexer<'a> {
     }
 
     /// Skip whitespace and comments.
-    fn skip_trivia(&mut self) -> Result<(), Diagnostic> {
+    fn skip_trivia(&mut self) -> LResult<()> {
         loop {
             match self.peek_at(0) {
-                Some(b' ' | b'\t' | b'\r' | b'\n') => self.pos += 1,
+                Some(b' ' | b'\t' | b'\r' | b'\n') => {
+                    self.pos += 1;
+                    while let Some(b' ' | b'\t' | b'\r' | b'\n') = self.peek_at(0) {
+                        self.pos += 1;
+                    }
+                }
                 Some(b'/') if self.peek_at(1) == Some(b'/') => {
                     match memchr_newline(&self.bytes[self.pos..]) {
                         Some(n) => self.pos += n + 1,
@@ -139,7 +152,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// `/* … */`, nested as in Elasticsearch's grammar.
-    fn block_comment(&mut self) -> Result<(), Diagnostic> {
+    fn block_comment(&mut self) -> LResult<()> {
         let start = self.pos;
         self.pos += 2;
         let mut depth = 1usize;
@@ -158,7 +171,7 @@ impl<'a> Lexer<'a> {
                 self.pos += 1;
             }
         }
-        Err(Diagnostic::error(
+        err(Diagnostic::error(
             "E006",
             "unterminated block comment",
             Span::new(start, start + 2),
@@ -167,7 +180,7 @@ impl<'a> Lexer<'a> {
         .with_help("close the comment with `*/`"))
     }
 
-    fn next_token(&mut self) -> Result<Option<Token>, Diagnostic> {
+    fn next_token(&mut self) -> LResult<Option<Token>> {
         self.skip_trivia()?;
         let start = self.pos;
         let Some(b) = self.peek_at(0) else {
@@ -186,7 +199,7 @@ impl<'a> Lexer<'a> {
             b'=' => one(self, TokenKind::Assign),
             b'!' if self.peek_at(1) == Some(b'=') => two(self, TokenKind::NotEq),
             b'!' if self.peek_at(1) == Some(b'[') => two(self, TokenKind::MissingOpen),
-            b'!' => Err(Diagnostic::error(
+            b'!' => err(Diagnostic::error(
                 "E007",
                 "unexpected character `!`",
                 Span::new(start, start + 1),
@@ -213,11 +226,11 @@ impl<'a> Lexer<'a> {
             b'.' if self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) => self.number(),
             b'.' => one(self, TokenKind::Dot),
             b'?' => match self.peek_at(1) {
-                Some(q @ (b'"' | b'\'')) => Err(self.legacy_raw_string(q)),
+                Some(q @ (b'"' | b'\'')) => err(self.legacy_raw_string(q)),
                 _ => one(self, TokenKind::Question),
             },
             b'"' => self.string(),
-            b'\'' => Err(self.single_quoted()),
+            b'\'' => err(self.single_quoted()),
             b'`' => self.quoted_ident(),
             b'0'..=b'9' => self.number(),
             b if is_ident_start(b) => {
@@ -250,13 +263,12 @@ impl<'a> Lexer<'a> {
                 } else if ch == '~' {
                     d = d.with_help("`~` must directly follow an operator or function name, as in `like~` or `startsWith~(…)`");
                 }
-                Err(d)
+                err(d)
             }
         }
-        .map(|t: Option<Token>| t)
     }
 
-    fn number(&mut self) -> Result<Option<Token>, Diagnostic> {
+    fn number(&mut self) -> LResult<Option<Token>> {
         let start = self.pos;
         let mut is_float = false;
         while self.peek_at(0).is_some_and(|c| c.is_ascii_digit()) {
@@ -291,7 +303,7 @@ impl<'a> Lexer<'a> {
         if is_float {
             match text.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(Some(self.tok(TokenKind::Float(v), start))),
-                _ => Err(Diagnostic::error(
+                _ => err(Diagnostic::error(
                     "E008",
                     format!("number `{text}` is out of range"),
                     span,
@@ -300,7 +312,7 @@ impl<'a> Lexer<'a> {
         } else {
             match text.parse::<i64>() {
                 Ok(v) => Ok(Some(self.tok(TokenKind::Int(v), start))),
-                Err(_) => Err(Diagnostic::error(
+                Err(_) => err(Diagnostic::error(
                     "E008",
                     format!("integer `{text}` is too large"),
                     span,
@@ -311,40 +323,49 @@ impl<'a> Lexer<'a> {
     }
 
     /// `"…"` with escapes, or `"""…"""` raw.
-    fn string(&mut self) -> Result<Option<Token>, Diagnostic> {
+    fn string(&mut self) -> LResult<Option<Token>> {
         let start = self.pos;
         if self.bytes[self.pos..].starts_with(b"\"\"\"") {
             return self.raw_string();
         }
         self.pos += 1;
         let mut out = String::new();
-        let mut chunk = self.pos;
         loop {
-            let Some(b) = self.peek_at(0) else {
-                return Err(unterminated(start, self.pos));
+            // Jump to the next byte that matters; plain text is copied in
+            // one piece (a string without escapes is one exact allocation).
+            let rest = &self.bytes[self.pos..];
+            let Some(i) = rest
+                .iter()
+                .position(|&b| matches!(b, b'"' | b'\\' | b'\n' | b'\r'))
+            else {
+                return err(unterminated(start, self.bytes.len()));
             };
-            match b {
+            let chunk = &self.src[self.pos..self.pos + i];
+            self.pos += i;
+            match self.bytes[self.pos] {
                 b'"' => {
-                    out.push_str(&self.src[chunk..self.pos]);
+                    if out.is_empty() {
+                        out = chunk.to_string();
+                    } else {
+                        out.push_str(chunk);
+                    }
                     self.pos += 1;
                     return Ok(Some(self.tok(TokenKind::Str(out), start)));
                 }
-                b'\n' | b'\r' => return Err(unterminated(start, self.pos)),
                 b'\\' => {
-                    out.push_str(&self.src[chunk..self.pos]);
+                    out.push_str(chunk);
                     self.escape(&mut out)?;
-                    chunk = self.pos;
                 }
-                _ => self.pos += 1,
+                _ => return err(unterminated(start, self.pos)),
             }
         }
     }
 
     /// One backslash escape; `self.pos` is at the backslash.
-    fn escape(&mut self, out: &mut String) -> Result<(), Diagnostic> {
+    fn escape(&mut self, out: &mut String) -> LResult<()> {
         let start = self.pos;
         let Some(c) = self.peek_at(1) else {
-            return Err(unterminated(start, self.pos + 1));
+            return err(unterminated(start, self.pos + 1));
         };
         let simple = match c {
             b'b' => Some('\u{8}'),
@@ -377,14 +398,14 @@ impl<'a> Lexer<'a> {
                     self.pos = end + 1;
                     return Ok(());
                 }
-                return Err(Diagnostic::error(
+                return err(Diagnostic::error(
                     "E005",
                     format!("`\\u{{{}}}` is not a valid Unicode code point", &self.src[digits_start..end]),
                     Span::new(start, end + 1),
                 ));
             }
             let span_end = if ok_close { end + 1 } else { end };
-            return Err(Diagnostic::error(
+            return err(Diagnostic::error(
                 "E005",
                 "invalid Unicode escape",
                 Span::new(start, span_end.max(start + 2)),
@@ -392,7 +413,7 @@ impl<'a> Lexer<'a> {
             .with_help("write a Unicode escape as `\\u{XXXX}` with 2 to 8 hex digits"));
         }
         let ch = self.src[self.pos + 1..].chars().next().unwrap_or('?');
-        Err(Diagnostic::error(
+        err(Diagnostic::error(
             "E005",
             format!("unknown escape sequence `\\{}`", ch.escape_debug()),
             Span::new(start, start + 1 + ch.len_utf8()),
@@ -405,7 +426,7 @@ impl<'a> Lexer<'a> {
     /// `"""…"""`: no escapes; up to two extra closing quotes belong to the
     /// content (`""""a""""` is `"a"`), as in Elasticsearch. Like there, a raw
     /// string may not span lines.
-    fn raw_string(&mut self) -> Result<Option<Token>, Diagnostic> {
+    fn raw_string(&mut self) -> LResult<Option<Token>> {
         let start = self.pos;
         let body = start + 3;
         let mut i = body;
@@ -426,7 +447,7 @@ impl<'a> Lexer<'a> {
                 _ => i += 1,
             }
         }
-        Err(Diagnostic::error(
+        err(Diagnostic::error(
             "E002",
             "unterminated raw string",
             Span::new(start, start + 3),
@@ -478,7 +499,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// `` `…` `` with `` `` `` standing for one backtick.
-    fn quoted_ident(&mut self) -> Result<Option<Token>, Diagnostic> {
+    fn quoted_ident(&mut self) -> LResult<Option<Token>> {
         let start = self.pos;
         self.pos += 1;
         let mut out = String::new();
@@ -486,7 +507,7 @@ impl<'a> Lexer<'a> {
         loop {
             match self.peek_at(0) {
                 None => {
-                    return Err(Diagnostic::error(
+                    return err(Diagnostic::error(
                         "E002",
                         "unterminated quoted identifier",
                         Span::new(start, start + 1),

@@ -28,11 +28,11 @@ use crate::diagnostic::Diagnostic;
 use crate::lexer::{tokenize, Token, TokenKind};
 
 /// Maximum nesting of expressions (parentheses, prefixes, calls).
-pub const MAX_DEPTH: usize = 200;
+pub const MAX_DEPTH: usize = 100;
 
 /// Maximum depth of an expression tree (long `and`/`or` chains build deep
 /// left-leaning trees without nesting in the text).
-pub const MAX_TREE_DEPTH: usize = 1000;
+pub const MAX_TREE_DEPTH: usize = 256;
 
 /// Words that cannot start a field name or be a category
 /// (Elasticsearch's keywords).
@@ -380,8 +380,9 @@ impl<'a> Parser<'a> {
                 Category::Named(i) => i.name.clone(),
             };
             let help = if matches!(self.peek_kind(), TokenKind::Dot) {
+                let rest = opener_snippet(self.src, start);
                 format!(
-                    "`{cat}` was read as the event category; an event query is `<category> where <condition>`, e.g. `any where {cat}…`"
+                    "`{cat}` was read as the event category; a query needs one first: `any where {rest}` or `<category> where {rest}`"
                 )
             } else {
                 format!("an event query is `<category> where <condition>`, e.g. `{cat} where …`")
@@ -928,9 +929,8 @@ impl<'a> Parser<'a> {
             self.bump();
             negated = true;
         }
-        let tok = self.peek().clone();
-        let word = match tok.kind {
-            TokenKind::Ident | TokenKind::TildeIdent => self.text(tok.span),
+        let word = match self.peek_kind() {
+            TokenKind::Ident | TokenKind::TildeIdent => self.text(self.span()),
             TokenKind::Colon => ":",
             _ => return Ok((value, vdepth)),
         };
@@ -946,8 +946,8 @@ impl<'a> Parser<'a> {
         };
         self.bump();
         if in_op {
-            let open = self.peek().clone();
-            if !matches!(open.kind, TokenKind::LParen) {
+            let open_span = self.span();
+            if !matches!(self.peek_kind(), TokenKind::LParen) {
                 return Err(self.unexpected_help(
                     &format!("`(` after `{word}`"),
                     format!("write a list: `{word} (\"a\", \"b\")`"),
@@ -966,7 +966,7 @@ impl<'a> Parser<'a> {
                 }
             }
             self.leave();
-            let close = self.expect_close(&TokenKind::RParen, open.span)?;
+            let close = self.expect_close(&TokenKind::RParen, open_span)?;
             let span = value.span.to(close.span);
             let depth = self.node_depth(depth, span)?;
             return Ok((
@@ -1019,8 +1019,8 @@ impl<'a> Parser<'a> {
     /// A pattern of `:`/`like`/`regex`: a literal, or a field path
     /// (endpoint-dialect extension).
     fn pattern(&mut self, op: &str) -> PResult<Expr> {
-        let tok = self.peek().clone();
-        let lit = match tok.kind {
+        let span = self.span();
+        let lit = match self.peek_kind() {
             TokenKind::Str(_) => {
                 let TokenKind::Str(s) = self.bump().kind else {
                     unreachable!()
@@ -1028,14 +1028,16 @@ impl<'a> Parser<'a> {
                 Literal::String(s)
             }
             TokenKind::Int(n) => {
+                let n = *n;
                 self.bump();
                 Literal::Int(n)
             }
             TokenKind::Float(f) => {
+                let f = *f;
                 self.bump();
                 Literal::Float(f)
             }
-            TokenKind::Ident => match self.text(tok.span) {
+            TokenKind::Ident => match self.text(span) {
                 "true" => {
                     self.bump();
                     Literal::Bool(true)
@@ -1058,7 +1060,7 @@ impl<'a> Parser<'a> {
         };
         Ok(Expr {
             kind: ExprKind::Literal(lit),
-            span: tok.span,
+            span,
         })
     }
 
@@ -1067,90 +1069,105 @@ impl<'a> Parser<'a> {
     }
 
     fn primary(&mut self) -> PResult<(Expr, usize)> {
-        let tok = self.peek().clone();
-        let lit = |kind| Expr {
-            kind: ExprKind::Literal(kind),
-            span: tok.span,
-        };
-        match tok.kind {
-            TokenKind::Str(_) => {
-                let TokenKind::Str(s) = self.bump().kind else {
-                    unreachable!()
-                };
-                Ok((lit(Literal::String(s)), 1))
-            }
+        // Kept small: this function is on the recursion path of nested
+        // parentheses, so error construction lives in cold helpers.
+        let span = self.span();
+        let lit = match self.peek_kind() {
+            TokenKind::LParen => return self.paren(),
+            TokenKind::Str(_) => match self.bump().kind {
+                TokenKind::Str(s) => Literal::String(s),
+                _ => unreachable!(),
+            },
             TokenKind::Int(n) => {
+                let n = *n;
                 self.bump();
-                Ok((lit(Literal::Int(n)), 1))
+                Literal::Int(n)
             }
             TokenKind::Float(f) => {
+                let f = *f;
                 self.bump();
-                Ok((lit(Literal::Float(f)), 1))
-            }
-            TokenKind::LParen => {
-                self.bump();
-                let (mut inner, d) = self.expr_d()?;
-                let close = self.expect_close(&TokenKind::RParen, tok.span)?;
-                // The span of a parenthesised expression includes the
-                // parentheses, so diagnostics underline what was written.
-                inner.span = tok.span.to(close.span);
-                Ok((inner, d))
+                Literal::Float(f)
             }
             TokenKind::TildeIdent => {
-                let name = self.text(tok.span);
-                if matches!(self.nth_kind(1), TokenKind::LParen) {
+                return if matches!(self.nth_kind(1), TokenKind::LParen) {
                     self.call(true)
                 } else {
-                    Err(self.unexpected("a field, value or `(`").with_help(format!(
-                        "`{name}` is an operator or a case-insensitive function name; a function call needs `(`"
-                    )))
-                }
+                    Err(self.tilde_primary_error())
+                };
             }
             TokenKind::Ident => {
-                let w = self.text(tok.span);
-                match w {
-                    "true" => {
-                        self.bump();
-                        return Ok((lit(Literal::Bool(true)), 1));
+                match self.text(span) {
+                    "true" => Literal::Bool(true),
+                    "false" => Literal::Bool(false),
+                    "null" => Literal::Null,
+                    w => {
+                        if matches!(self.nth_kind(1), TokenKind::LParen) && !is_keyword(w) {
+                            return self.call(false);
+                        }
+                        if is_keyword(w)
+                            || (self.nth_word(1) == Some("of")
+                                && matches!(self.nth_kind(2), TokenKind::LBracket))
+                        {
+                            return Err(self.word_primary_error());
+                        }
+                        return Ok((self.field()?, 1));
                     }
-                    "false" => {
-                        self.bump();
-                        return Ok((lit(Literal::Bool(false)), 1));
-                    }
-                    "null" => {
-                        self.bump();
-                        return Ok((lit(Literal::Null), 1));
-                    }
-                    _ => {}
                 }
-                if matches!(self.nth_kind(1), TokenKind::LParen) && !is_keyword(w) {
-                    return self.call(false);
-                }
-                if self.nth_word(1) == Some("of")
-                    && matches!(self.nth_kind(2), TokenKind::LBracket)
-                {
-                    return Err(Diagnostic::error(
-                        "E016",
-                        format!("`{w} of [...]` lineage lookups are not supported"),
-                        tok.span.to(self.toks[self.pos + 1].span),
-                    )
-                    .with_help("Elasticsearch EQL does not support `descendant of`, `child of` or `event of`; use a sequence joined by process.entity_id"));
-                }
-                if is_keyword(w) {
-                    return Err(Diagnostic::error(
-                        "E018",
-                        format!("expected a field, value or `(`, found keyword `{w}`"),
-                        tok.span,
-                    )
-                    .with_help(format!(
-                        "a field named `{w}` must be quoted with backticks: `` `{w}` ``"
-                    )));
-                }
-                Ok((self.field()?, 1))
+                .also_bump(self)
             }
-            TokenKind::QuotedIdent(_) | TokenKind::Question => Ok((self.field()?, 1)),
-            _ => Err(self.unexpected("a field, value or `(`")),
+            TokenKind::QuotedIdent(_) | TokenKind::Question => return Ok((self.field()?, 1)),
+            _ => return Err(self.unexpected("a field, value or `(`")),
+        };
+        Ok((
+            Expr {
+                kind: ExprKind::Literal(lit),
+                span,
+            },
+            1,
+        ))
+    }
+
+    #[inline(never)]
+    fn paren(&mut self) -> PResult<(Expr, usize)> {
+        let open = self.bump().span;
+        let (mut inner, d) = self.expr_d()?;
+        let close = self.expect_close(&TokenKind::RParen, open)?;
+        // The span of a parenthesised expression includes the
+        // parentheses, so diagnostics underline what was written.
+        inner.span = open.to(close.span);
+        Ok((inner, d))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn tilde_primary_error(&self) -> Diagnostic {
+        let name = self.text(self.span());
+        self.unexpected("a field, value or `(`").with_help(format!(
+            "`{name}` is an operator or a case-insensitive function name; a function call needs `(`"
+        ))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn word_primary_error(&self) -> Diagnostic {
+        let span = self.span();
+        let w = self.text(span);
+        if self.nth_word(1) == Some("of") {
+            return Diagnostic::error(
+                "E016",
+                format!("`{w} of [...]` lineage lookups are not supported"),
+                span.to(self.toks[self.pos + 1].span),
+            )
+            .with_help("Elasticsearch EQL does not support `descendant of`, `child of` or `event of`; use a sequence joined by process.entity_id");
         }
+        Diagnostic::error(
+            "E018",
+            format!("expected a field, value or `(`, found keyword `{w}`"),
+            span,
+        )
+        .with_help(format!(
+            "a field named `{w}` must be quoted with backticks: `` `{w}` ``"
+        ))
     }
 
     fn call(&mut self, ci: bool) -> PResult<(Expr, usize)> {
@@ -1203,10 +1220,10 @@ impl<'a> Parser<'a> {
         let start = self.span();
         let optional = self.eat(&TokenKind::Question);
         let mut path = Vec::new();
-        let first = self.peek().clone();
-        match first.kind {
+        let first_span = self.span();
+        match self.peek_kind() {
             TokenKind::Ident => {
-                let w = self.text(first.span);
+                let w = self.text(first_span);
                 if is_keyword(w) {
                     return Err(self.unexpected("a field name after `?`"));
                 }
@@ -1218,7 +1235,7 @@ impl<'a> Parser<'a> {
                     unreachable!()
                 };
                 if s.is_empty() {
-                    return Err(Diagnostic::error("E001", "empty field name", first.span));
+                    return Err(Diagnostic::error("E001", "empty field name", first_span));
                 }
                 path.push(PathSegment::Key(s));
             }
@@ -1228,13 +1245,13 @@ impl<'a> Parser<'a> {
             match self.peek_kind() {
                 TokenKind::Dot => {
                     self.bump();
-                    let seg = self.peek().clone();
-                    match seg.kind {
+                    let seg_span = self.span();
+                    match self.peek_kind() {
                         // After a dot any word is a name, keywords included
                         // (`event.sequence`, `x.in`).
                         TokenKind::Ident => {
                             self.bump();
-                            path.push(PathSegment::Key(self.text(seg.span).to_string()));
+                            path.push(PathSegment::Key(self.text(seg_span).to_string()));
                         }
                         TokenKind::QuotedIdent(_) => {
                             let TokenKind::QuotedIdent(s) = self.bump().kind else {
@@ -1244,7 +1261,7 @@ impl<'a> Parser<'a> {
                                 return Err(Diagnostic::error(
                                     "E001",
                                     "empty field name",
-                                    seg.span,
+                                    seg_span,
                                 ));
                             }
                             path.push(PathSegment::Key(s));
@@ -1339,3 +1356,14 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
+
+/// `lit.also_bump(parser)`: consume the current token and keep the value
+/// (keeps `primary` free of extra temporaries).
+trait AlsoBump: Sized {
+    fn also_bump(self, p: &mut Parser<'_>) -> Self {
+        p.bump();
+        self
+    }
+}
+
+impl AlsoBump for Literal {}

@@ -1,7 +1,7 @@
 //! Measures the reader on a file: `cargo run --release -p ferret-event
-//! --example read_speed -- FILE [raw|decode|baseline]`. `raw` only splits records;
+//! --example read_speed -- FILE [raw|decode|project|baseline]`. `raw` only splits records;
 //! `decode` also parses each into a JSON document (on one thread);
-//! `baseline` is std line splitting plus serde_json, for comparison.
+//! `project` decodes only the seed rule's fields; `baseline` is std line splitting plus serde_json, for comparison.
 
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use ferret_event::{RawBatch, ReadStats, Reader};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(file) = args.first() else {
-        eprintln!("usage: read_speed FILE [raw|decode|baseline]");
+        eprintln!("usage: read_speed FILE [raw|decode|project|baseline]");
         std::process::exit(2);
     };
     let mode = args.get(1).map(String::as_str).unwrap_or("decode");
@@ -30,6 +30,25 @@ fn main() {
         return;
     }
     let decode = mode == "decode";
+    // The seed rule's fields, as a typical projection.
+    let fields: Vec<ferret_event::FieldPath> = [
+        "@timestamp",
+        "event.category",
+        "event.type",
+        "event.action",
+        "host.id",
+        "host.os.type",
+        "process.name",
+        "process.args",
+        "process.entity_id",
+        "process.parent.name",
+        "process.parent.entity_id",
+    ]
+    .iter()
+    .map(|f| ferret_event::FieldPath::dotted(f))
+    .collect();
+    let projection = ferret_event::Projection::new(&fields);
+    let project = mode == "project";
     let mut reader = Reader::from_args([file]);
     let mut batch = RawBatch::new();
     let mut stats = ReadStats::default();
@@ -39,6 +58,14 @@ fn main() {
         if decode {
             for i in 0..batch.len() {
                 stats.record(&batch.decode(i));
+            }
+        } else if project {
+            for i in 0..batch.len() {
+                let r = match batch.get(i) {
+                    ferret_event::RawItem::Record(rec) => projection.decode(rec),
+                    ferret_event::RawItem::Skip(s) => Err(s.clone()),
+                };
+                stats.record(&r);
             }
         }
     }

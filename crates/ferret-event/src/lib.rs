@@ -2,12 +2,23 @@
 //! or stream, plus where it came from. This crate reads events (NDJSON, JSON
 //! arrays, gzip, stdin), resolves field paths through nested objects and flat
 //! dotted keys alike, and parses timestamps. It knows nothing about EQL.
+//!
+//! - [`read`]: [`Reader`] streams events from files and stdin in batches of
+//!   raw records ([`RawBatch`]) that decode independently (so a thread pool
+//!   can decode them in order); bad input becomes a [`Skip`] with a
+//!   [`SkipReason`], counted in [`ReadStats`] and printed by [`SkipReporter`].
+//! - [`path`]: [`FieldPath`] resolution (nested and flat dotted keys, arrays).
+//! - [`project`]: [`Projection`] decodes only the fields the rules read.
+//! - [`time`]: [`Timestamp`] parsing as Elasticsearch's default date format
+//!   does, and [`event_timestamp`], the per-query timestamp check.
 
 pub mod path;
+pub mod project;
 pub mod read;
 pub mod time;
 
 pub use path::{FieldPath, Segment};
+pub use project::Projection;
 pub use read::{
     decode, decode_bytes, read_all, DecodeError, Input, Limits, RawBatch, RawItem, RawRecord,
     ReadStats, Reader, Skip, SkipReason, SkipReporter, SkipSink,

@@ -42,7 +42,9 @@ impl FieldPath {
             for seg in &segments[i..] {
                 match seg {
                     Segment::Key(k) => {
-                        if !acc.is_empty() {
+                        // By position, not by `acc` being empty: an empty
+                        // first key still needs its dot (`["", "a"]` is `.a`).
+                        if !row.is_empty() {
                             acc.push('.');
                         }
                         acc.push_str(k);
@@ -278,6 +280,9 @@ mod tests {
         let doc = json!({"": {"x": 1}, "a": {"": 2}});
         assert_eq!(vals(&doc, ".x"), vec![json!(1)]);
         assert_eq!(vals(&doc, "a."), vec![json!(2)]);
+        // An empty key joins with its dot: `.x` is not `x`.
+        let doc = json!({"x": 1, ".x": 2});
+        assert_eq!(vals(&doc, ".x"), vec![json!(2)]);
         // An empty path yields the document.
         let p = FieldPath::new(vec![]);
         assert_eq!(p.first(&doc), Some(&doc));

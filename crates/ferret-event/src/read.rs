@@ -26,8 +26,20 @@
 //! [`Skip`] with the input name, line and a [`SkipReason`], delivered to a
 //! caller-supplied [`SkipSink`]; reading goes on with the next record. A read
 //! error (corrupt or truncated gzip, I/O error) reports the line where
-//! decoding broke and ends that input only. [`ReadStats`] counts events and
-//! skips by reason, and [`SkipReporter`] prints skips the way the CLI wants.
+//! decoding broke and ends that input only (gzip only checks its checksum
+//! at the end of a member, so damage may first show as garbled lines, which
+//! are skipped as invalid JSON; the corruption itself is always reported).
+//! [`ReadStats`] counts events and skips by reason, and [`SkipReporter`]
+//! prints skips the way the CLI wants.
+//!
+//! The JSON array scanner splits on brackets outside strings. An unclosed
+//! string ends at its line's end (JSON strings cannot span lines), but an
+//! element with an unclosed bracket runs on to the end of the input
+//! (reported as one truncated record, or as too large); NDJSON
+//! resynchronises at every newline and is the better format for dirty data.
+//!
+//! A projection-aware decode ([`crate::Projection::decode`]) can replace
+//! [`RawBatch::decode`] when only some fields are needed.
 //!
 //! Accounting: for every input, each non-blank, non-comment NDJSON line (each
 //! element of a JSON array) yields exactly one event or one skip. Input-level
@@ -510,26 +522,29 @@ pub struct DecodeError {
 /// nesting is refused by serde_json's recursion limit (128), so decoded
 /// values are never deep enough to overflow the stack when dropped.
 pub fn decode_bytes(bytes: &[u8]) -> Result<Value, DecodeError> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e.valid_up_to();
-            let line_offset = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
-            return Err(DecodeError {
-                reason: SkipReason::InvalidUtf8,
-                message: format!("invalid UTF-8 at byte {}", at + 1),
-                line_offset,
-            });
-        }
-    };
+    let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e))?;
     match serde_json::from_str::<Value>(text) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(other) => Err(DecodeError {
-            reason: SkipReason::NotAnObject,
-            message: format!("expected a JSON object, found {}", kind(&other)),
-            line_offset: 0,
-        }),
-        Err(e) => Err(classify(text, &e)),
+        Ok(other) => Err(not_an_object(&other)),
+        Err(e) => Err(classify_error(text, &e)),
+    }
+}
+
+pub(crate) fn utf8_error(bytes: &[u8], e: std::str::Utf8Error) -> DecodeError {
+    let at = e.valid_up_to();
+    let line_offset = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+    DecodeError {
+        reason: SkipReason::InvalidUtf8,
+        message: format!("invalid UTF-8 at byte {}", at + 1),
+        line_offset,
+    }
+}
+
+pub(crate) fn not_an_object(v: &Value) -> DecodeError {
+    DecodeError {
+        reason: SkipReason::NotAnObject,
+        message: format!("expected a JSON object, found {}", kind(v)),
+        line_offset: 0,
     }
 }
 
@@ -544,7 +559,7 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn classify(text: &str, e: &serde_json::Error) -> DecodeError {
+pub(crate) fn classify_error(text: &str, e: &serde_json::Error) -> DecodeError {
     let full = e.to_string();
     // serde_json appends " at line L column C"; we report the place ourselves.
     let msg = match full.rfind(" at line ") {
@@ -757,7 +772,8 @@ struct SplitState {
     /// Newlines consumed so far (the current line is `line + 1`).
     line: u64,
     format: Format,
-    at_start: bool,
+    /// Bytes of a leading UTF-8 byte order mark matched so far (3: done).
+    bom: u8,
     /// Entries (records or record skips) this input produced.
     produced: u64,
     /// Format detection: a `/` was seen, a second one makes a comment.
@@ -825,15 +841,23 @@ impl Source {
             Input::Stdin => (Box::new(io::stdin()), false),
             Input::Stream { reader, .. } => (reader, false),
         };
-        let mut buffered = BufReader::with_capacity(256 << 10, raw);
-        let head = loop {
-            match buffered.fill_buf() {
-                Ok(b) => break b,
+        // Read the first two bytes for the gzip magic (a pipe may deliver
+        // them in separate reads), then put them back in front.
+        let mut raw = raw;
+        let mut head = [0u8; 2];
+        let mut got = 0;
+        while got < 2 {
+            match raw.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_skip(e)),
             }
-        };
-        let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+        }
+        let head = &head[..got];
+        let gzip = head == [0x1f, 0x8b];
+        let buffered =
+            BufReader::with_capacity(256 << 10, io::Cursor::new(head.to_vec()).chain(raw));
         if gz_name && !gzip && !head.is_empty() {
             return Err(Skip::new(
                 name,
@@ -858,7 +882,7 @@ impl Source {
                 gzip,
                 line: 0,
                 format: Format::Unknown,
-                at_start: true,
+                bom: 0,
                 produced: 0,
                 det_slash: false,
                 det_comment: false,
@@ -956,10 +980,15 @@ impl SplitState {
     /// Splits `data`; returns bytes consumed and whether the batch is full.
     fn process(&mut self, data: &[u8], batch: &mut RawBatch, limits: &Limits) -> (usize, bool) {
         let mut pos = 0;
-        if self.at_start {
-            self.at_start = false;
-            if data.starts_with(b"\xEF\xBB\xBF") {
-                pos = 3;
+        // A byte order mark may arrive split over reads: match it bytewise.
+        while self.bom < 3 && pos < data.len() {
+            if data[pos] == b"\xEF\xBB\xBF"[self.bom as usize] {
+                self.bom += 1;
+                pos += 1;
+            } else {
+                // Not a BOM (a partial match is invalid UTF-8 anyway and is
+                // dropped with it).
+                self.bom = 3;
             }
         }
         if self.format == Format::Unknown {
@@ -1077,7 +1106,7 @@ impl SplitState {
         let Some(start) = self.partial.take() else {
             return;
         };
-        if batch.buf.last() == Some(&b'\r') {
+        if batch.buf.len() > start && batch.buf.last() == Some(&b'\r') {
             batch.buf.pop();
         }
         let rec = &batch.buf[start..];
@@ -1091,13 +1120,43 @@ impl SplitState {
 
     fn array(&mut self, data: &[u8], batch: &mut RawBatch, limits: &Limits) -> (usize, bool) {
         let max = limits.max_record_bytes;
-        for (pos, &b) in data.iter().enumerate() {
+        let mut pos = 0;
+        while pos < data.len() {
+            // Fast paths copy runs of ordinary bytes at once; the byte
+            // machine below only sees bytes that can change the state.
+            let a = &mut self.arr;
+            let rest = &data[pos..];
+            let run = if a.in_comment {
+                let n = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+                pos += n;
+                n
+            } else if a.in_str && !a.escape {
+                let n = memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len());
+                a.push_slice(&rest[..n], max);
+                pos += n;
+                n
+            } else if a.active && !a.in_str && !a.slash {
+                let n = rest
+                    .iter()
+                    .position(|&b| ELEMENT_SPECIAL[b as usize])
+                    .unwrap_or(rest.len());
+                a.push_slice(&rest[..n], max);
+                pos += n;
+                n
+            } else {
+                0
+            };
+            if run > 0 {
+                continue;
+            }
+            let b = data[pos];
+            pos += 1;
             let emitted = self.array_byte(b, batch, max);
             if b == b'\n' {
                 self.line += 1;
             }
             if emitted && batch_full(batch, limits) {
-                return (pos + 1, true);
+                return (pos, true);
             }
         }
         (data.len(), false)
@@ -1117,7 +1176,13 @@ impl SplitState {
         }
         if a.in_str {
             a.push(b, max);
-            if a.escape {
+            if b == b'\n' {
+                // JSON strings cannot span lines: the string is broken, and
+                // ending it here lets the scanner find the next element
+                // instead of running on inside a string to the end.
+                a.in_str = false;
+                a.escape = false;
+            } else if a.escape {
                 a.escape = false;
             } else if b == b'\\' {
                 a.escape = true;
@@ -1286,7 +1351,32 @@ impl SplitState {
     }
 }
 
+/// Bytes that can change the array scanner's state inside an element
+/// (outside strings); every other byte is copied as it is.
+const ELEMENT_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let special = b"\"\\[]{},/\n";
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 impl ArrayScan {
+    fn push_slice(&mut self, bytes: &[u8], max: usize) {
+        if self.oversized {
+            return;
+        }
+        if self.elem.len() + bytes.len() > max {
+            self.oversized = true;
+            self.elem.clear();
+            return;
+        }
+        self.elem.extend_from_slice(bytes);
+    }
+
     fn push(&mut self, b: u8, max: usize) {
         if self.oversized {
             return;

@@ -95,6 +95,14 @@ impl TimestampError {
     }
 }
 
+impl TimestampError {
+    /// The skip for the event at `origin` in input `file`.
+    pub fn into_skip(self, file: std::sync::Arc<str>, origin: crate::Origin) -> crate::Skip {
+        let reason = self.reason();
+        crate::Skip::new(file, origin, reason, self.to_string())
+    }
+}
+
 impl fmt::Display for TimestampError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -108,8 +116,7 @@ impl fmt::Display for TimestampError {
 
 /// The timestamp of `doc` at `path`, or why there is none: the per-query
 /// check the engine runs (the timestamp field is a query setting). Turn an
-/// error into a skip with
-/// `Skip::new(file, event.origin, err.reason(), err.to_string())`.
+/// error into a skip with [`TimestampError::into_skip`].
 ///
 /// A field holding an array of exactly one value uses that value; several
 /// values are an error, since which one orders the event is ambiguous.

@@ -530,21 +530,23 @@ fn stdin_argument_and_names() {
 #[test]
 fn read_errors_mid_stream_are_reported() {
     /// Yields some data, then fails.
-    struct Failing(usize);
+    struct Failing(std::io::Cursor<&'static [u8]>);
     impl std::io::Read for Failing {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            if self.0 == 0 {
-                self.0 = 1;
-                let d = b"{\"a\":1}\n{\"a\":2}\n{\"par";
-                buf[..d.len()].copy_from_slice(d);
-                Ok(d.len())
-            } else {
-                Err(std::io::Error::other("disk on fire"))
+            match self.0.read(buf)? {
+                0 => Err(std::io::Error::other("disk on fire")),
+                n => Ok(n),
             }
         }
     }
     let mut skips: Vec<Skip> = Vec::new();
-    let (events, _) = read_all(vec![Input::stream("f", Failing(0))], &mut skips);
+    let (events, _) = read_all(
+        vec![Input::stream(
+            "f",
+            Failing(std::io::Cursor::new(b"{\"a\":1}\n{\"a\":2}\n{\"par")),
+        )],
+        &mut skips,
+    );
     assert_eq!(lines(&events), vec![1, 2]);
     assert_eq!(reasons(&skips), vec![(3, SkipReason::Io)]);
     assert!(skips[0].message.contains("disk on fire"));
@@ -562,12 +564,7 @@ fn timestamp_check_becomes_a_skip() {
             Ok(_) => stats.count_event(),
             Err(err) => {
                 stats.count_skip(err.reason());
-                skips.push(Skip::new(
-                    "mem".into(),
-                    e.origin,
-                    err.reason(),
-                    err.to_string(),
-                ));
+                skips.push(err.into_skip("mem".into(), e.origin));
             }
         }
     }
@@ -646,4 +643,87 @@ fn reader_and_batches_can_move_between_threads() {
     send::<RawBatch>();
     sync::<RawBatch>();
     send::<Skip>();
+}
+
+/// Delivers its bytes one at a time, as a slow pipe may.
+struct Trickle(Vec<u8>, usize);
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.1 >= self.0.len() || buf.is_empty() {
+            return Ok(0);
+        }
+        buf[0] = self.0[self.1];
+        self.1 += 1;
+        Ok(1)
+    }
+}
+
+#[test]
+fn one_byte_reads_detect_gzip_bom_and_format() {
+    let text = b"\xEF\xBB\xBF// c\n[{\"a\":1},\n{\"a\":2}]\n".to_vec();
+    for bytes in [text.clone(), gz(&text)] {
+        let mut skips: Vec<Skip> = Vec::new();
+        let (events, _) = read_all(vec![Input::stream("t", Trickle(bytes, 0))], &mut skips);
+        assert!(skips.is_empty(), "{skips:?}");
+        assert_eq!(lines(&events), vec![2, 3]);
+    }
+    let text = b"\xEF\xBB\xBF{\"a\":1}\r\n/x\n".to_vec();
+    let mut skips: Vec<Skip> = Vec::new();
+    let (events, _) = read_all(vec![Input::stream("t", Trickle(text, 0))], &mut skips);
+    assert_eq!(lines(&events), vec![1]);
+    assert_eq!(reasons(&skips), vec![(2, SkipReason::InvalidJson)]);
+}
+
+#[test]
+fn carriage_returns_at_line_ends() {
+    // Only one CR is a line ending; an empty line after a record that ends
+    // in CR must not eat into that record.
+    let (events, skips, _) = run(b"{\"a\":1}\r\r\n\n\r\n{\"a\":2}\r\n");
+    assert!(skips.is_empty());
+    assert_eq!(lines(&events), vec![1, 4]);
+    let (events, skips, _) = run(b"{\"a\":1}\r\n{\"a\":2}\r");
+    assert!(skips.is_empty());
+    assert_eq!(lines(&events), vec![1, 2]);
+}
+
+/// Runs in a child process (see `stdin_dash_reads_standard_input`): reads
+/// `-` and prints what it got.
+#[test]
+fn stdin_child() {
+    if std::env::var_os("FERRET_EVENT_STDIN_CHILD").is_none() {
+        return;
+    }
+    let mut skips: Vec<Skip> = Vec::new();
+    let (events, _) = read_all(vec![Input::from_arg("-")], &mut skips);
+    let lines: Vec<String> = events.iter().map(|e| e.origin.line.to_string()).collect();
+    println!("STDIN-RESULT events={} skips={}", lines.join(","), skips.len());
+}
+
+#[test]
+fn stdin_dash_reads_standard_input() {
+    use std::process::{Command, Stdio};
+    let text = b"{\"a\":1}\nbad\n{\"a\":3}\n".to_vec();
+    for input in [text.clone(), gz(&text)] {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "stdin_child", "--nocapture", "--test-threads=1"])
+            .env("FERRET_EVENT_STDIN_CHILD", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(out.contains("STDIN-RESULT events=1,3 skips=1"), "{out}");
+    }
+}
+
+#[test]
+fn array_recovers_after_an_unclosed_string() {
+    let text = b"[\n  {\"a\": \"abc},\n  {\"b\": 1},\n  {\"c\": 2}\n]\n";
+    let (events, skips, _) = run(text);
+    assert_eq!(lines(&events), vec![3, 4]);
+    assert_eq!(skips.len(), 1);
+    assert_eq!(skips[0].origin.line, 2);
 }

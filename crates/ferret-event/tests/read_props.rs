@@ -19,6 +19,40 @@ fn read(bytes: Vec<u8>, limits: Limits) -> (Vec<Event>, Vec<Skip>, ReadStats) {
     (events, skips, reader.stats().clone())
 }
 
+/// Delivers its bytes in reads of the given sizes (cycled), as pipes do.
+struct Chunky {
+    data: Vec<u8>,
+    pos: usize,
+    sizes: Vec<usize>,
+    turn: usize,
+}
+
+impl std::io::Read for Chunky {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = self.sizes[self.turn % self.sizes.len()].max(1);
+        self.turn += 1;
+        let n = want.min(buf.len()).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn read_chunky(bytes: Vec<u8>, sizes: Vec<usize>) -> (Vec<Event>, Vec<Skip>) {
+    let mut skips: Vec<Skip> = Vec::new();
+    let input = Input::stream(
+        "p",
+        Chunky {
+            data: bytes,
+            pos: 0,
+            sizes,
+            turn: 0,
+        },
+    );
+    let (events, _) = ferret_event::read_all(vec![input], &mut skips);
+    (events, skips)
+}
+
 fn gz(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(bytes).unwrap();
@@ -68,6 +102,8 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
         b"{\"a\":".to_vec(),
         b"\r".to_vec(),
         b"{}\r".to_vec(),
+        b"{}\r\r".to_vec(),
+        b"\xEF\xBB\xBF{}".to_vec(),
     ]);
     prop_oneof![4 => valid, 2 => mutated, 2 => junk, 1 => special].prop_map(|mut v| {
         v.retain(|&b| b != b'\n');
@@ -102,7 +138,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn ndjson_accounting_is_exact(text in ndjson(), records in 1usize..9, bytes in 1usize..400) {
+    fn ndjson_accounting_is_exact(
+        text in ndjson(),
+        records in 1usize..9,
+        bytes in 1usize..400,
+        sizes in prop::collection::vec(1usize..50, 1..5),
+    ) {
         let want = record_lines(&text);
         let (events, skips, stats) = read(text.clone(), limits(records, bytes));
         // One entry per record line, in line order, nothing else.
@@ -123,7 +164,15 @@ proptest! {
             gz_events.iter().map(|e| (e.origin, e.doc.clone())).collect::<Vec<_>>(),
             events.iter().map(|e| (e.origin, e.doc.clone())).collect::<Vec<_>>()
         );
-        prop_assert_eq!(gz_skips, skips);
+        prop_assert_eq!(gz_skips, skips.clone());
+
+        // The same when the input arrives in small reads of any size.
+        let (ch_events, ch_skips) = read_chunky(text.clone(), sizes);
+        prop_assert_eq!(
+            ch_events.iter().map(|e| (e.origin, e.doc.clone())).collect::<Vec<_>>(),
+            events.iter().map(|e| (e.origin, e.doc.clone())).collect::<Vec<_>>()
+        );
+        prop_assert_eq!(ch_skips, skips);
     }
 
     #[test]
@@ -143,6 +192,7 @@ proptest! {
         docs in prop::collection::vec((any::<i32>(), "[ -~]{0,10}"), 0..30),
         pretty in any::<bool>(),
         records in 1usize..9,
+        sizes in prop::collection::vec(1usize..50, 1..5),
     ) {
         let values: Vec<serde_json::Value> = docs
             .iter()
@@ -153,7 +203,13 @@ proptest! {
         } else {
             serde_json::to_vec(&values).unwrap()
         };
-        let (events, skips, _) = read(text, limits(records, 128));
+        let (events, skips, _) = read(text.clone(), limits(records, 128));
+        let (ch_events, ch_skips) = read_chunky(text, sizes);
+        prop_assert_eq!(&ch_skips, &skips);
+        prop_assert_eq!(
+            ch_events.iter().map(|e| (e.origin, e.doc.clone())).collect::<Vec<_>>(),
+            events.iter().map(|e| (e.origin, e.doc.clone())).collect::<Vec<_>>()
+        );
         if values.is_empty() {
             prop_assert_eq!(skips.len(), 1);
         } else {

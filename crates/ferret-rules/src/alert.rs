@@ -41,20 +41,50 @@ pub fn build_alert(meta: &RuleMeta, m: &AlertMatch<'_>) -> Map<String, Value> {
     let last = m.events.iter().rev().find_map(|e| *e);
     let mut doc = Map::new();
     doc.insert("@timestamp".into(), Value::from(m.timestamp));
-    doc.insert("kibana.alert.rule.rule_id".into(), Value::from(meta.rule_id.as_str()));
-    doc.insert("kibana.alert.rule.name".into(), Value::from(meta.name.as_str()));
-    doc.insert("kibana.alert.rule.type".into(), Value::from(meta.rule_type.as_str()));
+    doc.insert(
+        "kibana.alert.rule.rule_id".into(),
+        Value::from(meta.rule_id.as_str()),
+    );
+    doc.insert(
+        "kibana.alert.rule.name".into(),
+        Value::from(meta.name.as_str()),
+    );
+    doc.insert(
+        "kibana.alert.rule.type".into(),
+        Value::from(meta.rule_type.as_str()),
+    );
     if !meta.tags.is_empty() {
-        doc.insert("kibana.alert.rule.tags".into(), Value::from(meta.tags.clone()));
+        doc.insert(
+            "kibana.alert.rule.tags".into(),
+            Value::from(meta.tags.clone()),
+        );
     }
-    doc.insert("kibana.alert.rule.threat".into(), Value::Array(meta.threat.clone()));
-    doc.insert("kibana.alert.severity".into(), Value::from(meta.severity.as_str()));
-    doc.insert("kibana.alert.risk_score".into(), Value::from(meta.risk_score));
+    doc.insert(
+        "kibana.alert.rule.threat".into(),
+        Value::Array(meta.threat.clone()),
+    );
+    doc.insert(
+        "kibana.alert.severity".into(),
+        Value::from(meta.severity.as_str()),
+    );
+    doc.insert(
+        "kibana.alert.risk_score".into(),
+        Value::from(meta.risk_score),
+    );
     if let Some(bb) = &meta.building_block_type {
-        doc.insert("kibana.alert.building_block_type".into(), Value::from(bb.as_str()));
+        doc.insert(
+            "kibana.alert.building_block_type".into(),
+            Value::from(bb.as_str()),
+        );
     }
-    doc.insert("kibana.alert.reason".into(), Value::from(reason(meta, last)));
-    doc.insert("kibana.alert.original_time".into(), Value::from(m.original_time));
+    doc.insert(
+        "kibana.alert.reason".into(),
+        Value::from(reason(meta, last)),
+    );
+    doc.insert(
+        "kibana.alert.original_time".into(),
+        Value::from(m.original_time),
+    );
     if let Some(event) = last.and_then(Value::as_object) {
         for group in COPIED_GROUPS {
             copy_group(event, group, &mut doc);
@@ -180,8 +210,8 @@ pub fn reason(meta: &RuleMeta, event: Option<&Value>) -> String {
         parts.push(format!("file {f}"));
     }
     for (side, label) in [("source", "source"), ("destination", "destination")] {
-        if let Some(addr) = text(event, &format!("{side}.ip"))
-            .or_else(|| text(event, &format!("{side}.address")))
+        if let Some(addr) =
+            text(event, &format!("{side}.ip")).or_else(|| text(event, &format!("{side}.address")))
         {
             match text(event, &format!("{side}.port")) {
                 Some(port) => parts.push(format!("{label} {addr}:{port}")),
@@ -217,7 +247,9 @@ mod tests {
         m.language = Some("eql".into());
         m.severity = "medium".into();
         m.risk_score = 47;
-        m.threat = vec![json!({"framework": "MITRE ATT&CK", "tactic": {"id": "TA0003", "name": "Persistence"}})];
+        m.threat = vec![
+            json!({"framework": "MITRE ATT&CK", "tactic": {"id": "TA0003", "name": "Persistence"}}),
+        ];
         m
     }
 
@@ -252,11 +284,17 @@ mod tests {
         assert_eq!(doc["@timestamp"], "2024-05-01T10:00:03Z");
         assert_eq!(doc["kibana.alert.original_time"], "2024-05-01T10:00:00Z");
         assert_eq!(doc["kibana.alert.rule.rule_id"], "f3818c85");
-        assert_eq!(doc["kibana.alert.rule.name"], "Suspicious Network Connection via systemd");
+        assert_eq!(
+            doc["kibana.alert.rule.name"],
+            "Suspicious Network Connection via systemd"
+        );
         assert_eq!(doc["kibana.alert.rule.type"], "eql");
         assert_eq!(doc["kibana.alert.severity"], "medium");
         assert_eq!(doc["kibana.alert.risk_score"], 47);
-        assert_eq!(doc["kibana.alert.rule.threat"][0]["tactic"]["name"], "Persistence");
+        assert_eq!(
+            doc["kibana.alert.rule.threat"][0]["tactic"]["name"],
+            "Persistence"
+        );
         // host/user/process come from the last event, flattened.
         assert_eq!(doc["host.name"], "web-01");
         assert_eq!(doc["host.ip"], json!(["10.0.0.5", "fe80::1"]));

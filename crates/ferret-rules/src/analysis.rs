@@ -4,38 +4,15 @@
 //! rule file's line:column with the file's own source line under them.
 
 use crate::rule::{line_col, LoadError, Rule};
-use ferret_eql::ast::{Query, Span};
-use ferret_eql::{Diagnostic, Severity};
-
-/// The outcome of analysing a rule's query.
-#[derive(Clone, Debug)]
-pub struct RuleAnalysis {
-    /// The parsed query, when there was no syntax error.
-    pub query: Option<Query>,
-    /// Errors and lint warnings; spans are byte offsets in the query string.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl RuleAnalysis {
-    /// Whether any diagnostic is an error (the rule cannot run).
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-}
+use ferret_eql::ast::Span;
+use ferret_eql::{Analysis, Diagnostic, Severity};
 
 impl Rule {
     /// Parses, validates and lints the query (`ferret_eql::analyze`).
-    pub fn analyze(&self) -> RuleAnalysis {
-        match ferret_eql::parse(&self.query) {
-            Ok(q) => RuleAnalysis {
-                query: Some(q),
-                diagnostics: Vec::new(),
-            },
-            Err(d) => RuleAnalysis {
-                query: None,
-                diagnostics: vec![d],
-            },
-        }
+    /// Diagnostic spans are query offsets; see [`Rule::file_diagnostics`],
+    /// [`Rule::position`] and [`Rule::render`] to place them in the file.
+    pub fn analyze(&self) -> Analysis {
+        ferret_eql::analyze(&self.query)
     }
 
     /// The diagnostics with spans moved from query offsets to file offsets.
@@ -46,13 +23,10 @@ impl Rule {
             .map(|d| {
                 let mut d = d.clone();
                 let start = self.file_offset(d.span.start as usize);
-                // Map the end through its last byte so an escape right after
-                // the span does not stretch it.
-                let end = if d.span.end > d.span.start {
-                    self.file_offset(d.span.end as usize - 1).map(|e| e + 1)
-                } else {
-                    start
-                };
+                // An exclusive end maps like a start: an anchor sits right
+                // after every escape, so an end just past `\"` lands past
+                // both of its bytes.
+                let end = self.file_offset(d.span.end as usize);
                 if let (Some(s), Some(e)) = (start, end) {
                     d.span = Span::new(s, e.max(s));
                 }

@@ -54,9 +54,16 @@ pub(crate) fn load(path: &Path, text: &str) -> Vec<Loaded> {
     let mut out = Vec::new();
     let mut line_start = 0;
     for (idx, raw_line) in text.split_inclusive('\n').enumerate() {
-        let start = line_start;
+        let mut start = line_start;
         line_start += raw_line.len();
-        let line = raw_line.trim_end_matches(['\n', '\r']);
+        let mut line = raw_line.trim_end_matches(['\n', '\r']);
+        // Exports saved by Windows editors may begin with a byte-order mark.
+        if idx == 0 {
+            if let Some(rest) = line.strip_prefix('\u{feff}') {
+                line = rest;
+                start += '\u{feff}'.len_utf8();
+            }
+        }
         if line.trim().is_empty() {
             continue;
         }
@@ -83,7 +90,11 @@ fn load_line(path: &Path, text: &str, line: &str, start: usize, line_no: usize) 
         Ok(v) => v,
         Err(e) => {
             let at = start + e.column().saturating_sub(1).min(line.len());
-            return Some(err("json-syntax", format!("invalid JSON: {}", strip_pos(&e)), at..at));
+            return Some(err(
+                "json-syntax",
+                format!("invalid JSON: {}", strip_pos(&e)),
+                at..at,
+            ));
         }
     };
     let obj = match value.as_object() {
@@ -158,11 +169,11 @@ fn load_line(path: &Path, text: &str, line: &str, start: usize, line_no: usize) 
         line: line_no,
     };
     let unsupported = |meta, reason: &str| {
-        Some(Loaded::Unsupported(Unsupported {
+        Some(Loaded::Unsupported(Box::new(Unsupported {
             meta,
             source: source.clone(),
             reason: reason.to_string(),
-        }))
+        })))
     };
     if let Some(reason) = crate::unsupported_reason(&meta) {
         return unsupported(meta, &reason);
@@ -170,7 +181,11 @@ fn load_line(path: &Path, text: &str, line: &str, start: usize, line_no: usize) 
     if rule.filters.as_ref().is_some_and(|f| !f.is_empty()) {
         return unsupported(meta, "rule filters not supported yet");
     }
-    if rule.alert_suppression.as_ref().is_some_and(|v| !v.is_null()) {
+    if rule
+        .alert_suppression
+        .as_ref()
+        .is_some_and(|v| !v.is_null())
+    {
         return unsupported(meta, "alert suppression not supported yet");
     }
     let Some(raw) = rule.query else {
@@ -256,6 +271,16 @@ mod tests {
     }
 
     #[test]
+    fn byte_order_mark_is_skipped() {
+        let text = "\u{feff}{\"rule_id\":\"a\",\"name\":\"A\",\"type\":\"eql\",\"language\":\"eql\",\"severity\":\"low\",\"risk_score\":1,\"query\":\"any where true\"}\n";
+        let loaded = load(Path::new("e.ndjson"), text);
+        let Loaded::Rule(r) = &loaded[0] else {
+            panic!("BOM line is a rule")
+        };
+        assert_eq!(&text[r.query_offset.unwrap()..][..3], "any");
+    }
+
+    #[test]
     fn bad_line_is_an_error_and_others_load() {
         let text = "{\"rule_id\":\"a\",\n{\"rule_id\":\"c\",\"name\":\"C\",\"type\":\"eql\",\"language\":\"eql\",\"severity\":\"low\",\"risk_score\":1,\"query\":\"any where true\"}\n{\"rule_id\":\"d\",\"name\":\"D\",\"type\":\"eql\",\"language\":\"eql\",\"severity\":\"low\",\"risk_score\":1}\n";
         let loaded = load(Path::new("e.ndjson"), text);
@@ -268,7 +293,10 @@ mod tests {
         let Loaded::Error(e) = &loaded[2] else {
             panic!()
         };
-        assert_eq!((e.code, e.line, e.column), ("missing-field", Some(3), Some(1)));
+        assert_eq!(
+            (e.code, e.line, e.column),
+            ("missing-field", Some(3), Some(1))
+        );
         assert_eq!(e.rule_id.as_deref(), Some("d"));
     }
 }

@@ -16,10 +16,10 @@ mod rule;
 mod set;
 mod toml_rules;
 
+pub use ferret_eql::Analysis;
 pub use rule::{
     line_col, LoadError, QueryMap, Rule, RuleMeta, RuleSource, SourceKind, Unsupported,
 };
-pub use analysis::RuleAnalysis;
 pub use set::{collect_files, load_entries, RuleFilter, RuleSet};
 
 use std::path::Path;
@@ -30,7 +30,7 @@ pub enum Loaded {
     /// An EQL rule ferret can run.
     Rule(Box<Rule>),
     /// A rule read correctly that ferret cannot run yet.
-    Unsupported(Unsupported),
+    Unsupported(Box<Unsupported>),
     /// A file or NDJSON line that is not a readable rule.
     Error(LoadError),
 }

@@ -270,16 +270,7 @@ impl std::fmt::Display for LoadError {
     }
 }
 
-/// 1-based line and 1-based column in characters of byte `offset` in `text`
-/// (an offset inside a character or past the end is clamped).
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = text[line_start..offset].chars().count() + 1;
-    (line, column)
-}
+/// 1-based line and 1-based column (in characters) of byte `offset` in
+/// `text`; the same function the EQL diagnostics renderer uses, so load errors
+/// and query diagnostics count columns alike.
+pub use ferret_eql::line_col;

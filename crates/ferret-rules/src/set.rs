@@ -5,6 +5,7 @@
 
 use crate::rule::{LoadError, Rule, RuleMeta, Unsupported};
 use crate::Loaded;
+use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -26,7 +27,7 @@ pub struct RuleFilter {
 impl RuleFilter {
     /// Whether a rule with this metadata is kept.
     pub fn matches(&self, meta: &RuleMeta) -> bool {
-        (self.rule_ids.is_empty() || self.rule_ids.iter().any(|id| *id == meta.rule_id))
+        (self.rule_ids.is_empty() || self.rule_ids.contains(&meta.rule_id))
             && (self.tags.is_empty()
                 || self
                     .tags
@@ -61,7 +62,7 @@ impl RuleSet {
         for entry in load_entries(paths) {
             match entry {
                 Loaded::Rule(r) if filter.matches(&r.meta) => set.rules.push(*r),
-                Loaded::Unsupported(u) if filter.matches(&u.meta) => set.unsupported.push(u),
+                Loaded::Unsupported(u) if filter.matches(&u.meta) => set.unsupported.push(*u),
                 Loaded::Error(e) => set.errors.push(e),
                 _ => {}
             }
@@ -82,47 +83,66 @@ pub fn load_entries<P: AsRef<Path>>(paths: &[P]) -> Vec<Loaded> {
         out.extend(errors.into_iter().map(Loaded::Error));
     }
     // The same file named twice (a folder and a file inside it) loads once.
+    // Keyed by the canonical parent folder (few, cached) and the file name,
+    // which avoids a canonicalize system call per file.
     let mut seen_files = HashSet::new();
+    let mut canonical_dirs: HashMap<PathBuf, PathBuf> = HashMap::new();
+    files.retain(|file| {
+        let parent = file.parent().unwrap_or(Path::new("")).to_path_buf();
+        let dir = canonical_dirs
+            .entry(parent.clone())
+            .or_insert_with(|| {
+                let p = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    &parent
+                };
+                std::fs::canonicalize(p).unwrap_or(parent)
+            })
+            .clone();
+        seen_files.insert(dir.join(file.file_name().unwrap_or_default()))
+    });
+    // Parsing dominates loading (TOML); files are independent, so they are
+    // parsed in parallel and the results kept in file order.
+    let loaded: Vec<Vec<Loaded>> = files.par_iter().map(|f| crate::load_file(f)).collect();
     let mut first_seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
-    for file in files {
-        let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
-        if !seen_files.insert(key) {
-            continue;
-        }
-        for entry in crate::load_file(&file) {
-            let meta = match &entry {
-                Loaded::Rule(r) => Some((&r.meta, &r.source)),
-                Loaded::Unsupported(u) => Some((&u.meta, &u.source)),
-                Loaded::Error(_) => None,
-            };
-            if let Some((meta, source)) = meta {
-                if let Some((path, line)) = first_seen.get(&meta.rule_id) {
-                    let text = std::fs::read_to_string(&source.path).ok();
-                    let start = text
-                        .as_deref()
-                        .map(|t| line_offset(t, source.line))
-                        .unwrap_or(0);
-                    let mut e = LoadError::new(
-                        source.path.clone(),
-                        "duplicate-rule-id",
-                        format!(
-                            "rule_id {} was already loaded from {}{}",
-                            meta.rule_id,
-                            path.display(),
-                            if *line > 1 { format!(":{line}") } else { String::new() }
-                        ),
-                        text.as_deref(),
-                        text.as_ref().map(|_| start..start),
-                    );
-                    e.rule_id = Some(meta.rule_id.clone());
-                    e.name = Some(meta.name.clone());
-                    out.push(Loaded::Error(e));
-                    continue;
-                }
-                first_seen.insert(meta.rule_id.clone(), (source.path.clone(), source.line));
+    for entry in loaded.into_iter().flatten() {
+        let meta = match &entry {
+            Loaded::Rule(r) => Some((&r.meta, &r.source)),
+            Loaded::Unsupported(u) => Some((&u.meta, &u.source)),
+            Loaded::Error(_) => None,
+        };
+        if let Some((meta, source)) = meta {
+            if let Some((path, line)) = first_seen.get(&meta.rule_id) {
+                let text = std::fs::read_to_string(&source.path).ok();
+                let start = text
+                    .as_deref()
+                    .map(|t| line_offset(t, source.line))
+                    .unwrap_or(0);
+                let mut e = LoadError::new(
+                    source.path.clone(),
+                    "duplicate-rule-id",
+                    format!(
+                        "rule_id {} was already loaded from {}{}",
+                        meta.rule_id,
+                        path.display(),
+                        if *line > 1 {
+                            format!(":{line}")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    text.as_deref(),
+                    text.as_ref().map(|_| start..start),
+                );
+                e.rule_id = Some(meta.rule_id.clone());
+                e.name = Some(meta.name.clone());
+                out.push(Loaded::Error(e));
+                continue;
             }
-            out.push(entry);
+            first_seen.insert(meta.rule_id.clone(), (source.path.clone(), source.line));
         }
+        out.push(entry);
     }
     out
 }

@@ -187,25 +187,25 @@ pub(crate) fn load(path: &Path, text: &str) -> Loaded {
         line: 1,
     };
     if let Some(reason) = crate::unsupported_reason(&meta) {
-        return Loaded::Unsupported(Unsupported {
+        return Loaded::Unsupported(Box::new(Unsupported {
             meta,
             source,
             reason,
-        });
+        }));
     }
     if rule.filters.as_ref().is_some_and(|f| !f.is_empty()) {
-        return Loaded::Unsupported(Unsupported {
+        return Loaded::Unsupported(Box::new(Unsupported {
             meta,
             source,
             reason: "rule filters not supported yet".into(),
-        });
+        }));
     }
     if rule.alert_suppression.is_some() {
-        return Loaded::Unsupported(Unsupported {
+        return Loaded::Unsupported(Box::new(Unsupported {
             meta,
             source,
             reason: "alert suppression not supported yet".into(),
-        });
+        }));
     }
     let Some(query) = rule.query else {
         return with_ids(missing("query"), &meta.rule_id, Some(&meta.name));
@@ -439,6 +439,11 @@ mod tests {
         };
         assert_eq!(e.code, "invalid-field");
         assert_eq!(e.line, Some(9));
+        assert!(
+            e.message.starts_with("`risk_score`: invalid type"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -449,7 +454,10 @@ mod tests {
         assert_eq!(r.meta.rule_id, "b-1");
         assert_eq!(r.meta.rule_type, "eql");
         assert_eq!(r.meta.language.as_deref(), Some("eql"));
-        assert_eq!((r.meta.severity.as_str(), r.meta.risk_score), ("medium", 47));
+        assert_eq!(
+            (r.meta.severity.as_str(), r.meta.risk_score),
+            ("medium", 47)
+        );
         assert_eq!(r.meta.os_list, ["linux"]);
         assert_eq!(r.meta.version, Some(serde_json::json!("1.0.2")));
         assert_eq!(r.meta.tactics(), ["Execution"]);

@@ -8,9 +8,7 @@ use std::path::PathBuf;
 fn shared() -> PathBuf {
     let p = std::env::var_os("FERRET_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
     assert!(
         p.join("corpus/detection-rules").is_dir(),
         "shared material not found at {} (set FERRET_SHARED)",

@@ -18,7 +18,10 @@ fn behavior_rules_load() {
     let names: Vec<&str> = set.rules.iter().map(|r| r.meta.name.as_str()).collect();
     assert_eq!(
         names,
-        ["System Log Truncated", "Shell Spawned by Web Server Connects Out"]
+        [
+            "System Log Truncated",
+            "Shell Spawned by Web Server Connects Out"
+        ]
     );
     let r = &set.rules[1];
     assert_eq!(r.source.kind, SourceKind::Behavior);
@@ -26,7 +29,10 @@ fn behavior_rules_load() {
     assert_eq!(r.meta.rule_type, "eql");
     assert_eq!(r.meta.os_list, ["linux"]);
     assert_eq!(r.meta.tactics(), ["Persistence"]);
-    assert_eq!(r.meta.threat[0]["technique"][0]["subtechnique"][0]["id"], "T1505.003");
+    assert_eq!(
+        r.meta.threat[0]["technique"][0]["subtechnique"][0]["id"],
+        "T1505.003"
+    );
     assert!(r.query.starts_with("sequence with maxspan=30s\n"));
     let text = std::fs::read_to_string(&r.source.path).unwrap();
     let at = r.query.find("event0.process.entity_id").unwrap();
@@ -39,7 +45,11 @@ fn behavior_rules_load() {
 fn kibana_export_loads() {
     let path = fixtures().join("kibana/rules_export.ndjson");
     let entries = load_entries(&[&path]);
-    assert_eq!(entries.len(), 4, "summary and exception-list lines are not rules");
+    assert_eq!(
+        entries.len(),
+        4,
+        "summary and exception-list lines are not rules"
+    );
     let Loaded::Rule(r) = &entries[0] else {
         panic!("first line is an EQL rule")
     };
@@ -67,7 +77,10 @@ fn kibana_export_loads() {
         panic!("second line is an EQL rule")
     };
     assert!(r2.meta.is_building_block());
-    assert_eq!(r2.meta.event_category_override.as_deref(), Some("event.dataset"));
+    assert_eq!(
+        r2.meta.event_category_override.as_deref(),
+        Some("event.dataset")
+    );
     assert_eq!(r2.source.line, 2);
 
     let Loaded::Unsupported(k) = &entries[2] else {
@@ -88,7 +101,11 @@ fn broken_file_among_good_ones_is_reported_and_others_load() {
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     let good = "[rule]\nrule_id = \"g1\"\nname = \"G\"\ntype = \"eql\"\nlanguage = \"eql\"\nseverity = \"low\"\nrisk_score = 21\nquery = 'any where true'\n";
     std::fs::write(dir.join("a_good.toml"), good).unwrap();
-    std::fs::write(dir.join("b_bad.toml"), "[rule]\nrule_id = \"b\"\nname = = \"x\"\n").unwrap();
+    std::fs::write(
+        dir.join("b_bad.toml"),
+        "[rule]\nrule_id = \"b\"\nname = = \"x\"\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("sub/c_good.toml"), good.replace("g1", "g2")).unwrap();
     std::fs::write(dir.join("sub/d_dup.toml"), good).unwrap();
     std::fs::write(dir.join("README.md"), "not a rule").unwrap();
@@ -98,11 +115,17 @@ fn broken_file_among_good_ones_is_reported_and_others_load() {
     assert_eq!(set.errors.len(), 2);
     assert!(set.errors[0].path.ends_with("b_bad.toml"));
     assert_eq!(set.errors[0].code, "toml-syntax");
-    assert_eq!((set.errors[0].line, set.errors[0].column), (Some(3), Some(8)));
+    assert_eq!(
+        (set.errors[0].line, set.errors[0].column),
+        (Some(3), Some(8))
+    );
     assert_eq!(set.errors[1].code, "duplicate-rule-id");
     assert!(set.errors[1].path.ends_with("d_dup.toml"));
     // A missing path is an error too, and does not stop the others.
-    let set = RuleSet::load(&[dir.join("nope"), dir.join("a_good.toml")], &RuleFilter::default());
+    let set = RuleSet::load(
+        &[dir.join("nope"), dir.join("a_good.toml")],
+        &RuleFilter::default(),
+    );
     assert_eq!(set.rules.len(), 1);
     assert_eq!(set.errors[0].code, "io");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -268,7 +268,11 @@ fn render_human(c: &Checked, p: &Placed, text: Option<&str>, color: bool) -> Str
         ),
         // No place to point at (an unreadable file): the header alone.
         _ => {
-            let (on, off) = if color { ("\x1b[1;31m", "\x1b[0m") } else { ("", "") };
+            let (on, off) = if color {
+                ("\x1b[1;31m", "\x1b[0m")
+            } else {
+                ("", "")
+            };
             format!(
                 "{on}{}[{}]{off}: {}\n",
                 p.diag.severity.as_str(),

@@ -27,7 +27,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use ferret_engine::{Entry, Hit, KeyValue, PlanOptions, QueryRunner, RunConfig, DEFAULT_MAX_LIVE_PARTIALS};
+use ferret_engine::{
+    Entry, Hit, KeyValue, PlanOptions, QueryRunner, RunConfig, DEFAULT_MAX_LIVE_PARTIALS,
+};
 use ferret_eql::diagnostic::{render, Diagnostic};
 use ferret_event::{Event, Reader, SkipReporter};
 
@@ -58,6 +60,11 @@ pub struct Args {
     /// Cap on live partial sequences; beyond it the least recently advanced is evicted (and reported)
     #[arg(long, default_value_t = DEFAULT_MAX_LIVE_PARTIALS, value_name = "N")]
     pub max_live_partials: usize,
+    /// Sequences: match events in a streaming way, assuming input is out of
+    /// time order by at most this much (e.g. `30s`, `500ms`, `5m`); later
+    /// events are counted and ignored. Default: sort all candidates in memory
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub reorder_window: Option<std::time::Duration>,
     /// Exit with status 1 if any event was skipped
     #[arg(long)]
     pub strict: bool,
@@ -66,19 +73,26 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let color_err = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    let query = match ferret_eql::parse(&args.query) {
-        Ok(q) => q,
-        Err(diag) => {
-            eprint!("{}", render(&[diag], "<query>", &args.query, 0, color_err));
-            return Ok(ExitCode::from(2));
-        }
+    let color_err = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    // Syntax, semantic validation and lints: errors stop the run, warnings
+    // (e.g. a wildcard in an exact `in` list) are shown and the query runs.
+    let analysis = ferret_eql::analyze(&args.query);
+    if !analysis.diagnostics.is_empty() {
+        eprint!(
+            "{}",
+            render(&analysis.diagnostics, "<query>", &args.query, 0, color_err)
+        );
+    }
+    let query = match analysis.valid_query() {
+        Some(q) => q,
+        None => return Ok(ExitCode::from(2)),
     };
     let opts = PlanOptions {
         category_field: args.category_field.clone(),
         field_types: None,
     };
-    let plan = match ferret_engine::plan(&query, &opts) {
+    let plan = match ferret_engine::plan(query, &opts) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             let diag = Diagnostic::error("E900", e.message, e.span);
@@ -92,6 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         size: args.size,
         max_samples_per_key: args.max_samples_per_key,
         max_live_partials: args.max_live_partials,
+        reorder_window: args.reorder_window,
     };
 
     let mut runner = QueryRunner::new(plan, &config);
@@ -114,7 +129,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 write_ndjson(&mut w, hit)?;
             }
         }
-        Format::Table => write_table(&mut w, &out.hits, &config, &args.category_field, args.output.color())?,
+        Format::Table => write_table(
+            &mut w,
+            &out.hits,
+            &config,
+            &args.category_field,
+            args.output.color(),
+        )?,
     }
     w.flush()?;
     drop(w);
@@ -136,6 +157,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             s.sample_keys_dropped, config.max_live_partials
         );
     }
+    if s.late_events > 0 {
+        eprintln!(
+            "warning: {} sequence events arrived later than the reorder window allows and were ignored",
+            s.late_events
+        );
+    }
     if s.missing_timestamp > 0 {
         eprintln!(
             "warning: {} events matched a sequence stage but have no usable `{}` and were ignored",
@@ -143,12 +170,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     if format == Format::Table {
-        eprintln!("{} hit{}", out.hits.len(), if out.hits.len() == 1 { "" } else { "s" });
+        eprintln!(
+            "{} hit{}",
+            out.hits.len(),
+            if out.hits.len() == 1 { "" } else { "s" }
+        );
     }
     if args.strict && skipped > 0 {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `500ms`, `30s`, `5m`, `2h`, `1d` (a bare number is seconds).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s"))?;
+    let ms = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("unknown unit `{unit}` (use ms, s, m, h or d)")),
+    };
+    Ok(std::time::Duration::from_millis(n.saturating_mul(ms)))
 }
 
 fn key_json(keys: &[KeyValue]) -> serde_json::Value {
@@ -212,7 +262,13 @@ fn field_text(e: &Event, name: &str) -> Option<String> {
     match vals.len() {
         0 => None,
         1 => Some(scalar(vals[0])),
-        _ => Some(format!("[{}]", vals.iter().map(|v| scalar(v)).collect::<Vec<_>>().join(", "))),
+        _ => Some(format!(
+            "[{}]",
+            vals.iter()
+                .map(|v| scalar(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }
 
@@ -235,7 +291,11 @@ fn write_table(
     category_field: &str,
     color: bool,
 ) -> anyhow::Result<()> {
-    let (bold, dim, reset) = if color { ("\x1b[1m", "\x1b[2m", "\x1b[0m") } else { ("", "", "") };
+    let (bold, dim, reset) = if color {
+        ("\x1b[1m", "\x1b[2m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
     for (n, hit) in hits.iter().enumerate() {
         let mut header = format!("{bold}#{}{reset}", n + 1);
         if let Some(keys) = &hit.join_keys {
@@ -260,7 +320,13 @@ fn write_table(
                         .iter()
                         .filter_map(|f| field_text(e, f).map(|v| format!("{f}={}", clip(&v, 60))))
                         .collect();
-                    writeln!(w, "  {:<26} {:<14} {}", clip(&ts, 26), clip(&cat, 14), summary.join(" "))?;
+                    writeln!(
+                        w,
+                        "  {:<26} {:<14} {}",
+                        clip(&ts, 26),
+                        clip(&cat, 14),
+                        summary.join(" ")
+                    )?;
                 }
             }
         }
@@ -289,10 +355,17 @@ mod tests {
             join_keys: None,
             aggregate: None,
         };
-        assert_eq!(line(&event_hit), "{\"events\": [{\"_source\": {\"b\":1,\"a\":\"x\"}}]}\n");
+        assert_eq!(
+            line(&event_hit),
+            "{\"events\": [{\"_source\": {\"b\":1,\"a\":\"x\"}}]}\n"
+        );
         let seq_hit = Hit {
             entries: vec![Entry::Event(e), Entry::Missing],
-            join_keys: Some(vec![KeyValue::Str("h".into()), KeyValue::Null, KeyValue::Int(3)]),
+            join_keys: Some(vec![
+                KeyValue::Str("h".into()),
+                KeyValue::Null,
+                KeyValue::Int(3),
+            ]),
             aggregate: None,
         };
         let text = line(&seq_hit);
@@ -302,6 +375,24 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(v["events"][1], json!({"missing": true}));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("30s"),
+            Ok(std::time::Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_duration("500ms"),
+            Ok(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_duration("2m"),
+            Ok(std::time::Duration::from_secs(120))
+        );
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("s").is_err());
     }
 
     #[test]
@@ -316,6 +407,9 @@ mod tests {
             }),
         };
         let v: serde_json::Value = serde_json::from_str(&line(&hit)).expect("valid JSON");
-        assert_eq!(v, json!({"events": [], "count": 2, "percent": 0.5, "key": ["a"]}));
+        assert_eq!(
+            v,
+            json!({"events": [], "count": 2, "percent": 0.5, "key": ["a"]})
+        );
     }
 }

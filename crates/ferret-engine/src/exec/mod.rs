@@ -14,10 +14,12 @@
 //! events matching some stage or the `until` clause, for a sample at most
 //! `stages × max_samples_per_key` events per join key — and orders those in
 //! memory at `finish`. Memory is thus proportional to the number of
-//! *candidate* events, not to the input size. Sequence matching then runs
-//! over the ordered candidates with bounded state: partial sequences expire by
-//! `maxspan` and are capped by [`RunConfig::max_live_partials`], evictions
-//! counted in [`Stats`].
+//! *candidate* events, not to the input size. For sequences over long
+//! streams, [`RunConfig::reorder_window`] bounds it instead: candidates are
+//! matched once they are older than the window, and the input is assumed to
+//! be out of order by at most that much. Sequence matching runs with bounded
+//! state either way: partial sequences expire by `maxspan` and are capped by
+//! [`RunConfig::max_live_partials`], evictions counted in [`Stats`].
 
 pub mod order;
 pub mod pipes;
@@ -51,6 +53,13 @@ pub struct RunConfig {
     /// runner; beyond it the least recently advanced partial is evicted and
     /// counted in [`Stats::partials_evicted`].
     pub max_live_partials: usize,
+    /// Sequences only: how far out of time order input may be. `None` (the
+    /// default) keeps every candidate event and sorts at the end, which is
+    /// exact for any order; `Some(w)` matches candidates as soon as they are
+    /// `w` older than the newest timestamp seen, bounding memory, and counts
+    /// (and ignores) candidates arriving later than that in
+    /// [`Stats::late_events`]. See [`sequence`].
+    pub reorder_window: Option<std::time::Duration>,
 }
 
 /// Default cap on live partial sequences per query: at roughly 200 bytes a
@@ -65,6 +74,7 @@ impl Default for RunConfig {
             size: None,
             max_samples_per_key: 1,
             max_live_partials: DEFAULT_MAX_LIVE_PARTIALS,
+            reorder_window: None,
         }
     }
 }
@@ -88,6 +98,9 @@ pub struct Stats {
     pub peak_live_partials: u64,
     /// Sample join keys not tracked because of the cap.
     pub sample_keys_dropped: u64,
+    /// Sequence candidates that arrived later than the reorder window
+    /// allows and were not used.
+    pub late_events: u64,
 }
 
 /// One entry of a hit: a matched event, or a missing-event stage.
@@ -159,7 +172,7 @@ pub struct QueryRunner {
 
 enum State {
     Event(EventState),
-    Sequence(sequence::SequenceState),
+    Sequence(Box<sequence::SequenceState>),
     Sample(sample::SampleState),
 }
 
@@ -171,7 +184,9 @@ impl QueryRunner {
         };
         let state = match &plan.body {
             Body::Event(_) => State::Event(EventState::new(&plan.pipes, config.size)),
-            Body::Sequence(seq) => State::Sequence(sequence::SequenceState::new(seq)),
+            Body::Sequence(seq) => {
+                State::Sequence(Box::new(sequence::SequenceState::new(seq, config)))
+            }
             Body::Sample(s) => State::Sample(sample::SampleState::new(s, config)),
         };
         QueryRunner {
@@ -199,13 +214,24 @@ impl QueryRunner {
                 if filter.category_matches(&plan.category_path, event)
                     && filter.condition.matches(&EvalInput::event(event))
                 {
-                    st.push(self.order.ordinal(event, seq), event.clone(), &mut self.stats);
+                    st.push(
+                        self.order.ordinal(event, seq),
+                        event.clone(),
+                        &mut self.stats,
+                    );
                 }
             }
-            (State::Sequence(st), Body::Sequence(sp)) => {
-                st.push(sp, &plan.category_path, &self.order, seq, event, &mut self.stats)
+            (State::Sequence(st), Body::Sequence(sp)) => st.push(
+                sp,
+                &plan.category_path,
+                &self.order,
+                seq,
+                event,
+                &mut self.stats,
+            ),
+            (State::Sample(st), Body::Sample(sp)) => {
+                st.push(sp, &plan.category_path, event, &mut self.stats)
             }
-            (State::Sample(st), Body::Sample(sp)) => st.push(sp, &plan.category_path, event, &mut self.stats),
             _ => unreachable!("runner state always follows the plan body"),
         }
     }
@@ -226,7 +252,7 @@ impl QueryRunner {
         } = self;
         let hits = match (state, &plan.body) {
             (State::Event(st), Body::Event(_)) => st.finish(),
-            (State::Sequence(st), Body::Sequence(sp)) => st.finish(sp, &config, &mut stats),
+            (State::Sequence(st), Body::Sequence(sp)) => st.finish(sp, &mut stats),
             (State::Sample(st), Body::Sample(sp)) => st.finish(sp, &config),
             _ => unreachable!("runner state always follows the plan body"),
         };

@@ -116,9 +116,22 @@ mod tests {
     fn tiebreaker_nulls_last_numbers_numeric() {
         let p = FieldPath::dotted("tb");
         let t = |d: Value| Tie::from_event(&event(d), &p);
-        let mut v = [t(json!({})), t(json!({"tb": "a"})), t(json!({"tb": 10})), t(json!({"tb": 9.5}))];
+        let mut v = [
+            t(json!({})),
+            t(json!({"tb": "a"})),
+            t(json!({"tb": 10})),
+            t(json!({"tb": 9.5})),
+        ];
         v.sort();
-        assert_eq!(v, [Tie::Num(9.5), Tie::Num(10.0), Tie::Str("a".into()), Tie::Null]);
+        assert_eq!(
+            v,
+            [
+                Tie::Num(9.5),
+                Tie::Num(10.0),
+                Tie::Str("a".into()),
+                Tie::Null
+            ]
+        );
     }
 
     #[test]

@@ -47,11 +47,16 @@ pub fn apply(pipes: &[PipePlan], mut hits: Vec<Hit>, size: Option<usize>) -> Vec
             }
             PipePlan::Filter(pred) => hits
                 .into_iter()
-                .filter(|h| h.first_event().is_some_and(|e| pred.matches(&EvalInput::event(e))))
+                .filter(|h| {
+                    h.first_event()
+                        .is_some_and(|e| pred.matches(&EvalInput::event(e)))
+                })
                 .collect(),
             PipePlan::Unique(keys) => {
                 let mut seen = std::collections::HashSet::new();
-                hits.into_iter().filter(|h| seen.insert(key_of(keys, h))).collect()
+                hits.into_iter()
+                    .filter(|h| seen.insert(key_of(keys, h)))
+                    .collect()
             }
             PipePlan::UniqueCount(keys) => {
                 let total = hits.len() as f64;
@@ -109,7 +114,8 @@ pub fn apply(pipes: &[PipePlan], mut hits: Vec<Hit>, size: Option<usize>) -> Vec
                 }
             }
             PipePlan::Sort(keys) => {
-                let mut keyed: Vec<(Vec<KeyValue>, Hit)> = hits.into_iter().map(|h| (key_of(keys, &h), h)).collect();
+                let mut keyed: Vec<(Vec<KeyValue>, Hit)> =
+                    hits.into_iter().map(|h| (key_of(keys, &h), h)).collect();
                 keyed.sort_by(|a, b| a.0.cmp(&b.0));
                 keyed.into_iter().map(|(_, h)| h).collect()
             }

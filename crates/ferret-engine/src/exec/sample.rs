@@ -36,9 +36,17 @@ impl SampleState {
         }
     }
 
-    pub(crate) fn push(&mut self, plan: &SamplePlan, category: &FieldPath, event: &Arc<Event>, stats: &mut Stats) {
+    pub(crate) fn push(
+        &mut self,
+        plan: &SamplePlan,
+        category: &FieldPath,
+        event: &Arc<Event>,
+        stats: &mut Stats,
+    ) {
         for (i, st) in plan.stages.iter().enumerate() {
-            if !st.filter.category_matches(category, event) || !st.filter.condition.matches(&EvalInput::event(event)) {
+            if !st.filter.category_matches(category, event)
+                || !st.filter.condition.matches(&EvalInput::event(event))
+            {
                 continue;
             }
             let Some(key) = eval_key(&st.keys, event) else {
@@ -51,7 +59,9 @@ impl SampleState {
                         stats.sample_keys_dropped += 1;
                         continue;
                     }
-                    self.keys.entry(key).or_insert_with(|| vec![Vec::new(); plan.stages.len()])
+                    self.keys
+                        .entry(key)
+                        .or_insert_with(|| vec![Vec::new(); plan.stages.len()])
                 }
             };
             if lists[i].len() < self.per_stage {
@@ -63,8 +73,11 @@ impl SampleState {
 
     pub(crate) fn finish(self, plan: &SamplePlan, config: &RunConfig) -> Vec<Hit> {
         let max = config.max_samples_per_key.max(1);
-        let mut keys: Vec<(Key, Vec<Vec<Arc<Event>>>)> =
-            self.keys.into_iter().filter(|(_, l)| l.iter().all(|s| !s.is_empty())).collect();
+        let mut keys: Vec<(Key, Vec<Vec<Arc<Event>>>)> = self
+            .keys
+            .into_iter()
+            .filter(|(_, l)| l.iter().all(|s| !s.is_empty()))
+            .collect();
         keys.sort_by(|a, b| a.0.cmp(&b.0));
         let mut hits = Vec::new();
         for (key, lists) in keys {

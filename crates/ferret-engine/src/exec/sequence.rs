@@ -32,8 +32,28 @@
 //!
 //! Endpoint-dialect stages that read an alias (`event0.process.pid`) are
 //! evaluated against the partial they would advance.
+//!
+//! # Ordering and memory
+//!
+//! Matching needs events in order. Two modes ([`RunConfig::reorder_window`]):
+//!
+//! * Without a window (the default) every candidate event (one that matched
+//!   some stage or `until`) is kept and sorted at `finish`: exact for any
+//!   input order; memory proportional to the number of candidates.
+//! * With a window `w`, candidates wait in a reorder buffer and are matched
+//!   as soon as they are older than the newest timestamp seen minus `w`, so
+//!   memory is bounded by the window and the live-partials cap. Input may be
+//!   out of order by up to `w`; a candidate arriving later than that (older
+//!   than one already matched) is counted in [`Stats::late_events`] and not
+//!   used.
+//!
+//! In both modes the matcher holds at most `max_live_partials` partial
+//! sequences (least recently advanced evicted first, counted), drops those
+//! whose `maxspan` has passed, and for missing-event stages keeps only the
+//! timestamps of matching events (pruned by `maxspan`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use ferret_event::{Event, FieldPath, Timestamp};
@@ -84,13 +104,44 @@ struct Candidate {
     until: Option<Key>,
 }
 
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.ord == other.ord
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.ord.cmp(&other.ord)
+    }
+}
+
 pub(crate) struct SequenceState {
-    candidates: Vec<Candidate>,
+    /// Reorder window in nanoseconds (`None`: sort everything at `finish`).
+    window: Option<i128>,
+    /// Candidates not yet matched, smallest ordinal first.
+    buffer: BinaryHeap<Reverse<Candidate>>,
+    /// Newest timestamp seen.
+    max_ts: Option<Timestamp>,
+    /// Ordinal of the last candidate fed to the matcher.
+    last_fed: Option<Ordinal>,
+    matcher: Matcher,
 }
 
 impl SequenceState {
-    pub(crate) fn new(_plan: &SequencePlan) -> Self {
-        SequenceState { candidates: Vec::new() }
+    pub(crate) fn new(plan: &SequencePlan, config: &RunConfig) -> Self {
+        SequenceState {
+            window: config.reorder_window.map(|d| d.as_nanos() as i128),
+            buffer: BinaryHeap::new(),
+            max_ts: None,
+            last_fed: None,
+            matcher: Matcher::new(plan, config.max_live_partials),
+        }
     }
 
     pub(crate) fn push(
@@ -121,56 +172,48 @@ impl SequenceState {
             stats.missing_timestamp += 1;
             return;
         };
+        if self.last_fed.as_ref().is_some_and(|last| ord < *last) {
+            stats.late_events += 1;
+            return;
+        }
         stats.buffered += 1;
-        self.candidates.push(Candidate {
+        self.buffer.push(Reverse(Candidate {
             ord,
             ts,
             event: event.clone(),
             stages,
             until,
-        });
+        }));
+        let Some(window) = self.window else {
+            return;
+        };
+        let newest = self.max_ts.map_or(ts, |m| m.max(ts));
+        self.max_ts = Some(newest);
+        while let Some(Reverse(oldest)) = self.buffer.peek() {
+            if newest.0 - oldest.ts.0 <= window {
+                break;
+            }
+            let Reverse(c) = self.buffer.pop().expect("peeked");
+            self.last_fed = Some(c.ord.clone());
+            self.matcher.feed(plan, c, stats);
+        }
     }
 
-    pub(crate) fn finish(mut self, plan: &SequencePlan, config: &RunConfig, stats: &mut Stats) -> Vec<Hit> {
-        self.candidates.sort_by(|a, b| a.ord.cmp(&b.ord));
-        let cands = &self.candidates;
-        let mut m = Matcher::new(plan, config.max_live_partials);
-        for (ci, c) in cands.iter().enumerate() {
-            m.feed(ci, c, cands, stats);
+    pub(crate) fn finish(mut self, plan: &SequencePlan, stats: &mut Stats) -> Vec<Hit> {
+        while let Some(Reverse(c)) = self.buffer.pop() {
+            self.matcher.feed(plan, c, stats);
         }
-        let Matcher {
-            completed,
-            missing_index,
-            positive,
-            ..
-        } = m;
-        let mut hits = Vec::with_capacity(completed.len());
-        for done in completed {
-            if !positive.is_empty() && !missing_index.is_empty() && !accept_missing(plan, &positive, &missing_index, &done, cands) {
-                continue;
-            }
-            let mut entries = Vec::with_capacity(plan.stages.len());
-            let mut next = done.hits.iter();
-            for st in &plan.stages {
-                if st.missing {
-                    entries.push(Entry::Missing);
-                } else if let Some(&ci) = next.next() {
-                    entries.push(Entry::Event(cands[ci as usize].event.clone()));
-                }
-            }
-            hits.push(Hit {
-                entries,
-                join_keys: Some(done.key),
-                aggregate: None,
-            });
-        }
-        hits
+        self.matcher.decide_pending(plan, None);
+        self.matcher.hits
     }
 }
 
+/// A matched event: shared, with its timestamp.
+type Matched = (Arc<Event>, Timestamp);
+
 struct Partial {
-    /// Candidate indexes of the positive stages matched so far.
-    hits: Vec<u32>,
+    /// Events of the positive stages matched so far.
+    hits: Vec<Matched>,
     start: Timestamp,
     /// Id of this partial's entry in `Matcher::lru`.
     id: u64,
@@ -178,15 +221,17 @@ struct Partial {
 
 struct Completed {
     key: Key,
-    hits: Vec<u32>,
+    hits: Vec<Matched>,
 }
 
-struct Matcher<'p> {
-    plan: &'p SequencePlan,
+struct Matcher {
     /// Stage index of each positive stage.
     positive: Vec<usize>,
     /// Positive index of each stage (`usize::MAX` for missing stages).
     pos_of: Vec<usize>,
+    maxspan: Option<i128>,
+    has_missing: bool,
+    has_trailing_missing: bool,
     /// Per key, the newest partial waiting after positive stage `p`, for
     /// `p` in `0..positive.len() - 1`.
     slots: HashMap<Key, Vec<Option<Partial>>>,
@@ -196,20 +241,35 @@ struct Matcher<'p> {
     next_id: u64,
     live: usize,
     cap: usize,
-    completed: Vec<Completed>,
-    /// Per missing stage, per key: candidate indexes in event order.
-    missing_index: HashMap<usize, HashMap<Key, Vec<u32>>>,
+    /// Per missing stage, per key: timestamps of matching events, in order.
+    missing_index: HashMap<usize, HashMap<Key, VecDeque<Timestamp>>>,
+    missing_entries: usize,
+    next_prune_at: usize,
+    /// Completed sequences waiting for their missing-event check, in
+    /// completion order.
+    pending: VecDeque<Completed>,
+    /// Newest timestamp fed.
+    now: Option<Timestamp>,
+    /// Accepted sequences, in completion order.
+    hits: Vec<Hit>,
 }
 
-impl<'p> Matcher<'p> {
-    fn new(plan: &'p SequencePlan, cap: usize) -> Self {
-        let positive: Vec<usize> = (0..plan.stages.len()).filter(|&i| !plan.stages[i].missing).collect();
+impl Matcher {
+    fn new(plan: &SequencePlan, cap: usize) -> Self {
+        let positive: Vec<usize> = (0..plan.stages.len())
+            .filter(|&i| !plan.stages[i].missing)
+            .collect();
         let mut pos_of = vec![usize::MAX; plan.stages.len()];
         for (p, &s) in positive.iter().enumerate() {
             pos_of[s] = p;
         }
+        let last_positive = *positive
+            .last()
+            .expect("the planner requires a positive stage");
         Matcher {
-            plan,
+            maxspan: plan.maxspan_nanos,
+            has_missing: positive.len() < plan.stages.len(),
+            has_trailing_missing: last_positive + 1 < plan.stages.len(),
             positive,
             pos_of,
             slots: HashMap::new(),
@@ -217,41 +277,38 @@ impl<'p> Matcher<'p> {
             next_id: 0,
             live: 0,
             cap: cap.max(1),
-            completed: Vec::new(),
             missing_index: HashMap::new(),
+            missing_entries: 0,
+            next_prune_at: 4096,
+            pending: VecDeque::new(),
+            now: None,
+            hits: Vec::new(),
         }
     }
 
-    fn feed(&mut self, ci: usize, c: &Candidate, cands: &[Candidate], stats: &mut Stats) {
+    fn feed(&mut self, plan: &SequencePlan, c: Candidate, stats: &mut Stats) {
+        self.now = Some(c.ts);
         self.expire(c.ts, stats);
         for (stage, key, deferred) in c.stages.iter().rev() {
             let p = self.pos_of[*stage];
             if p == usize::MAX {
-                self.missing_index
-                    .entry(*stage)
-                    .or_default()
-                    .entry(key.clone())
-                    .or_default()
-                    .push(ci as u32);
+                self.index_missing(*stage, key, c.ts);
                 continue;
             }
             if p == 0 {
                 let partial = Partial {
-                    hits: vec![ci as u32],
+                    hits: vec![(c.event.clone(), c.ts)],
                     start: c.ts,
                     id: 0,
                 };
                 if self.positive.len() == 1 {
-                    self.completed.push(Completed {
-                        key: key.clone(),
-                        hits: partial.hits,
-                    });
+                    self.complete(plan, key.clone(), partial.hits);
                 } else {
                     self.store(key, 0, partial, c.ts, stats);
                 }
                 continue;
             }
-            self.advance(p, key, *deferred, ci, c, cands, stats);
+            self.advance(plan, p, key, *deferred, &c, stats);
         }
         if let Some(key) = &c.until {
             if let Some(slots) = self.slots.remove(key) {
@@ -261,17 +318,18 @@ impl<'p> Matcher<'p> {
                 }
             }
         }
+        if !self.pending.is_empty() {
+            self.decide_pending(plan, Some(c.ts));
+        }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn advance(
         &mut self,
+        plan: &SequencePlan,
         p: usize,
         key: &Key,
         deferred: bool,
-        ci: usize,
         c: &Candidate,
-        cands: &[Candidate],
         stats: &mut Stats,
     ) {
         let Some(slots) = self.slots.get_mut(key.as_slice()) else {
@@ -282,46 +340,131 @@ impl<'p> Matcher<'p> {
         };
         if deferred {
             // Bind the aliases of the stages this partial has matched.
-            let plan = self.plan;
             let mut bound: Vec<Option<&Event>> = vec![None; plan.aliases.len()];
-            for (q, &hit) in waiting.hits.iter().enumerate() {
+            for (q, (event, _)) in waiting.hits.iter().enumerate() {
                 if let Some(a) = plan.stages[self.positive[q]].alias {
-                    bound[a] = Some(&*cands[hit as usize].event);
+                    bound[a] = Some(&**event);
                 }
             }
             let input = EvalInput {
                 event: &c.event,
                 aliases: &bound,
             };
-            if !plan.stages[self.positive[p]].filter.condition.matches(&input) {
+            if !plan.stages[self.positive[p]]
+                .filter
+                .condition
+                .matches(&input)
+            {
                 return;
             }
         }
         let mut partial = slots[p - 1].take().expect("checked above");
-        let empty = slots.iter().all(Option::is_none);
-        if empty {
+        if slots.iter().all(Option::is_none) {
             self.slots.remove(key.as_slice());
         }
         self.lru.remove(&partial.id);
         self.live -= 1;
-        if let Some(span) = self.plan.maxspan_nanos {
+        if let Some(span) = self.maxspan {
             if c.ts.0 - partial.start.0 > span {
                 return;
             }
         }
-        partial.hits.push(ci as u32);
+        partial.hits.push((c.event.clone(), c.ts));
         if p == self.positive.len() - 1 {
-            self.completed.push(Completed {
-                key: key.clone(),
-                hits: partial.hits,
-            });
+            self.complete(plan, key.clone(), partial.hits);
         } else {
             self.store(key, p, partial, c.ts, stats);
         }
     }
 
+    fn complete(&mut self, plan: &SequencePlan, key: Key, hits: Vec<Matched>) {
+        let done = Completed { key, hits };
+        if self.has_missing {
+            self.pending.push_back(done);
+        } else {
+            self.hits.push(to_hit(plan, done));
+        }
+    }
+
+    /// Decides the pending sequences whose missing-event check can no longer
+    /// change: all of them at the end of input (`now` = `None`), else those
+    /// without trailing missing stages (every event that could reject them is
+    /// earlier and already indexed) or whose `maxspan` has passed.
+    fn decide_pending(&mut self, plan: &SequencePlan, now: Option<Timestamp>) {
+        while let Some(front) = self.pending.front() {
+            let ready = match now {
+                None => true,
+                Some(now) => {
+                    !self.has_trailing_missing
+                        || self.maxspan.is_some_and(|span| {
+                            let end = front.hits.last().expect("non-empty").1;
+                            now.0 - end.0 > span
+                        })
+                }
+            };
+            if !ready {
+                break;
+            }
+            let done = self.pending.pop_front().expect("front exists");
+            if accept_missing(
+                plan,
+                &self.positive,
+                &self.missing_index,
+                &done,
+                self.maxspan,
+            ) {
+                self.hits.push(to_hit(plan, done));
+            }
+        }
+        if let Some(now) = now {
+            self.prune_missing(now);
+        }
+    }
+
+    fn index_missing(&mut self, stage: usize, key: &Key, ts: Timestamp) {
+        self.missing_index
+            .entry(stage)
+            .or_default()
+            .entry(key.clone())
+            .or_default()
+            .push_back(ts);
+        self.missing_entries += 1;
+    }
+
+    /// Forgets missing-stage timestamps too old to affect any sequence still
+    /// to be decided: with `maxspan`, those more than twice `maxspan` (plus a
+    /// millisecond of rounding) before the newest event.
+    fn prune_missing(&mut self, now: Timestamp) {
+        let Some(span) = self.maxspan else {
+            return;
+        };
+        if self.missing_entries < self.next_prune_at {
+            return;
+        }
+        let horizon = now.0 - 2 * span - 2 * Timestamp::NANOS_PER_MILLI;
+        let mut kept = 0;
+        for per_key in self.missing_index.values_mut() {
+            per_key.retain(|_, times| {
+                while times.front().is_some_and(|t| t.0 < horizon) {
+                    times.pop_front();
+                }
+                kept += times.len();
+                !times.is_empty()
+            });
+        }
+        self.missing_entries = kept;
+        self.next_prune_at = (kept * 2).max(4096);
+    }
+
     /// Puts `partial` in `key`'s slot `slot`, replacing an older one there.
-    fn store(&mut self, key: &Key, slot: usize, mut partial: Partial, now: Timestamp, stats: &mut Stats) {
+    fn store(
+        &mut self,
+        key: &Key,
+        slot: usize,
+        mut partial: Partial,
+        now: Timestamp,
+        stats: &mut Stats,
+    ) {
         let width = self.positive.len() - 1;
         let slots = self
             .slots
@@ -348,7 +491,7 @@ impl<'p> Matcher<'p> {
     /// Drops partials that can no longer complete because `maxspan` has
     /// passed since their last match (hence also since their first).
     fn expire(&mut self, now: Timestamp, stats: &mut Stats) {
-        let Some(span) = self.plan.maxspan_nanos else {
+        let Some(span) = self.maxspan else {
             return;
         };
         while let Some(entry) = self.lru.first_entry() {
@@ -373,67 +516,93 @@ impl<'p> Matcher<'p> {
     }
 }
 
-fn millis(ts: Timestamp) -> i64 {
-    ts.millis()
+/// The hit of an accepted sequence: one entry per stage, missing stages as
+/// [`Entry::Missing`].
+fn to_hit(plan: &SequencePlan, done: Completed) -> Hit {
+    let mut entries = Vec::with_capacity(plan.stages.len());
+    let mut next = done.hits.into_iter();
+    for st in &plan.stages {
+        if st.missing {
+            entries.push(Entry::Missing);
+        } else if let Some((event, _)) = next.next() {
+            entries.push(Entry::Event(event));
+        }
+    }
+    Hit {
+        entries,
+        join_keys: Some(done.key),
+        aggregate: None,
+    }
 }
 
 /// Elasticsearch's acceptance test of a completed sequence against its
-/// missing-event stages (see the module documentation).
+/// missing-event stages (see the module documentation). Range checks use
+/// whole milliseconds, as the range queries Elasticsearch issues do; the
+/// `maxspan` comparisons use full precision.
 fn accept_missing(
     plan: &SequencePlan,
     positive: &[usize],
-    index: &HashMap<usize, HashMap<Key, Vec<u32>>>,
+    index: &HashMap<usize, HashMap<Key, VecDeque<Timestamp>>>,
     done: &Completed,
-    cands: &[Candidate],
+    maxspan: Option<i128>,
 ) -> bool {
     let n = plan.stages.len();
     let first_pos = positive[0];
     let last_pos = *positive.last().expect("non-empty");
-    let ts_of_pos = |stage: usize| -> Timestamp {
-        let p = positive.iter().position(|&s| s == stage).expect("positive stage");
-        cands[done.hits[p] as usize].ts
+    let ts_of_stage = |stage: usize| -> Timestamp {
+        let p = positive
+            .iter()
+            .position(|&s| s == stage)
+            .expect("positive stage");
+        done.hits[p].1
     };
-    let start = ts_of_pos(first_pos);
-    let end = ts_of_pos(last_pos);
+    let start = ts_of_stage(first_pos);
+    let end = ts_of_stage(last_pos);
     let mut last_leading: Option<Timestamp> = None;
     let mut first_trailing: Option<Timestamp> = None;
+    let empty = VecDeque::new();
     for i in 0..n {
         if !plan.stages[i].missing {
             continue;
         }
-        let events: &[u32] = index
+        let times = index
             .get(&i)
             .and_then(|m| m.get(&done.key))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let ms = |ci: &u32| millis(cands[*ci as usize].ts);
+            .unwrap_or(&empty);
+        let ms = |t: &Timestamp| t.millis();
         if i < first_pos {
             // Latest event strictly before the first positive event's millisecond.
-            let limit = millis(start);
-            let cut = events.partition_point(|ci| ms(ci) < limit);
+            let limit = start.millis();
+            let cut = times.partition_point(|t| ms(t) < limit);
             if cut > 0 {
-                let t = cands[events[cut - 1] as usize].ts;
+                let t = times[cut - 1];
                 last_leading = Some(last_leading.map_or(t, |l| l.max(t)));
             }
         } else if i > last_pos {
-            let limit = millis(end);
-            let cut = events.partition_point(|ci| ms(ci) <= limit);
-            if cut < events.len() {
-                let t = cands[events[cut] as usize].ts;
+            // Earliest event strictly after the last positive event's millisecond.
+            let limit = end.millis();
+            let cut = times.partition_point(|t| ms(t) <= limit);
+            if cut < times.len() {
+                let t = times[cut];
                 first_trailing = Some(first_trailing.map_or(t, |f| f.min(t)));
             }
         } else {
-            let prev = (0..i).rev().find(|&s| !plan.stages[s].missing).expect("positive before");
-            let next = (i + 1..n).find(|&s| !plan.stages[s].missing).expect("positive after");
-            let (lo, hi) = (millis(ts_of_pos(prev)), millis(ts_of_pos(next)));
-            let cut = events.partition_point(|ci| ms(ci) <= lo);
-            if cut < events.len() && ms(&events[cut]) < hi {
+            let prev = (0..i)
+                .rev()
+                .find(|&s| !plan.stages[s].missing)
+                .expect("positive before");
+            let next = (i + 1..n)
+                .find(|&s| !plan.stages[s].missing)
+                .expect("positive after");
+            let (lo, hi) = (ts_of_stage(prev).millis(), ts_of_stage(next).millis());
+            let cut = times.partition_point(|t| ms(t) <= lo);
+            if cut < times.len() && ms(&times[cut]) < hi {
                 return false;
             }
         }
     }
     let exceeds = |from: Option<Timestamp>, to: Option<Timestamp>| match (from, to) {
-        (Some(f), Some(t)) => plan.maxspan_nanos.is_some_and(|span| t.0 - f.0 > span),
+        (Some(f), Some(t)) => maxspan.is_some_and(|span| t.0 - f.0 > span),
         _ => true,
     };
     let miss_first = plan.stages[0].missing;

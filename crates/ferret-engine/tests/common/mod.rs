@@ -42,7 +42,12 @@ pub fn events(docs: Vec<Value>) -> Vec<Arc<Event>> {
 }
 
 /// Parses, plans and runs `query`; panics with the error on failure.
-pub fn run_query(query: &str, opts: &PlanOptions, config: &RunConfig, events: &[Arc<Event>]) -> Output {
+pub fn run_query(
+    query: &str,
+    opts: &PlanOptions,
+    config: &RunConfig,
+    events: &[Arc<Event>],
+) -> Output {
     try_run_query(query, opts, config, events).unwrap_or_else(|e| panic!("{e}\nquery: {query}"))
 }
 
@@ -54,7 +59,11 @@ pub fn try_run_query(
 ) -> Result<Output, String> {
     let ast = ferret_eql::parse(query).map_err(|d| format!("parse error: {d}"))?;
     let plan = ferret_engine::plan(&ast, opts).map_err(|e| format!("plan error: {e}"))?;
-    Ok(ferret_engine::run(Arc::new(plan), config, events.iter().cloned()))
+    Ok(ferret_engine::run(
+        Arc::new(plan),
+        config,
+        events.iter().cloned(),
+    ))
 }
 
 /// The value of `field` in each entry of each hit (`-1` for a missing stage,
@@ -72,5 +81,7 @@ pub fn ids(hits: &[Hit], field: &str) -> Vec<Value> {
 
 /// Per hit, the ids of its entries.
 pub fn hit_ids(hits: &[Hit], field: &str) -> Vec<Vec<Value>> {
-    hits.iter().map(|h| ids(std::slice::from_ref(h), field)).collect()
+    hits.iter()
+        .map(|h| ids(std::slice::from_ref(h), field))
+        .collect()
 }

@@ -1,0 +1,415 @@
+//! Projection: decoding only the fields some rule reads.
+//!
+//! Building a full `serde_json::Value` (an allocation per key and string, a
+//! hash insert per key) costs most of the time of reading an event. When the
+//! loaded rules read a known set of fields, a [`Projection`] decodes a record
+//! into a pruned document that holds only those fields (and the objects on
+//! the way to them); everything else is parsed and dropped without
+//! allocating.
+//!
+//! Guarantees:
+//! - For every projected path `p`, resolving `p` (see [`crate::path`]) on
+//!   the pruned document yields exactly what it yields on the full one.
+//!   Flat dotted keys (`"process.name"`) and keys that hold part of a path
+//!   (`"process.parent": {"name": …}`) are matched the way paths resolve.
+//!   A path with an array index keeps the whole value under its last key
+//!   before the index.
+//! - A record is accepted or rejected exactly as [`crate::decode_bytes`]
+//!   does, with the same [`crate::SkipReason`]: skipped parts are parsed by
+//!   the same parser with the same nesting limit and number checks (not by
+//!   serde's lenient `IgnoredAny`, which has neither).
+//!
+//! The pruned document is not the event as read: output that shows the
+//! event (`_source`, alert documents) must decode the raw record in full
+//! with [`crate::decode`].
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::path::{FieldPath, Segment};
+use crate::read::{classify_error, not_an_object, utf8_error, DecodeError, RawRecord, Skip};
+use crate::{Event, Origin};
+
+/// The set of fields to keep, as a trie of key segments.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Projection {
+    root: Node,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Node {
+    /// A path ends here: keep the whole value.
+    whole: bool,
+    /// Few per level, so a linear scan beats hashing every key of every
+    /// event.
+    children: Vec<(String, Node)>,
+}
+
+impl Projection {
+    /// A projection keeping what `paths` read. No paths keeps nothing but
+    /// the (empty) top-level object.
+    pub fn new<'a>(paths: impl IntoIterator<Item = &'a FieldPath>) -> Self {
+        let mut root = Node::default();
+        for path in paths {
+            let mut node = &mut root;
+            for seg in path.segments() {
+                match seg {
+                    // Keys may themselves hold dots (a quoted field name);
+                    // paths resolve them like separate keys.
+                    Segment::Key(k) => {
+                        for part in k.split('.') {
+                            node = node.child_mut(part);
+                        }
+                    }
+                    Segment::Index(_) => break,
+                }
+            }
+            node.whole = true;
+        }
+        Projection { root }
+    }
+
+    /// A projection that keeps everything (decodes like [`crate::decode_bytes`]).
+    pub fn all() -> Self {
+        Projection {
+            root: Node {
+                whole: true,
+                children: Vec::new(),
+            },
+        }
+    }
+
+    /// Decodes `bytes` keeping only the projected fields.
+    pub fn decode_bytes(&self, bytes: &[u8]) -> Result<Value, DecodeError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e))?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let v = if self.root.whole {
+            <Value as de::Deserialize>::deserialize(&mut de)
+        } else {
+            Prune(&self.root).deserialize(&mut de)
+        };
+        let v = v.and_then(|v| de.end().map(|_| v));
+        match v {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(other) => Err(not_an_object(&other)),
+            Err(e) => Err(classify_error(text, &e)),
+        }
+    }
+
+    /// Decodes one raw record into an event holding only the projected
+    /// fields (the counterpart of [`crate::decode`]).
+    pub fn decode(&self, rec: RawRecord<'_>) -> Result<Event, Skip> {
+        match self.decode_bytes(rec.bytes) {
+            Ok(doc) => Ok(Event::new(doc, rec.origin)),
+            Err(e) => Err(Skip::new(
+                rec.file.clone(),
+                Origin {
+                    file: rec.origin.file,
+                    line: rec.origin.line + e.line_offset,
+                },
+                e.reason,
+                e.message,
+            )),
+        }
+    }
+}
+
+impl Node {
+    fn child(&self, key: &str) -> Option<&Node> {
+        self.children.iter().find(|(k, _)| k == key).map(|(_, n)| n)
+    }
+
+    fn child_mut(&mut self, key: &str) -> &mut Node {
+        let i = match self.children.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                self.children.push((key.to_string(), Node::default()));
+                self.children.len() - 1
+            }
+        };
+        &mut self.children[i].1
+    }
+
+    /// The node a (possibly dotted) key leads to, if any path goes there.
+    fn lookup(&self, key: &str) -> Option<&Node> {
+        // Keys are short: a plain scan is cheaper than memchr's set-up.
+        if !key.as_bytes().contains(&b'.') {
+            return self.child(key);
+        }
+        let mut node = self;
+        for part in key.split('.') {
+            node = node.child(part)?;
+        }
+        Some(node)
+    }
+}
+
+/// Deserializes a value keeping only what `Node` asks for.
+struct Prune<'a>(&'a Node);
+
+impl<'de> DeserializeSeed<'de> for Prune<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Prune<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match self.0.lookup(&key) {
+                Some(node) if node.whole => {
+                    let v: Value = map.next_value()?;
+                    out.insert(key.into_owned(), v);
+                }
+                Some(node) => {
+                    let v = map.next_value_seed(Prune(node))?;
+                    out.insert(key.into_owned(), v);
+                }
+                None => {
+                    map.next_value::<Discard>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        // Arrays on the way to a field keep their elements (pruned), so
+        // multi-valued objects such as `dns.answers` still resolve.
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Prune(self.0))? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    // A scalar where an object was expected: no path reads through it, so
+    // keep only its shape cheaply (numbers and booleans as they are).
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes (serde's
+/// own `Cow<str>` always allocates).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Parses and drops a value through `deserialize_any`, so the parser's
+/// nesting limit and number checks apply as in a full decode, without
+/// allocating (strings without escapes are borrowed).
+struct Discard;
+
+impl<'de> de::Deserialize<'de> for Discard {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DiscardVisitor)
+    }
+}
+
+struct DiscardVisitor;
+
+impl<'de> Visitor<'de> for DiscardVisitor {
+    type Value = Discard;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Discard, E> {
+        Ok(Discard)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Discard, E> {
+        Ok(Discard)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Discard, E> {
+        Ok(Discard)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Discard, E> {
+        Ok(Discard)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Discard, E> {
+        Ok(Discard)
+    }
+    fn visit_unit<E>(self) -> Result<Discard, E> {
+        Ok(Discard)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Discard, A::Error> {
+        while seq.next_element::<Discard>()?.is_some() {}
+        Ok(Discard)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Discard, A::Error> {
+        while map.next_key::<Discard>()?.is_some() {
+            map.next_value::<Discard>()?;
+        }
+        Ok(Discard)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn paths(ps: &[&str]) -> Vec<FieldPath> {
+        ps.iter().map(|p| FieldPath::dotted(p)).collect()
+    }
+
+    fn prune(doc: &Value, ps: &[&str]) -> Value {
+        let fp = paths(ps);
+        Projection::new(&fp)
+            .decode_bytes(doc.to_string().as_bytes())
+            .unwrap()
+    }
+
+    #[test]
+    fn keeps_only_projected_fields() {
+        let doc = json!({
+            "@timestamp": "2024-01-01T00:00:00Z",
+            "process": {"name": "bash", "pid": 1, "parent": {"name": "systemd", "pid": 0}},
+            "host": {"id": "h1", "os": {"type": "linux"}},
+            "message": "big text"
+        });
+        let got = prune(&doc, &["process.parent.name", "host.id", "@timestamp"]);
+        assert_eq!(
+            got,
+            json!({
+                "@timestamp": "2024-01-01T00:00:00Z",
+                "process": {"parent": {"name": "systemd"}},
+                "host": {"id": "h1"}
+            })
+        );
+    }
+
+    #[test]
+    fn flat_and_partly_dotted_keys() {
+        let doc = json!({
+            "process.name": "a",
+            "process": {"parent.name": "b", "name": "c", "other": 1},
+            "process.parent": {"name": "d"},
+            "process.parent.name.x": "no",
+            "processx": 1
+        });
+        let got = prune(&doc, &["process.parent.name", "process.name"]);
+        assert_eq!(
+            got,
+            json!({
+                "process.name": "a",
+                "process": {"parent.name": "b", "name": "c"},
+                "process.parent": {"name": "d"}
+            })
+        );
+    }
+
+    #[test]
+    fn arrays_on_the_way_and_indexes() {
+        let doc = json!({
+            "dns": {"answers": [{"name": "a", "ttl": 1}, {"name": "b", "ttl": 2}, "odd"]},
+            "process": {"args": ["sh", "-c", "x"], "env": ["A=1"]}
+        });
+        let fp = vec![
+            FieldPath::dotted("dns.answers.name"),
+            FieldPath::new(vec![
+                Segment::Key("process".into()),
+                Segment::Key("args".into()),
+                Segment::Index(1),
+            ]),
+        ];
+        let got = Projection::new(&fp)
+            .decode_bytes(doc.to_string().as_bytes())
+            .unwrap();
+        assert_eq!(
+            got,
+            json!({
+                "dns": {"answers": [{"name": "a"}, {"name": "b"}, null]},
+                "process": {"args": ["sh", "-c", "x"]}
+            })
+        );
+    }
+
+    #[test]
+    fn all_keeps_everything_and_none_keeps_nothing() {
+        let doc = json!({"a": {"b": [1, {"c": null}]}, "d": "e"});
+        let all = Projection::all()
+            .decode_bytes(doc.to_string().as_bytes())
+            .unwrap();
+        assert_eq!(all, doc);
+        assert_eq!(prune(&doc, &[]), json!({}));
+    }
+
+    #[test]
+    fn rejects_exactly_like_a_full_decode() {
+        let fp = paths(&["keep"]);
+        let proj = Projection::new(&fp);
+        let deep = format!("{}1{}", "[".repeat(20_000), "]".repeat(20_000));
+        let cases = [
+            format!("{{\"skip\":{deep}}}"),
+            "{\"skip\":1e400}".to_string(),
+            "{\"skip\":NaN}".to_string(),
+            "{\"skip\":\"a\u{1}b\"}".to_string(),
+            "{\"skip\":[1,}".to_string(),
+            "{\"skip\":1} x".to_string(),
+            "{\"skip\":".to_string(),
+            "[{\"keep\":1}]".to_string(),
+            "\"keep\"".to_string(),
+            "{\"keep\":1,\"skip\":{\"a\":tru}}".to_string(),
+        ];
+        for text in &cases {
+            let full = crate::decode_bytes(text.as_bytes()).unwrap_err();
+            let projected = proj.decode_bytes(text.as_bytes()).unwrap_err();
+            assert_eq!(projected.reason, full.reason, "{text:.60}");
+            assert_eq!(projected.line_offset, full.line_offset);
+        }
+        let bad_utf8 = b"{\"skip\":\"\xff\"}";
+        assert_eq!(
+            proj.decode_bytes(bad_utf8).unwrap_err(),
+            crate::decode_bytes(bad_utf8).unwrap_err()
+        );
+    }
+}

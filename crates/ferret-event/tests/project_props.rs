@@ -1,0 +1,92 @@
+//! Property test for projections: on random documents (nested objects,
+//! flat dotted keys, arrays), every projected path resolves to the same
+//! values on the pruned document as on the full one, and a projection
+//! accepts or rejects any bytes exactly as the full decoder does.
+
+use ferret_event::{decode_bytes, FieldPath, Projection, Segment, Value};
+use proptest::prelude::*;
+use serde_json::{json, Map};
+
+/// Keys from a tiny alphabet so paths and documents overlap often; some
+/// keys are dotted.
+fn key() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["a", "b", "c", "a.b", "b.c", "a.b.c", ""]).prop_map(String::from)
+}
+
+fn doc() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(|n| json!(n)),
+        "[a-z]{0,3}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((key(), inner), 0..5)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+    .prop_map(|v| match v {
+        Value::Object(_) => v,
+        other => json!({ "a": other }),
+    })
+}
+
+fn path() -> impl Strategy<Value = FieldPath> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => prop::sample::select(vec!["a", "b", "c", ""]).prop_map(|k| Segment::Key(k.into())),
+            1 => (0i64..3).prop_map(Segment::Index),
+        ],
+        1..5,
+    )
+    .prop_map(|mut segs| {
+        // Paths start with a key, as EQL fields do.
+        if matches!(segs[0], Segment::Index(_)) {
+            segs[0] = Segment::Key("a".into());
+        }
+        FieldPath::new(segs)
+    })
+}
+
+fn resolve(doc: &Value, p: &FieldPath) -> Vec<Value> {
+    let mut out = Vec::new();
+    p.for_each(doc, &mut |v| out.push(v.clone()));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn projected_paths_resolve_the_same(doc in doc(), paths in prop::collection::vec(path(), 0..4)) {
+        let text = doc.to_string();
+        let proj = Projection::new(&paths);
+        let pruned = proj.decode_bytes(text.as_bytes()).unwrap();
+        let full = decode_bytes(text.as_bytes()).unwrap();
+        for p in &paths {
+            prop_assert_eq!(resolve(&pruned, p), resolve(&full, p), "path {:?}", p);
+        }
+    }
+
+    #[test]
+    fn projection_accepts_and_rejects_like_full_decode(
+        bytes in prop::collection::vec(any::<u8>(), 0..80),
+        doc in doc(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let proj = Projection::new(&[FieldPath::dotted("a.b")]);
+        let text = doc.to_string().into_bytes();
+        let cut_text = text[..cut.index(text.len() + 1).min(text.len())].to_vec();
+        for input in [bytes, text, cut_text] {
+            let full = decode_bytes(&input);
+            let projected = proj.decode_bytes(&input);
+            match (&full, &projected) {
+                (Ok(_), Ok(_)) => {}
+                (Err(f), Err(p)) => prop_assert_eq!(f.reason, p.reason),
+                _ => prop_assert!(false, "full {:?} vs projected {:?}", full, projected),
+            }
+        }
+    }
+}
