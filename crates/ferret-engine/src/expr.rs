@@ -198,6 +198,35 @@ impl KeyExpr {
         }
     }
 
+    /// Every value of the key, in document order without duplicates, or
+    /// `[Null]` when it has none. Elasticsearch (8.5+, elastic/elasticsearch
+    /// PR 89965) joins sequences on each value of a multi-valued key
+    /// separately, the keys of one event being the cartesian product of its
+    /// key fields' values; callers wanting that semantics use this.
+    pub fn eval_all(&self, input: &EvalInput) -> Vec<KeyValue> {
+        let mut out: Vec<KeyValue> = Vec::new();
+        let mut push = |k: KeyValue| {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        };
+        if let ValExpr::Field(f) = &self.expr {
+            f.for_each(input, &mut |s| {
+                push(KeyValue::from_scalar(s));
+                false
+            });
+        } else {
+            self.expr.eval(input).any(|s| {
+                push(KeyValue::from_scalar(s));
+                false
+            });
+        }
+        if out.is_empty() {
+            out.push(KeyValue::Null);
+        }
+        out
+    }
+
     /// The dotted field name when the key is a plain field.
     pub fn field_name(&self) -> Option<&str> {
         match &self.expr {
@@ -558,6 +587,15 @@ enum Pred {
         field: FieldAccess,
         test: Test,
     },
+    /// Several (possibly negated) query leaves on one field under one
+    /// `and` / `or`: the field is resolved once and each leaf's result
+    /// combined as the separate leaves would be.
+    Group {
+        field: FieldAccess,
+        /// (test, negated); at most 64.
+        leaves: Vec<(Test, bool)>,
+        and: bool,
+    },
     /// A computed value compared with literals: a script leaf.
     Value {
         expr: ValExpr,
@@ -629,6 +667,34 @@ impl Pred {
                     Some(false)
                 }
             }
+            Pred::Group { field, leaves, and } => {
+                let n = leaves.len();
+                let full: u64 = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+                let mut hits: u64 = 0;
+                let (seen, _) = field.for_each(input, &mut |s| {
+                    for (i, (t, _)) in leaves.iter().enumerate() {
+                        if hits & (1 << i) == 0 && t.check(s) {
+                            hits |= 1 << i;
+                        }
+                    }
+                    hits == full
+                });
+                let results = leaves.iter().enumerate().map(|(i, (_, neg))| {
+                    let r = if seen {
+                        Some(hits & (1 << i) != 0)
+                    } else if script {
+                        None
+                    } else {
+                        Some(false)
+                    };
+                    if *neg {
+                        r.map(|b| !b)
+                    } else {
+                        r
+                    }
+                });
+                combine(results, *and, script)
+            }
             Pred::Value { expr, test } => {
                 let v = expr.eval(input);
                 if v.is_null() {
@@ -670,7 +736,7 @@ impl Pred {
             Pred::Const(_) => {}
             Pred::Not(p) => p.fields(out),
             Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.fields(out)),
-            Pred::Field { field, .. } => out.push(field.name.clone()),
+            Pred::Field { field, .. } | Pred::Group { field, .. } => out.push(field.name.clone()),
             Pred::Value { expr, .. } | Pred::IsNull(expr) | Pred::Bool(expr) => expr.fields(out),
             Pred::Compare { lhs, rhs, .. } => {
                 lhs.fields(out);
@@ -678,6 +744,95 @@ impl Pred {
             }
         }
     }
+}
+
+/// Combines leaf results with `and` / `or`: three-valued in script mode,
+/// as a `bool` query (a null operand counts as false) otherwise.
+fn combine(results: impl Iterator<Item = Option<bool>>, and: bool, script: bool) -> Option<bool> {
+    let mut null = false;
+    for r in results {
+        // Outside scripts a null operand is false.
+        let r = if script { r } else { Some(r == Some(true)) };
+        match r {
+            Some(b) if b != and => return Some(b),
+            Some(_) => {}
+            None => null = true,
+        }
+    }
+    if null {
+        None
+    } else {
+        Some(and)
+    }
+}
+
+/// The field of a (possibly negated) query leaf or group.
+fn leaf_field(p: &Pred) -> Option<&FieldAccess> {
+    match p {
+        Pred::Field { field, .. } | Pred::Group { field, .. } => Some(field),
+        Pred::Not(inner) => match &**inner {
+            Pred::Field { field, .. } => Some(field),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn same_field(a: &FieldAccess, b: &FieldAccess) -> bool {
+    a.alias == b.alias && a.path == b.path
+}
+
+/// Merges the query leaves of an `and` / `or` list that test the same field
+/// into [`Pred::Group`]s. Leaf results are unchanged, and `and`/`or` are
+/// commutative here (evaluation has no side effects), so so is the result.
+fn group_fields(items: Vec<Pred>, and: bool) -> Vec<Pred> {
+    #[cfg(test)]
+    if tests::NO_GROUPING.with(|g| g.get()) {
+        return items;
+    }
+    let mut out: Vec<Pred> = Vec::with_capacity(items.len());
+    for item in items {
+        let (field, test, neg) = match item {
+            Pred::Field { field, test } => (field, test, false),
+            Pred::Not(inner) if matches!(*inner, Pred::Field { .. }) => match *inner {
+                Pred::Field { field, test } => (field, test, true),
+                other => {
+                    out.push(Pred::Not(Box::new(other)));
+                    continue;
+                }
+            },
+            other => {
+                out.push(other);
+                continue;
+            }
+        };
+        let pos = out.iter().position(|p| {
+            leaf_field(p).is_some_and(|f| same_field(f, &field))
+                && !matches!(p, Pred::Group { leaves, .. } if leaves.len() >= 64)
+        });
+        let Some(pos) = pos else {
+            let leaf = Pred::Field { field, test };
+            out.push(if neg { Pred::Not(Box::new(leaf)) } else { leaf });
+            continue;
+        };
+        let (f0, mut leaves) = match std::mem::replace(&mut out[pos], Pred::Const(None)) {
+            Pred::Group { field, leaves, .. } => (field, leaves),
+            Pred::Field { field, test } => (field, vec![(test, false)]),
+            Pred::Not(inner) => match *inner {
+                Pred::Field { field, test } => (field, vec![(test, true)]),
+                // leaf_field only matches negated field leaves.
+                _ => unreachable!(),
+            },
+            _ => unreachable!(),
+        };
+        leaves.push((test, neg));
+        out[pos] = Pred::Group {
+            field: f0,
+            leaves,
+            and,
+        };
+    }
+    out
 }
 
 /// A compiled value expression.
@@ -1041,9 +1196,14 @@ fn compile_pred(e: &Expr, cx: &PlanContext) -> Result<Pred, PlanError> {
                     (_, p) => items.push(p),
                 }
             }
-            match op {
-                LogicOp::And => Pred::And(items),
-                LogicOp::Or => Pred::Or(items),
+            let mut items = group_fields(items, *op == LogicOp::And);
+            if items.len() == 1 {
+                items.remove(0)
+            } else {
+                match op {
+                    LogicOp::And => Pred::And(items),
+                    LogicOp::Or => Pred::Or(items),
+                }
             }
         }
         ExprKind::Compare { op, lhs, rhs } => compile_compare(*op, lhs, rhs, cx)?,
@@ -1691,6 +1851,18 @@ mod tests {
             k("string(pid)", json!({"pid": 7})),
             KeyValue::Str("7".into())
         );
+        let all = |src: &str, doc: Value| {
+            let e = ferret_eql::parse_expr(src).unwrap();
+            KeyExpr::compile(&e, &cx())
+                .unwrap()
+                .eval_all(&EvalInput::event(&ev(doc)))
+        };
+        assert_eq!(
+            all("tags", json!({"tags": ["foo", "bar", "foo"]})),
+            vec![KeyValue::Str("foo".into()), KeyValue::Str("bar".into())]
+        );
+        assert_eq!(all("tags", json!({})), vec![KeyValue::Null]);
+        assert_eq!(all("n + 1", json!({"n": 1})), vec![KeyValue::Int(2)]);
     }
 
     #[test]
@@ -1703,6 +1875,49 @@ mod tests {
         assert!(pred("true").is_always_true());
         assert!(plan_err("1").message.contains("boolean"));
         assert!(plan_err("a + 1").message.contains("boolean"));
+    }
+
+    thread_local! {
+        pub(super) static NO_GROUPING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[test]
+    fn grouping_same_field_leaves_keeps_results() {
+        let queries = [
+            r#"a : "x*" and not a : "xy" and a != "xz""#,
+            r#"a == "x" or not a in ("y", "z") or a like "q*""#,
+            r#"a : "x" or b == 1 or not a : "y""#,
+            r#"not (a : "x" and not a : "y")"#,
+            r#"null == (a : "x" and not a : "y")"#,
+            r#"null == (a : "x" or not a : "y")"#,
+            r#"a : "x" and b > 0 and a : "*y""#,
+        ];
+        let docs = [
+            json!({}),
+            json!({"a": "x"}),
+            json!({"a": "xy"}),
+            json!({"a": "XZ", "b": 1}),
+            json!({"a": ["x", "y"]}),
+            json!({"a": ["xy", "q"], "b": 0}),
+            json!({"a": "y"}),
+            json!({"a": ["xay", "z"], "b": 2}),
+        ];
+        let mut grouped_somewhere = false;
+        for q in queries {
+            let e = ferret_eql::parse_expr(q).unwrap();
+            let grouped = Predicate::compile(&e, &cx()).unwrap();
+            grouped_somewhere |= format!("{grouped:?}").contains("Group");
+            NO_GROUPING.with(|g| g.set(true));
+            let plain = Predicate::compile(&e, &cx()).unwrap();
+            NO_GROUPING.with(|g| g.set(false));
+            assert!(!format!("{plain:?}").contains("Group"));
+            for d in &docs {
+                let event = ev(d.clone());
+                let input = EvalInput::event(&event);
+                assert_eq!(grouped.eval(&input), plain.eval(&input), "{q} on {d}");
+            }
+        }
+        assert!(grouped_somewhere);
     }
 
     #[test]

@@ -41,10 +41,8 @@ pub fn fold_char(c: char) -> char {
 pub fn fold_into(s: &str, out: &mut String) {
     out.clear();
     if s.is_ascii() {
-        out.reserve(s.len());
-        for b in s.bytes() {
-            out.push(b.to_ascii_lowercase() as char);
-        }
+        out.push_str(s);
+        out.make_ascii_lowercase();
     } else {
         out.extend(s.chars().map(fold_char));
     }
@@ -184,7 +182,11 @@ impl ExactSet {
     }
 
     fn is_empty(&self) -> bool {
-        self.small.is_empty() && self.large.as_ref().is_none_or(|s| s.is_empty())
+        self.small.is_empty()
+            && match &self.large {
+                Some(set) => set.is_empty(),
+                None => true,
+            }
     }
 }
 
@@ -426,7 +428,10 @@ impl Translator<'_> {
                     let hi = parts.next();
                     !lo.is_empty()
                         && lo.bytes().all(|b| b.is_ascii_digit())
-                        && hi.is_none_or(|h| h.bytes().all(|b| b.is_ascii_digit()))
+                        && match hi {
+                            Some(h) => h.bytes().all(|b| b.is_ascii_digit()),
+                            None => true,
+                        }
                 };
                 if !ok {
                     return Err(format!("invalid repetition `{{{body}}}` at offset {start}"));

@@ -142,6 +142,39 @@ pub enum PipePlan {
     Sort(Vec<KeyExpr>),
 }
 
+impl Plan {
+    /// Every filter of the query (the event query, or each stage and `until`).
+    pub fn filters(&self) -> Vec<&Filter> {
+        match &self.body {
+            Body::Event(f) => vec![f],
+            Body::Sequence(seq) => seq
+                .stages
+                .iter()
+                .chain(seq.until.as_ref())
+                .map(|s| &s.filter)
+                .collect(),
+            Body::Sample(sample) => sample.stages.iter().map(|s| &s.filter).collect(),
+        }
+    }
+
+    /// The event categories this query can use, sorted and deduplicated, or
+    /// `None` when some filter is `any where` (every event may matter). An
+    /// event whose category field holds none of these can be skipped without
+    /// pushing it: a cheap dispatch for running many rules at once.
+    pub fn categories(&self) -> Option<Vec<&str>> {
+        let mut out = Vec::new();
+        for f in self.filters() {
+            match &f.category {
+                CategoryFilter::Any => return None,
+                CategoryFilter::Named(n) => out.push(n.as_str()),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+}
+
 /// Compiles a parsed query.
 pub fn plan(query: &ast::Query, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let base = PlanContext {

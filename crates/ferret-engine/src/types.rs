@@ -59,3 +59,46 @@ impl FieldTypes {
         self.types.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `<workspace root>/../shared`, or `$FERRET_SHARED`.
+    fn shared_dir() -> std::path::PathBuf {
+        match std::env::var_os("FERRET_SHARED") {
+            Some(p) => p.into(),
+            None => std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+                .join("../shared"),
+        }
+    }
+
+    #[test]
+    fn loads_the_ecs_schema() {
+        let path = shared_dir().join("schemas/ecs-9.5.0-types.json");
+        assert!(
+            path.exists(),
+            "shared ECS schema not found at {} (set FERRET_SHARED to the shared folder)",
+            path.display()
+        );
+        let t = FieldTypes::load(&path).unwrap();
+        assert!(t.len() > 2000);
+        assert_eq!(t.type_of("source.ip"), Some("ip"));
+        assert_eq!(t.type_of("@timestamp"), Some("date"));
+        assert_eq!(t.type_of("process.name"), Some("keyword"));
+        assert_eq!(t.type_of("process.pid"), Some("long"));
+        assert_eq!(t.type_of("no.such.field"), None);
+    }
+
+    #[test]
+    fn rejects_malformed_schemas() {
+        assert!(FieldTypes::from_json_str("[1]").is_err());
+        assert!(FieldTypes::from_json_str("{").is_err());
+        assert!(FieldTypes::from_json_str(r#"{"a": {"kind": "ip"}}"#).is_err());
+        let t = FieldTypes::from_json_str(r#"{"a.b": {"type": "ip", "normalize": []}}"#).unwrap();
+        assert_eq!(t.type_of("a.b"), Some("ip"));
+        assert!(FieldTypes::load("/nonexistent/schema.json")
+            .unwrap_err()
+            .contains("/nonexistent/schema.json"));
+    }
+}

@@ -693,3 +693,53 @@ fn runners_can_move_across_threads() {
     assert_sync::<ferret_engine::Plan>();
     assert_sync::<ferret_engine::Hit>();
 }
+
+#[test]
+fn many_distinct_join_keys_stay_within_the_cap() {
+    // Adversarial: every event starts a partial under a new key, no maxspan.
+    let docs: Vec<Value> = (0..20_000)
+        .map(|i| ev(i, i, "process", json!({"k": i})))
+        .collect();
+    let config = RunConfig {
+        max_live_partials: 500,
+        reorder_window: Some(std::time::Duration::from_secs(1)),
+        ..RunConfig::default()
+    };
+    let out = run_with(
+        "sequence by k [process where true] [file where true]",
+        docs,
+        &config,
+    );
+    assert!(out.hits.is_empty());
+    assert_eq!(out.stats.peak_live_partials, 500);
+    assert_eq!(out.stats.partials_evicted, 20_000 - 500);
+}
+
+#[test]
+fn sample_key_cap_is_counted() {
+    let config = RunConfig {
+        max_live_partials: 1,
+        ..RunConfig::default()
+    };
+    let out = run_with(SAMPLE, sample_docs(), &config);
+    // Only the first key seen (A) is tracked; events of B and C are counted.
+    assert_eq!(ids(&out), vec![vec![1, 2, 3]]);
+    assert!(out.stats.sample_keys_dropped >= 4);
+}
+
+#[test]
+fn plan_lists_its_categories_for_dispatch() {
+    let plan = |q: &str| {
+        ferret_engine::plan(&ferret_eql::parse(q).expect(q), &PlanOptions::default()).expect(q)
+    };
+    let p = plan("sequence [process where true] [network where true] [process where true] until [file where true]");
+    assert_eq!(p.categories(), Some(vec!["file", "network", "process"]));
+    assert_eq!(
+        plan("process where true").categories(),
+        Some(vec!["process"])
+    );
+    assert_eq!(
+        plan("sequence [process where true] [any where true]").categories(),
+        None
+    );
+}

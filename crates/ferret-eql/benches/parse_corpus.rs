@@ -27,7 +27,11 @@ fn bench(c: &mut Criterion) {
     g.bench_function("analyze_all_1081", |b| {
         b.iter(|| {
             for q in &queries {
-                std::hint::black_box(ferret_eql::analyze(std::hint::black_box(q)).diagnostics.len());
+                std::hint::black_box(
+                    ferret_eql::analyze(std::hint::black_box(q))
+                        .diagnostics
+                        .len(),
+                );
             }
         })
     });

@@ -14,7 +14,11 @@ pub fn check_source(src: &str) {
     let a = analyze(src);
     for d in &a.diagnostics {
         let (s, e) = (d.span.start as usize, d.span.end as usize);
-        assert!(s <= e && e <= src.len(), "span {s}..{e} outside input of {} bytes: {d:?}", src.len());
+        assert!(
+            s <= e && e <= src.len(),
+            "span {s}..{e} outside input of {} bytes: {d:?}",
+            src.len()
+        );
         assert!(
             src.is_char_boundary(s) && src.is_char_boundary(e),
             "span {s}..{e} not on char boundaries: {d:?}"
@@ -28,8 +32,15 @@ pub fn check_source(src: &str) {
         Ok(again) => again,
         Err(d) => panic!("printed form does not parse: {d}\ninput: {src:?}\nprinted: {printed:?}"),
     };
-    assert!(again == q, "reparsed tree differs\ninput: {src:?}\nprinted: {printed:?}");
-    assert_eq!(again.to_string(), printed, "printing is not a fixpoint for {src:?}");
+    assert!(
+        again == q,
+        "reparsed tree differs\ninput: {src:?}\nprinted: {printed:?}"
+    );
+    assert_eq!(
+        again.to_string(),
+        printed,
+        "printing is not a fixpoint for {src:?}"
+    );
 }
 
 /// [`check_source`] on arbitrary bytes (invalid UTF-8 is not a query).

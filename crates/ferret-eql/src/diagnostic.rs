@@ -206,7 +206,8 @@ fn render_one(
         ("", "", "", "")
     };
     let start = floor_char_boundary(text, query_offset.saturating_add(d.span.start as usize));
-    let end = floor_char_boundary(text, query_offset.saturating_add(d.span.end as usize)).max(start);
+    let end =
+        floor_char_boundary(text, query_offset.saturating_add(d.span.end as usize)).max(start);
     let (line, col) = line_col(text, start);
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);

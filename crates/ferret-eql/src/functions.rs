@@ -65,7 +65,14 @@ use ArgKind::*;
 pub static FUNCTIONS: &[FunctionSig] = &[
     sig("add", 2, Some(2), false, &[Number, Number], Number),
     // between(source, left, right[, greedy])
-    sig("between", 3, Some(4), true, &[String, String, String, Bool], Any),
+    sig(
+        "between",
+        3,
+        Some(4),
+        true,
+        &[String, String, String, Bool],
+        Any,
+    ),
     // cidrMatch(ip, cidr, …)
     sig("cidrMatch", 2, None, false, &[Any], StringConstant),
     sig("concat", 1, None, false, &[], Any),
@@ -83,7 +90,14 @@ pub static FUNCTIONS: &[FunctionSig] = &[
     sig("stringContains", 2, Some(2), true, &[String, String], Any),
     // substring(source, start[, end]): in Elasticsearch's reference and
     // used by 13 corpus rules.
-    sig("substring", 2, Some(3), false, &[String, Integer, Integer], Any),
+    sig(
+        "substring",
+        2,
+        Some(3),
+        false,
+        &[String, Integer, Integer],
+        Any,
+    ),
     sig("subtract", 2, Some(2), false, &[Number, Number], Number),
 ];
 
@@ -128,7 +142,13 @@ mod tests {
         assert_eq!(lookup("length").unwrap().arity_text(), "1 argument");
         assert_eq!(lookup("add").unwrap().arity_text(), "2 arguments");
         assert_eq!(lookup("between").unwrap().arity_text(), "3 or 4 arguments");
-        assert_eq!(lookup("cidrMatch").unwrap().arity_text(), "at least 2 arguments");
-        assert_eq!(lookup("concat").unwrap().arity_text(), "at least 1 argument");
+        assert_eq!(
+            lookup("cidrMatch").unwrap().arity_text(),
+            "at least 2 arguments"
+        );
+        assert_eq!(
+            lookup("concat").unwrap().arity_text(),
+            "at least 1 argument"
+        );
     }
 }

@@ -312,12 +312,16 @@ impl<'a> Lexer<'a> {
         } else {
             match text.parse::<i64>() {
                 Ok(v) => Ok(Some(self.tok(TokenKind::Int(v), start))),
-                Err(_) => err(Diagnostic::error(
-                    "E008",
-                    format!("integer `{text}` is too large"),
-                    span,
-                )
-                .with_help(format!("integers must lie between {} and {}", i64::MIN, i64::MAX))),
+                Err(_) => {
+                    err(
+                        Diagnostic::error("E008", format!("integer `{text}` is too large"), span)
+                            .with_help(format!(
+                                "integers must lie between {} and {}",
+                                i64::MIN,
+                                i64::MAX
+                            )),
+                    )
+                }
             }
         }
     }
@@ -400,7 +404,10 @@ impl<'a> Lexer<'a> {
                 }
                 return err(Diagnostic::error(
                     "E005",
-                    format!("`\\u{{{}}}` is not a valid Unicode code point", &self.src[digits_start..end]),
+                    format!(
+                        "`\\u{{{}}}` is not a valid Unicode code point",
+                        &self.src[digits_start..end]
+                    ),
                     Span::new(start, end + 1),
                 ));
             }
@@ -532,9 +539,13 @@ impl<'a> Lexer<'a> {
 }
 
 fn unterminated(start: usize, end: usize) -> Diagnostic {
-    Diagnostic::error("E002", "unterminated string literal", Span::new(start, end.max(start + 1)))
-        .with_label("string starts here")
-        .with_help("close the string with `\"` on the same line; write a newline as \\n")
+    Diagnostic::error(
+        "E002",
+        "unterminated string literal",
+        Span::new(start, end.max(start + 1)),
+    )
+    .with_label("string starts here")
+    .with_help("close the string with `\"` on the same line; write a newline as \\n")
 }
 
 fn memchr_newline(hay: &[u8]) -> Option<usize> {
@@ -555,8 +566,22 @@ mod tests {
         assert_eq!(
             kinds("a == b != c <= >= < > : = like~ ![ ? |"),
             vec![
-                Ident, EqEq, Ident, NotEq, Ident, LtEq, GtEq, Lt, Gt, Colon, Assign, TildeIdent,
-                MissingOpen, Question, Pipe, Eof
+                Ident,
+                EqEq,
+                Ident,
+                NotEq,
+                Ident,
+                LtEq,
+                GtEq,
+                Lt,
+                Gt,
+                Colon,
+                Assign,
+                TildeIdent,
+                MissingOpen,
+                Question,
+                Pipe,
+                Eof
             ]
         );
     }
@@ -596,7 +621,10 @@ mod tests {
     #[test]
     fn comments_nest() {
         use TokenKind::*;
-        assert_eq!(kinds("a /* x /* y */ z */ b // c\n d"), vec![Ident, Ident, Ident, Eof]);
+        assert_eq!(
+            kinds("a /* x /* y */ z */ b // c\n d"),
+            vec![Ident, Ident, Ident, Eof]
+        );
     }
 
     #[test]

@@ -155,9 +155,7 @@ fn lint_expr(e: &Expr, out: &mut Vec<Diagnostic>) {
 fn wildcard_warning(lit: &Expr, w: char, opname: &str, fix: String) -> Diagnostic {
     Diagnostic::warning(
         "W001",
-        format!(
-            "{lit} contains the wildcard `{w}`, but `{opname}` compares exactly"
-        ),
+        format!("{lit} contains the wildcard `{w}`, but `{opname}` compares exactly"),
         lit.span,
     )
     .with_label(format!("`{w}` here only matches a literal `{w}`"))
@@ -168,7 +166,24 @@ fn wildcard_warning(lit: &Expr, w: char, opname: &str, fix: String) -> Diagnosti
 fn is_regex_meta(c: char) -> bool {
     matches!(
         c,
-        '.' | '?' | '+' | '*' | '|' | '{' | '}' | '[' | ']' | '(' | ')' | '"' | '\\' | '#' | '@' | '&' | '<' | '>' | '~'
+        '.' | '?'
+            | '+'
+            | '*'
+            | '|'
+            | '{'
+            | '}'
+            | '['
+            | ']'
+            | '('
+            | ')'
+            | '"'
+            | '\\'
+            | '#'
+            | '@'
+            | '&'
+            | '<'
+            | '>'
+            | '~'
     )
 }
 

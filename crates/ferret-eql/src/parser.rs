@@ -47,7 +47,15 @@ pub fn is_keyword(word: &str) -> bool {
 
 /// The pipes ferret knows: Elasticsearch's `head`/`tail` and the legacy
 /// ones of the Python `eql` package.
-pub const PIPES: &[&str] = &["head", "tail", "filter", "unique", "unique_count", "count", "sort"];
+pub const PIPES: &[&str] = &[
+    "head",
+    "tail",
+    "filter",
+    "unique",
+    "unique_count",
+    "count",
+    "sort",
+];
 
 // Binding powers of the binary operators.
 const BP_OR: u8 = 1;
@@ -261,7 +269,9 @@ impl<'a> Parser<'a> {
             tok.span,
         )
         .with_label(format!("expected `{close_s}` here"))
-        .with_help(format!("close the `{open_s}` of `{snippet}` with `{close_s}`")))
+        .with_help(format!(
+            "close the `{open_s}` of `{snippet}` with `{close_s}`"
+        )))
     }
 
     fn enter(&mut self) -> PResult<()> {
@@ -290,12 +300,10 @@ impl<'a> Parser<'a> {
         } else if self.at_kw("sample") {
             QueryBody::Sample(self.sample()?)
         } else if self.at_kw("join") {
-            return Err(Diagnostic::error(
-                "E016",
-                "`join` queries are not supported",
-                self.span(),
-            )
-            .with_help("Elasticsearch EQL does not run `join`; use `sequence` or `sample`"));
+            return Err(
+                Diagnostic::error("E016", "`join` queries are not supported", self.span())
+                    .with_help("Elasticsearch EQL does not run `join`; use `sequence` or `sample`"),
+            );
         } else {
             QueryBody::Event(self.event_query(false)?)
         };
@@ -387,10 +395,9 @@ impl<'a> Parser<'a> {
             } else {
                 format!("an event query is `<category> where <condition>`, e.g. `{cat} where …`")
             };
-            return Err(self.unexpected_help(
-                &format!("`where` after the event category `{cat}`"),
-                help,
-            ));
+            return Err(
+                self.unexpected_help(&format!("`where` after the event category `{cat}`"), help)
+            );
         }
         let condition = self.expr()?;
         let span = start.to(condition.span);
@@ -422,7 +429,9 @@ impl<'a> Parser<'a> {
             if !self.at_kw("maxspan") {
                 let mut d = self.unexpected_code("`maxspan` after `with`", "E017");
                 if self.at_kw("runs") {
-                    d = d.with_help("`with runs=N` belongs after a stage: `[process where …] with runs=3`");
+                    d = d.with_help(
+                        "`with runs=N` belongs after a stage: `[process where …] with runs=3`",
+                    );
                 }
                 return Err(d);
             }
@@ -440,7 +449,10 @@ impl<'a> Parser<'a> {
             }
         }
         let mut stages = Vec::new();
-        while matches!(self.peek_kind(), TokenKind::LBracket | TokenKind::MissingOpen) {
+        while matches!(
+            self.peek_kind(),
+            TokenKind::LBracket | TokenKind::MissingOpen
+        ) {
             stages.push(self.stage(true)?);
         }
         if stages.is_empty() {
@@ -452,7 +464,10 @@ impl<'a> Parser<'a> {
         }
         let mut until = None;
         if self.eat_kw("until") {
-            if !matches!(self.peek_kind(), TokenKind::LBracket | TokenKind::MissingOpen) {
+            if !matches!(
+                self.peek_kind(),
+                TokenKind::LBracket | TokenKind::MissingOpen
+            ) {
                 return Err(self.unexpected("`[` after `until`"));
             }
             until = Some(self.stage(true)?);
@@ -473,7 +488,10 @@ impl<'a> Parser<'a> {
             by = self.join_keys()?;
         }
         let mut stages = Vec::new();
-        while matches!(self.peek_kind(), TokenKind::LBracket | TokenKind::MissingOpen) {
+        while matches!(
+            self.peek_kind(),
+            TokenKind::LBracket | TokenKind::MissingOpen
+        ) {
             stages.push(self.stage(false)?);
         }
         if stages.is_empty() {
@@ -537,14 +555,20 @@ impl<'a> Parser<'a> {
                     TokenKind::Float(_) => {
                         return Err(Diagnostic::error(
                             "E001",
-                            format!("`runs` must be a whole number, found `{}`", self.text(tok.span)),
+                            format!(
+                                "`runs` must be a whole number, found `{}`",
+                                self.text(tok.span)
+                            ),
                             tok.span,
                         ))
                     }
                     _ => return Err(self.unexpected("a number after `runs=`")),
                 }
             } else if self.at_kw("as")
-                && matches!(self.nth_kind(1), TokenKind::Ident | TokenKind::QuotedIdent(_))
+                && matches!(
+                    self.nth_kind(1),
+                    TokenKind::Ident | TokenKind::QuotedIdent(_)
+                )
             {
                 if alias.is_some() {
                     return Err(dup_option(self.span(), "as"));
@@ -612,26 +636,27 @@ impl<'a> Parser<'a> {
             ));
         }
         let unit_tok = self.peek().clone();
-        let unit = match unit_tok.kind {
-            TokenKind::Ident => match self.text(unit_tok.span) {
-                "ms" => TimeUnit::Millis,
-                "s" => TimeUnit::Seconds,
-                "m" => TimeUnit::Minutes,
-                "h" => TimeUnit::Hours,
-                "d" => TimeUnit::Days,
-                other if !is_keyword(other) && other != "as" => {
-                    return Err(Diagnostic::error(
+        let unit =
+            match unit_tok.kind {
+                TokenKind::Ident => match self.text(unit_tok.span) {
+                    "ms" => TimeUnit::Millis,
+                    "s" => TimeUnit::Seconds,
+                    "m" => TimeUnit::Minutes,
+                    "h" => TimeUnit::Hours,
+                    "d" => TimeUnit::Days,
+                    other if !is_keyword(other) && other != "as" => return Err(Diagnostic::error(
                         "E011",
                         format!("unknown time unit `{other}` in `maxspan`"),
                         unit_tok.span,
                     )
                     .with_label("expected one of ms, s, m, h, d")
-                    .with_help("time units are ms (milliseconds), s, m, h and d (days), e.g. `maxspan=5m`"))
-                }
+                    .with_help(
+                        "time units are ms (milliseconds), s, m, h and d (days), e.g. `maxspan=5m`",
+                    )),
+                    _ => return Err(missing_unit(tok.span, value)),
+                },
                 _ => return Err(missing_unit(tok.span, value)),
-            },
-            _ => return Err(missing_unit(tok.span, value)),
-        };
+            };
         self.bump();
         Ok(TimeSpan {
             value,
@@ -648,11 +673,7 @@ impl<'a> Parser<'a> {
             _ => return Err(self.unexpected("a pipe name such as `head` after `|`")),
         };
         if !PIPES.contains(&name) {
-            let mut d = Diagnostic::error(
-                "E012",
-                format!("unknown pipe `{name}`"),
-                name_tok.span,
-            );
+            let mut d = Diagnostic::error("E012", format!("unknown pipe `{name}`"), name_tok.span);
             let similar: Vec<&str> = PIPES
                 .iter()
                 .copied()
@@ -865,13 +886,9 @@ impl<'a> Parser<'a> {
         let start = self.span();
         if self.at_kw("not") {
             if min_bp > BP_CMP {
-                return Err(Diagnostic::error(
-                    "E001",
-                    "`not` cannot appear here",
-                    start,
-                )
-                .with_label("expected a value")
-                .with_help("put the negated condition in parentheses: `(not …)`"));
+                return Err(Diagnostic::error("E001", "`not` cannot appear here", start)
+                    .with_label("expected a value")
+                    .with_help("put the negated condition in parentheses: `(not …)`"));
             }
             self.bump();
             let (operand, d) = self.expr_bp(BP_CMP)?;
@@ -1095,26 +1112,24 @@ impl<'a> Parser<'a> {
                     Err(self.tilde_primary_error())
                 };
             }
-            TokenKind::Ident => {
-                match self.text(span) {
-                    "true" => Literal::Bool(true),
-                    "false" => Literal::Bool(false),
-                    "null" => Literal::Null,
-                    w => {
-                        if matches!(self.nth_kind(1), TokenKind::LParen) && !is_keyword(w) {
-                            return self.call(false);
-                        }
-                        if is_keyword(w)
-                            || (self.nth_word(1) == Some("of")
-                                && matches!(self.nth_kind(2), TokenKind::LBracket))
-                        {
-                            return Err(self.word_primary_error());
-                        }
-                        return Ok((self.field()?, 1));
+            TokenKind::Ident => match self.text(span) {
+                "true" => Literal::Bool(true),
+                "false" => Literal::Bool(false),
+                "null" => Literal::Null,
+                w => {
+                    if matches!(self.nth_kind(1), TokenKind::LParen) && !is_keyword(w) {
+                        return self.call(false);
                     }
+                    if is_keyword(w)
+                        || (self.nth_word(1) == Some("of")
+                            && matches!(self.nth_kind(2), TokenKind::LBracket))
+                    {
+                        return Err(self.word_primary_error());
+                    }
+                    return Ok((self.field()?, 1));
                 }
-                .also_bump(self)
             }
+            .also_bump(self),
             TokenKind::QuotedIdent(_) | TokenKind::Question => return Ok((self.field()?, 1)),
             _ => return Err(self.unexpected("a field, value or `(`")),
         };

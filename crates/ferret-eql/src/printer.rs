@@ -222,7 +222,9 @@ fn is_plain_ident(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_alphabetic() || b[0] == b'_' || b[0] == b'@')
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 fn write_name(f: &mut Formatter<'_>, name: &str, first: bool) -> fmt::Result {
@@ -262,7 +264,9 @@ impl Display for Category {
         match self {
             Category::Any(_) => f.write_str("any"),
             Category::Named(id)
-                if is_plain_ident(&id.name) && !is_keyword(&id.name) && !id.name.starts_with('@') =>
+                if is_plain_ident(&id.name)
+                    && !is_keyword(&id.name)
+                    && !id.name.starts_with('@') =>
             {
                 f.write_str(&id.name)
             }
@@ -411,7 +415,10 @@ mod tests {
         assert_eq!(canon(r#"x == "a\"b\\c\n""#), r#"x == "a\"b\\c\n""#);
         assert_eq!(canon(r#"x == """C:\raw""""#), r#"x == "C:\\raw""#);
         assert_eq!(canon("x == 1.5e10"), "x == 15000000000.0");
-        assert_eq!(canon("`a b`.`c``d`.in[0] == `true`"), "`a b`.`c``d`.in[0] == `true`");
+        assert_eq!(
+            canon("`a b`.`c``d`.in[0] == `true`"),
+            "`a b`.`c``d`.in[0] == `true`"
+        );
         assert_eq!(canon("?x.y : (\"a\")"), "?x.y : (\"a\")");
         assert_eq!(canon("startsWith~(a, \"b\")"), "startsWith~(a, \"b\")");
         assert_eq!(canon("a not in~ (1)"), "a not in~ (1)");

@@ -60,13 +60,7 @@ pub fn validate(q: &Query) -> Vec<Diagnostic> {
     out
 }
 
-fn check_call(
-    call: &Expr,
-    name: &Ident,
-    ci: bool,
-    args: &[Expr],
-    out: &mut Vec<Diagnostic>,
-) {
+fn check_call(call: &Expr, name: &Ident, ci: bool, args: &[Expr], out: &mut Vec<Diagnostic>) {
     let Some(sig) = functions::lookup(&name.name) else {
         let lower = name.name.to_ascii_lowercase();
         let mut d = Diagnostic::error(
@@ -80,7 +74,14 @@ fn check_call(
             .map(|f| {
                 let fl = f.name.to_ascii_lowercase();
                 let prefix = lower.len() >= 3 && (fl.starts_with(&lower) || lower.starts_with(&fl));
-                (if prefix { 0 } else { edit_distance(&fl, &lower) }, f.name)
+                (
+                    if prefix {
+                        0
+                    } else {
+                        edit_distance(&fl, &lower)
+                    },
+                    f.name,
+                )
             })
             .filter(|(dist, _)| *dist <= 2)
             .min();
@@ -100,9 +101,7 @@ fn check_call(
                 Span::new(name.span.start as usize, name.span.end as usize + 1),
             )
             .with_label("remove the `~`")
-            .with_help(
-                "`~` exists for between, endsWith, indexOf, startsWith and stringContains",
-            ),
+            .with_help("`~` exists for between, endsWith, indexOf, startsWith and stringContains"),
         );
     }
     let n = args.len();
@@ -241,10 +240,7 @@ fn check_runs(st: &Stage, out: &mut Vec<Diagnostic>) {
             out.push(
                 Diagnostic::error(
                     "E106",
-                    format!(
-                        "`runs` must be between 1 and {MAX_RUNS}, found {}",
-                        r.count
-                    ),
+                    format!("`runs` must be between 1 and {MAX_RUNS}, found {}", r.count),
                     r.span,
                 )
                 .with_help("`with runs=N` repeats the stage N times; N must be 1 to 100"),

@@ -23,9 +23,10 @@ pub fn each_expr<'a>(q: &'a Query, f: &mut dyn FnMut(&'a Expr)) {
         match &p.kind {
             PipeKind::Head(_) | PipeKind::Tail(_) => {}
             PipeKind::Filter(e) => walk(e, f),
-            PipeKind::Unique(a) | PipeKind::UniqueCount(a) | PipeKind::Count(a) | PipeKind::Sort(a) => {
-                a.iter().for_each(|e| walk(e, f))
-            }
+            PipeKind::Unique(a)
+            | PipeKind::UniqueCount(a)
+            | PipeKind::Count(a)
+            | PipeKind::Sort(a) => a.iter().for_each(|e| walk(e, f)),
         }
     }
 }

@@ -12,7 +12,11 @@ const CORPUS_EQL_RULES: usize = 1081;
 #[test]
 fn every_corpus_query_parses() {
     let rules = common::corpus_eql_rules();
-    assert_eq!(rules.len(), CORPUS_EQL_RULES, "number of EQL rules in the corpus");
+    assert_eq!(
+        rules.len(),
+        CORPUS_EQL_RULES,
+        "number of EQL rules in the corpus"
+    );
     let mut failures = Vec::new();
     for r in rules {
         if let Err(d) = parse(&r.query) {
@@ -45,11 +49,22 @@ fn every_corpus_query_round_trips_through_the_printer() {
                 // Printing is a fixpoint: the canonical form prints as itself.
                 assert_eq!(again.to_string(), printed, "{}", r.path.display());
             }
-            Ok(_) => failures.push(format!("{}: reparsed AST differs\n{printed}", r.path.display())),
-            Err(d) => failures.push(format!("{}: printed form does not parse: {d}\n{printed}", r.path.display())),
+            Ok(_) => failures.push(format!(
+                "{}: reparsed AST differs\n{printed}",
+                r.path.display()
+            )),
+            Err(d) => failures.push(format!(
+                "{}: printed form does not parse: {d}\n{printed}",
+                r.path.display()
+            )),
         }
     }
-    assert!(failures.is_empty(), "{} round-trip failures:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} round-trip failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -61,10 +76,21 @@ fn every_corpus_query_validates_without_errors() {
         let a = analyze(&r.query);
         let errors: Vec<_> = a.errors().cloned().collect();
         if !errors.is_empty() {
-            failures.push(ferret_eql::render(&errors, &r.path.display().to_string(), &r.query, 0, false));
+            failures.push(ferret_eql::render(
+                &errors,
+                &r.path.display().to_string(),
+                &r.query,
+                0,
+                false,
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} rules with errors:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} rules with errors:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// How many corpus rules each lint flags (run with `--nocapture` to see the
@@ -79,10 +105,23 @@ fn lint_counts_over_the_corpus() {
     for r in rules {
         let a = analyze(&r.query);
         let mut codes: Vec<&str> = Vec::new();
-        for d in a.diagnostics.iter().filter(|d| d.severity == Severity::Warning) {
+        for d in a
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+        {
             *hits_per_code.entry(d.code).or_default() += 1;
             if std::env::var_os("FERRET_LINT_SHOW").is_some_and(|v| v == d.code) {
-                println!("{}", ferret_eql::render(std::slice::from_ref(d), &r.path.display().to_string(), &r.file_text, r.file_text.find(r.query.as_str()).unwrap_or(0), false));
+                println!(
+                    "{}",
+                    ferret_eql::render(
+                        std::slice::from_ref(d),
+                        &r.path.display().to_string(),
+                        &r.file_text,
+                        r.file_text.find(r.query.as_str()).unwrap_or(0),
+                        false
+                    )
+                );
             }
             if !codes.contains(&d.code) {
                 codes.push(d.code);
@@ -92,7 +131,10 @@ fn lint_counts_over_the_corpus() {
             *rules_per_code.entry(c).or_default() += 1;
         }
     }
-    println!("lint  rules flagged  warnings   (of {} EQL rules)", rules.len());
+    println!(
+        "lint  rules flagged  warnings   (of {} EQL rules)",
+        rules.len()
+    );
     for (code, n) in &rules_per_code {
         println!("{code}  {n:>13}  {:>8}", hits_per_code[code]);
     }
@@ -119,25 +161,42 @@ fn seed_rule_wildcard_lint_points_at_python_star() {
         assert!(w001.contains(&lit), "W001 should point at {lit}: {w001:?}");
     }
     // and the current upstream version is clean of it
-    let upstream = common::shared_dir().join("corpus/detection-rules/rules/linux/persistence_systemd_netcon.toml");
+    let upstream = common::shared_dir()
+        .join("corpus/detection-rules/rules/linux/persistence_systemd_netcon.toml");
     let text = std::fs::read_to_string(&upstream).expect("read upstream rule");
     let query = common::load_rule(&text).expect("upstream rule is EQL");
     let a = analyze(&query);
-    assert!(a.diagnostics.iter().all(|d| d.code != "W001"), "{:?}", a.diagnostics);
+    assert!(
+        a.diagnostics.iter().all(|d| d.code != "W001"),
+        "{:?}",
+        a.diagnostics
+    );
 }
 
 /// Elasticsearch's own conformance queries all parse and validate.
 #[test]
 fn every_conformance_query_is_valid() {
     let specs = common::conformance_queries();
-    assert!(specs.len() >= 190, "found only {} conformance queries", specs.len());
+    assert!(
+        specs.len() >= 190,
+        "found only {} conformance queries",
+        specs.len()
+    );
     let mut failures = Vec::new();
     for (name, q) in &specs {
         let a = analyze(q);
         let errors: Vec<_> = a.errors().cloned().collect();
         if !errors.is_empty() {
-            failures.push(format!("{name}:\n{}", ferret_eql::render(&errors, name, q, 0, false)));
+            failures.push(format!(
+                "{name}:\n{}",
+                ferret_eql::render(&errors, name, q, 0, false)
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} conformance queries rejected:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} conformance queries rejected:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -17,7 +17,10 @@ fn err(src: &str) -> ferret_eql::Diagnostic {
 fn field(path: &[&str]) -> Expr {
     Expr {
         kind: ExprKind::Field(FieldRef {
-            path: path.iter().map(|s| PathSegment::Key(s.to_string())).collect(),
+            path: path
+                .iter()
+                .map(|s| PathSegment::Key(s.to_string()))
+                .collect(),
             optional: false,
             span: Span::default(),
         }),
@@ -29,20 +32,57 @@ fn field(path: &[&str]) -> Expr {
 fn precedence_follows_elasticsearch() {
     // `not` binds tighter than `and`, looser than comparisons.
     let e = expr("not a == 1 and b");
-    let ExprKind::Logic { op: LogicOp::And, lhs, .. } = &e.kind else { panic!("{e:?}") };
-    let ExprKind::Not(inner) = &lhs.kind else { panic!() };
-    assert!(matches!(inner.kind, ExprKind::Compare { op: CompareOp::Eq, .. }));
+    let ExprKind::Logic {
+        op: LogicOp::And,
+        lhs,
+        ..
+    } = &e.kind
+    else {
+        panic!("{e:?}")
+    };
+    let ExprKind::Not(inner) = &lhs.kind else {
+        panic!()
+    };
+    assert!(matches!(
+        inner.kind,
+        ExprKind::Compare {
+            op: CompareOp::Eq,
+            ..
+        }
+    ));
     // `and` binds tighter than `or`.
     let e = expr("a or b and c");
-    assert!(matches!(e.kind, ExprKind::Logic { op: LogicOp::Or, .. }));
+    assert!(matches!(
+        e.kind,
+        ExprKind::Logic {
+            op: LogicOp::Or,
+            ..
+        }
+    ));
     // `*` binds tighter than `+`; unary minus tightest.
     let e = expr("-a * b + c");
-    let ExprKind::Arith { op: ArithOp::Add, lhs, .. } = &e.kind else { panic!() };
-    let ExprKind::Arith { op: ArithOp::Mul, lhs, .. } = &lhs.kind else { panic!() };
+    let ExprKind::Arith {
+        op: ArithOp::Add,
+        lhs,
+        ..
+    } = &e.kind
+    else {
+        panic!()
+    };
+    let ExprKind::Arith {
+        op: ArithOp::Mul,
+        lhs,
+        ..
+    } = &lhs.kind
+    else {
+        panic!()
+    };
     assert!(matches!(lhs.kind, ExprKind::Neg(_)));
     // predicates attach to the primary before them.
     let e = expr("a + b in (1, 2)");
-    let ExprKind::Arith { rhs, .. } = &e.kind else { panic!() };
+    let ExprKind::Arith { rhs, .. } = &e.kind else {
+        panic!()
+    };
     assert!(matches!(rhs.kind, ExprKind::In { .. }));
 }
 
@@ -59,9 +99,29 @@ fn all_predicates() {
         let e = expr(src);
         assert!(matches!(e.kind, ExprKind::Match { .. }), "{src}");
     }
-    let ExprKind::Match { op, case_insensitive, list, patterns, .. } = expr("x : (\"a\", \"b\")").kind else { panic!() };
-    assert_eq!((op, case_insensitive, list, patterns.len()), (MatchOp::Seq, true, true, 2));
-    let ExprKind::Match { op, case_insensitive, list, .. } = expr("x like~ \"a\"").kind else { panic!() };
+    let ExprKind::Match {
+        op,
+        case_insensitive,
+        list,
+        patterns,
+        ..
+    } = expr("x : (\"a\", \"b\")").kind
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (op, case_insensitive, list, patterns.len()),
+        (MatchOp::Seq, true, true, 2)
+    );
+    let ExprKind::Match {
+        op,
+        case_insensitive,
+        list,
+        ..
+    } = expr("x like~ \"a\"").kind
+    else {
+        panic!()
+    };
     assert_eq!((op, case_insensitive, list), (MatchOp::Like, true, false));
     for (src, ci, neg) in [
         ("x in (1)", false, false),
@@ -69,14 +129,23 @@ fn all_predicates() {
         ("x not in (1, 2)", false, true),
         ("x not in~ (\"a\")", true, true),
     ] {
-        let ExprKind::In { case_insensitive, negated, .. } = expr(src).kind else { panic!("{src}") };
+        let ExprKind::In {
+            case_insensitive,
+            negated,
+            ..
+        } = expr(src).kind
+        else {
+            panic!("{src}")
+        };
         assert_eq!((case_insensitive, negated), (ci, neg), "{src}");
     }
 }
 
 #[test]
 fn field_forms() {
-    let ExprKind::Field(f) = expr("?process.args[0].`odd name`.sequence").kind else { panic!() };
+    let ExprKind::Field(f) = expr("?process.args[0].`odd name`.sequence").kind else {
+        panic!()
+    };
     assert!(f.optional);
     assert_eq!(
         f.path,
@@ -89,13 +158,19 @@ fn field_forms() {
         ]
     );
     assert_eq!(expr("@timestamp").kind, field(&["@timestamp"]).kind);
-    assert_eq!(expr("event0.file.name").kind, field(&["event0", "file", "name"]).kind);
+    assert_eq!(
+        expr("event0.file.name").kind,
+        field(&["event0", "file", "name"]).kind
+    );
 }
 
 #[test]
 fn literals() {
     assert_eq!(expr("1").kind, ExprKind::Literal(Literal::Int(1)));
-    assert_eq!(expr("1.5e3").kind, ExprKind::Literal(Literal::Float(1500.0)));
+    assert_eq!(
+        expr("1.5e3").kind,
+        ExprKind::Literal(Literal::Float(1500.0))
+    );
     assert_eq!(expr("null").kind, ExprKind::Literal(Literal::Null));
     assert_eq!(expr("true").kind, ExprKind::Literal(Literal::Bool(true)));
     assert_eq!(
@@ -110,26 +185,49 @@ fn literals() {
 
 #[test]
 fn functions_and_tilde() {
-    let ExprKind::Call { name, case_insensitive, args } = expr("startsWith~(process.name, \"a\")").kind else { panic!() };
-    assert_eq!((name.name.as_str(), case_insensitive, args.len()), ("startsWith", true, 2));
-    let ExprKind::Call { name, .. } = expr("stringcontains(a, \"b\")").kind else { panic!() };
+    let ExprKind::Call {
+        name,
+        case_insensitive,
+        args,
+    } = expr("startsWith~(process.name, \"a\")").kind
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (name.name.as_str(), case_insensitive, args.len()),
+        ("startsWith", true, 2)
+    );
+    let ExprKind::Call { name, .. } = expr("stringcontains(a, \"b\")").kind else {
+        panic!()
+    };
     assert_eq!(name.name, "stringcontains");
-    assert!(matches!(expr("length(a) > 3").kind, ExprKind::Compare { .. }));
+    assert!(matches!(
+        expr("length(a) > 3").kind,
+        ExprKind::Compare { .. }
+    ));
 }
 
 #[test]
 fn comments_are_ignored() {
     let q = parse("process /* c /* nested */ */ where // line\n true").unwrap();
-    let QueryBody::Event(e) = q.body else { panic!() };
+    let QueryBody::Event(e) = q.body else {
+        panic!()
+    };
     assert_eq!(e.condition.kind, ExprKind::Literal(Literal::Bool(true)));
 }
 
 #[test]
 fn event_query_categories() {
-    let QueryBody::Event(e) = parse("any where true").unwrap().body else { panic!() };
+    let QueryBody::Event(e) = parse("any where true").unwrap().body else {
+        panic!()
+    };
     assert!(matches!(e.category, Category::Any(_)));
-    let QueryBody::Event(e) = parse("\"my cat\" where true").unwrap().body else { panic!() };
-    let Category::Named(id) = e.category else { panic!() };
+    let QueryBody::Event(e) = parse("\"my cat\" where true").unwrap().body else {
+        panic!()
+    };
+    let Category::Named(id) = e.category else {
+        panic!()
+    };
     assert_eq!(id.name, "my cat");
 }
 
@@ -144,7 +242,9 @@ fn sequence_everything() {
          | head 5 | tail 2",
     )
     .unwrap();
-    let QueryBody::Sequence(s) = &q.body else { panic!() };
+    let QueryBody::Sequence(s) = &q.body else {
+        panic!()
+    };
     assert_eq!(s.by.len(), 1);
     assert_eq!(s.maxspan.as_ref().unwrap().millis(), 300_000);
     assert_eq!(s.stages.len(), 3);
@@ -155,9 +255,20 @@ fn sequence_everything() {
     assert!(s.until.is_some());
     assert_eq!(q.pipes.len(), 2);
     assert_eq!(q.pipes[0].kind, PipeKind::Head(5));
-    for (unit, ms) in [("ms", 7), ("s", 7_000), ("m", 420_000), ("h", 25_200_000), ("d", 604_800_000)] {
-        let q = parse(&format!("sequence with maxspan=7{unit} [a where true] [b where true]")).unwrap();
-        let QueryBody::Sequence(s) = q.body else { panic!() };
+    for (unit, ms) in [
+        ("ms", 7),
+        ("s", 7_000),
+        ("m", 420_000),
+        ("h", 25_200_000),
+        ("d", 604_800_000),
+    ] {
+        let q = parse(&format!(
+            "sequence with maxspan=7{unit} [a where true] [b where true]"
+        ))
+        .unwrap();
+        let QueryBody::Sequence(s) = q.body else {
+            panic!()
+        };
         assert_eq!(s.maxspan.unwrap().millis(), ms);
     }
 }
@@ -166,7 +277,9 @@ fn sequence_everything() {
 fn index_vs_next_stage() {
     // `[` after a join key starts the next stage unless an integer follows.
     let q = parse("sequence by a [x where true] by b [y where true] by c").unwrap();
-    let QueryBody::Sequence(s) = q.body else { panic!() };
+    let QueryBody::Sequence(s) = q.body else {
+        panic!()
+    };
     assert_eq!(s.stages.len(), 2);
     assert_eq!(s.stages[0].by[0].kind, field(&["b"]).kind);
 }
@@ -174,9 +287,15 @@ fn index_vs_next_stage() {
 #[test]
 fn sample_and_pipes() {
     let q = parse("sample by host.id [a where true] [b where true] | filter x > 1 | unique a, b | unique_count a | count | count a | sort a").unwrap();
-    let QueryBody::Sample(s) = &q.body else { panic!() };
+    let QueryBody::Sample(s) = &q.body else {
+        panic!()
+    };
     assert_eq!(s.stages.len(), 2);
-    let kinds: Vec<_> = q.pipes.iter().map(|p| std::mem::discriminant(&p.kind)).collect();
+    let kinds: Vec<_> = q
+        .pipes
+        .iter()
+        .map(|p| std::mem::discriminant(&p.kind))
+        .collect();
     assert_eq!(kinds.len(), 6);
     assert_eq!(q.pipes[3].kind, PipeKind::Count(vec![]));
 }
@@ -184,8 +303,12 @@ fn sample_and_pipes() {
 #[test]
 fn spans_are_byte_offsets() {
     let src = "process where process.name == \"bash\"";
-    let QueryBody::Event(e) = parse(src).unwrap().body else { panic!() };
-    let ExprKind::Compare { lhs, rhs, .. } = &e.condition.kind else { panic!() };
+    let QueryBody::Event(e) = parse(src).unwrap().body else {
+        panic!()
+    };
+    let ExprKind::Compare { lhs, rhs, .. } = &e.condition.kind else {
+        panic!()
+    };
     assert_eq!(&src[lhs.span.range()], "process.name");
     assert_eq!(&src[rhs.span.range()], "\"bash\"");
     assert_eq!(&src[e.condition.span.range()], "process.name == \"bash\"");
@@ -200,15 +323,31 @@ fn syntax_errors_have_codes_and_positions() {
         ("process where a == ", "E001", ""),
         ("process where a = 1", "E015", "="),
         ("process where a == 1 == 2", "E014", "=="),
-        ("sequence with maxspan=5x [a where true] [b where true]", "E011", "x"),
-        ("sequence with maxspan=5 [a where true] [b where true]", "E011", "5"),
-        ("sequence with maxspan=1.5s [a where true] [b where true]", "E011", "1.5"),
+        (
+            "sequence with maxspan=5x [a where true] [b where true]",
+            "E011",
+            "x",
+        ),
+        (
+            "sequence with maxspan=5 [a where true] [b where true]",
+            "E011",
+            "5",
+        ),
+        (
+            "sequence with maxspan=1.5s [a where true] [b where true]",
+            "E011",
+            "1.5",
+        ),
         ("process where true | bogus 3", "E012", "bogus"),
         ("process where true | head x", "E013", "x"),
         ("process where \"abc", "E002", "\"abc"),
         ("process where ?\"x\"", "E004", "?\"x\""),
         ("join [a where true] [b where true]", "E016", "join"),
-        ("sequence [a where true] with runs=1 with runs=2", "E017", "with"),
+        (
+            "sequence [a where true] with runs=1 with runs=2",
+            "E017",
+            "with",
+        ),
         ("sequence with maxspan=5s by x [a where true]", "E017", "by"),
         ("process where where == 1", "E018", "where"),
     ] {
@@ -225,7 +364,11 @@ fn syntax_errors_have_codes_and_positions() {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    let src = format!("process where {}a{}", "(".repeat(100_000), ")".repeat(100_000));
+    let src = format!(
+        "process where {}a{}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
     assert_eq!(err(&src).code, "E010");
     let src = format!("process where {}a", "not ".repeat(100_000));
     assert_eq!(err(&src).code, "E010");

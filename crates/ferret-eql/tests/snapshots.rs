@@ -26,10 +26,16 @@ snap!(
     unclosed_bracket,
     "sequence by host.id\n  [process where process.name == \"bash\"\n  [network where true]"
 );
-snap!(unclosed_paren, "process where (process.name == \"a\" or process.name == \"b\"");
+snap!(
+    unclosed_paren,
+    "process where (process.name == \"a\" or process.name == \"b\""
+);
 snap!(missing_where, "process process.name == \"bash\"");
 snap!(missing_category, "process.name == \"bash\"");
-snap!(unknown_function, "process where substr(process.name, 1) == \"x\"");
+snap!(
+    unknown_function,
+    "process where substr(process.name, 1) == \"x\""
+);
 snap!(single_quoted_string, "process where process.name == 'bash'");
 snap!(
     bad_maxspan_unit,
@@ -41,7 +47,10 @@ snap!(
 );
 snap!(wrong_arity, "process where startsWith(process.name)");
 snap!(wrong_argument_type, "process where length(42) > 3");
-snap!(tilde_without_variant, "process where length~(process.name) > 3");
+snap!(
+    tilde_without_variant,
+    "process where length~(process.name) > 3"
+);
 snap!(
     unequal_join_keys,
     "sequence by host.id\n  [process where true] by process.entity_id\n  [network where true]"
@@ -50,11 +59,20 @@ snap!(
     runs_zero,
     "sequence\n  [authentication where event.outcome == \"failure\"] with runs=0\n  [authentication where event.outcome == \"success\"]"
 );
-snap!(one_stage_sequence, "sequence by host.id [process where true]");
+snap!(
+    one_stage_sequence,
+    "sequence by host.id [process where true]"
+);
 snap!(unterminated_string, "process where process.name == \"bash");
-snap!(invalid_escape, "file where file.path == \"C:\\Windows\\System32\"");
+snap!(
+    invalid_escape,
+    "file where file.path == \"C:\\Windows\\System32\""
+);
 snap!(stray_operator, "process where == \"bash\"");
-snap!(assign_instead_of_equals, "process where process.name = \"bash\"");
+snap!(
+    assign_instead_of_equals,
+    "process where process.name = \"bash\""
+);
 snap!(chained_comparison, "process where 1 < process.pid < 10");
 snap!(keyword_as_field, "process where sequence == 1");
 snap!(unknown_pipe, "process where true | haed 5");
@@ -63,8 +81,14 @@ snap!(
     wildcard_in_exact_match,
     "process where process.name in (\"python*\", \"php*\", \"bash\")"
 );
-snap!(like_without_wildcard, "process where process.name like~ \"bash\"");
-snap!(duplicate_list_value, "process where process.name in (\"sh\", \"bash\", \"sh\")");
+snap!(
+    like_without_wildcard,
+    "process where process.name like~ \"bash\""
+);
+snap!(
+    duplicate_list_value,
+    "process where process.name in (\"sh\", \"bash\", \"sh\")"
+);
 snap!(
     missing_event_in_until,
     "sequence [process where true] [file where true] until ![network where true]"
@@ -76,11 +100,24 @@ fn seed_rule_in_file_coordinates() {
     let path = common::shared_dir().join("seed/persistence_systemd_netcon.toml");
     let text = std::fs::read_to_string(&path).expect("read seed rule");
     let query = common::load_rule(&text).expect("EQL rule");
-    let offset = text.find(query.as_str()).expect("query text appears verbatim in the file");
+    let offset = text
+        .find(query.as_str())
+        .expect("query text appears verbatim in the file");
     let a = analyze(&query);
-    let w001: Vec<_> = a.diagnostics.iter().filter(|d| d.code == "W001").cloned().collect();
+    let w001: Vec<_> = a
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "W001")
+        .cloned()
+        .collect();
     insta::assert_snapshot!(
         "seed_rule_in_file_coordinates",
-        render(&w001, "persistence_systemd_netcon.toml", &text, offset, false)
+        render(
+            &w001,
+            "persistence_systemd_netcon.toml",
+            &text,
+            offset,
+            false
+        )
     );
 }

@@ -61,14 +61,11 @@ fn main() {
             }
         } else if project {
             for i in 0..batch.len() {
-                let r = match batch.get(i) {
-                    ferret_event::RawItem::Record(rec) => projection.decode(rec),
-                    ferret_event::RawItem::Skip(s) => Err(s.clone()),
-                };
-                stats.record(&r);
+                stats.record(&batch.decode_projected(i, &projection));
             }
         }
     }
+    stats.inputs = reader.stats().inputs;
     let secs = start.elapsed().as_secs_f64();
     println!(
         "{entries} entries in {secs:.3} s ({:.0} /s); decoded: {stats}",

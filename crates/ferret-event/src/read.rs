@@ -32,11 +32,13 @@
 //! [`ReadStats`] counts events and skips by reason, and [`SkipReporter`]
 //! prints skips the way the CLI wants.
 //!
-//! The JSON array scanner splits on brackets outside strings. An unclosed
-//! string ends at its line's end (JSON strings cannot span lines), but an
-//! element with an unclosed bracket runs on to the end of the input
-//! (reported as one truncated record, or as too large); NDJSON
-//! resynchronises at every newline and is the better format for dirty data.
+//! The JSON array scanner splits on brackets outside strings. An element
+//! with a string still open at the end of a line (JSON strings cannot span
+//! lines) is skipped there and scanning resumes on the next line, which may
+//! report the rest of that element as further bad elements. An element with
+//! an unclosed bracket runs on to the end of the input (reported as one
+//! truncated record, or as too large); NDJSON resynchronises at every
+//! newline and is the better format for dirty data.
 //!
 //! A projection-aware decode ([`crate::Projection::decode`]) can replace
 //! [`RawBatch::decode`] when only some fields are needed.
@@ -479,6 +481,19 @@ impl RawBatch {
     pub fn decode(&self, i: usize) -> Result<Event, Skip> {
         match self.get(i) {
             RawItem::Record(r) => decode(r),
+            RawItem::Skip(s) => Err(s.clone()),
+        }
+    }
+
+    /// Like [`RawBatch::decode`], keeping only the fields `projection`
+    /// keeps (see [`crate::project`]); accepts and rejects the same entries.
+    pub fn decode_projected(
+        &self,
+        i: usize,
+        projection: &crate::Projection,
+    ) -> Result<Event, Skip> {
+        match self.get(i) {
+            RawItem::Record(r) => projection.decode(r),
             RawItem::Skip(s) => Err(s.clone()),
         }
     }
@@ -1150,6 +1165,34 @@ impl SplitState {
                 continue;
             }
             let b = data[pos];
+            // The commonest state changes inside an element, inline: a
+            // string opening or closing, and a comma or newline between
+            // fields of a nested value.
+            let a = &mut self.arr;
+            if a.active && !a.slash && !a.in_comment {
+                if a.in_str && !a.escape && b == b'"' {
+                    a.in_str = false;
+                    a.push(b, max);
+                    pos += 1;
+                    continue;
+                }
+                if !a.in_str {
+                    if b == b'"' {
+                        a.in_str = true;
+                        a.push(b, max);
+                        pos += 1;
+                        continue;
+                    }
+                    if a.depth > 0 && (b == b',' || b == b'\n') {
+                        a.push(b, max);
+                        if b == b'\n' {
+                            self.line += 1;
+                        }
+                        pos += 1;
+                        continue;
+                    }
+                }
+            }
             pos += 1;
             let emitted = self.array_byte(b, batch, max);
             if b == b'\n' {
@@ -1175,14 +1218,16 @@ impl SplitState {
             return false;
         }
         if a.in_str {
-            a.push(b, max);
             if b == b'\n' {
-                // JSON strings cannot span lines: the string is broken, and
-                // ending it here lets the scanner find the next element
-                // instead of running on inside a string to the end.
-                a.in_str = false;
-                a.escape = false;
-            } else if a.escape {
+                // JSON strings cannot span lines: the element is broken.
+                // Dropping it here lets the scanner resynchronise on the
+                // next lines instead of running on inside a string (and
+                // with a wrong bracket depth) to the end of the input.
+                self.drop_broken_element(batch);
+                return true;
+            }
+            a.push(b, max);
+            if a.escape {
                 a.escape = false;
             } else if b == b'\\' {
                 a.escape = true;
@@ -1269,6 +1314,24 @@ impl SplitState {
                 false
             }
         }
+    }
+
+    fn drop_broken_element(&mut self, batch: &mut RawBatch) {
+        let a = &mut self.arr;
+        a.active = false;
+        a.depth = 0;
+        a.in_str = false;
+        a.escape = false;
+        a.oversized = false;
+        a.elem.clear();
+        let line = a.elem_line;
+        let last = self.line + 1;
+        let skip = self.skip(
+            line,
+            SkipReason::InvalidJson,
+            format!("string not closed at the end of line {last}; element skipped"),
+        );
+        self.push_skip(batch, skip);
     }
 
     fn emit_element(&mut self, batch: &mut RawBatch) {

@@ -697,7 +697,11 @@ fn stdin_child() {
     let mut skips: Vec<Skip> = Vec::new();
     let (events, _) = read_all(vec![Input::from_arg("-")], &mut skips);
     let lines: Vec<String> = events.iter().map(|e| e.origin.line.to_string()).collect();
-    println!("STDIN-RESULT events={} skips={}", lines.join(","), skips.len());
+    println!(
+        "STDIN-RESULT events={} skips={}",
+        lines.join(","),
+        skips.len()
+    );
 }
 
 #[test]
@@ -724,6 +728,37 @@ fn array_recovers_after_an_unclosed_string() {
     let text = b"[\n  {\"a\": \"abc},\n  {\"b\": 1},\n  {\"c\": 2}\n]\n";
     let (events, skips, _) = run(text);
     assert_eq!(lines(&events), vec![3, 4]);
-    assert_eq!(skips.len(), 1);
-    assert_eq!(skips[0].origin.line, 2);
+    assert_eq!(reasons(&skips), vec![(2, SkipReason::InvalidJson)]);
+    assert!(
+        skips[0].message.contains("string not closed"),
+        "{}",
+        skips[0].message
+    );
+    // Broken in the middle of a pretty-printed element: the rest of that
+    // element is reported too, and the next element reads fine.
+    let text = b"[\n  {\n    \"a\": \"abc,\n    \"b\": 1\n  },\n  {\"c\": 2}\n]\n";
+    let (events, skips, _) = run(text);
+    assert_eq!(lines(&events), vec![6]);
+    assert_eq!(
+        reasons(&skips),
+        vec![(2, SkipReason::InvalidJson), (4, SkipReason::InvalidJson)]
+    );
+}
+
+#[test]
+fn raw_batches_decode_projected() {
+    use ferret_event::Projection;
+    let text = b"{\"process\":{\"name\":\"sh\",\"pid\":1},\"x\":2}\nbad\n";
+    let mut reader = Reader::new(vec![Input::stream(
+        "x",
+        std::io::Cursor::new(text.to_vec()),
+    )]);
+    let mut batch = RawBatch::new();
+    assert!(reader.next_raw_batch(&mut batch));
+    let proj = Projection::new(&[FieldPath::dotted("process.name")]);
+    let e = batch.decode_projected(0, &proj).unwrap();
+    assert_eq!(e.doc, json!({"process": {"name": "sh"}}));
+    assert_eq!(e.origin, Origin { file: 0, line: 1 });
+    let s = batch.decode_projected(1, &proj).unwrap_err();
+    assert_eq!(s, batch.decode(1).unwrap_err());
 }

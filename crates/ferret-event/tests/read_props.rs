@@ -193,16 +193,33 @@ proptest! {
         pretty in any::<bool>(),
         records in 1usize..9,
         sizes in prop::collection::vec(1usize..50, 1..5),
+        comments in prop::collection::vec(any::<bool>(), 0..64),
     ) {
         let values: Vec<serde_json::Value> = docs
             .iter()
-            .map(|(n, s)| serde_json::json!({"n": n, "s": s, "nested": {"k": [s, n]}}))
+            .map(|(n, s)| serde_json::json!({"n": n, "s": s, "nested": {"k": [s, n, {"z": [s]}]}}))
             .collect();
-        let text = if pretty {
+        let mut text = if pretty {
             serde_json::to_vec_pretty(&values).unwrap()
         } else {
             serde_json::to_vec(&values).unwrap()
         };
+        if pretty {
+            // `//` comments after some line ends (pretty-printed newlines
+            // are never inside strings), inside and between elements.
+            let mut out = Vec::new();
+            let mut k = 0;
+            for &b in &text {
+                out.push(b);
+                if b == b'\n' {
+                    if comments.get(k).copied().unwrap_or(false) {
+                        out.extend_from_slice(b"  // note, with [brackets] and \"quotes\n");
+                    }
+                    k += 1;
+                }
+            }
+            text = out;
+        }
         let (events, skips, _) = read(text.clone(), limits(records, 128));
         let (ch_events, ch_skips) = read_chunky(text, sizes);
         prop_assert_eq!(&ch_skips, &skips);

@@ -5,12 +5,15 @@
 //!
 //! Entry points: [`RuleSet::load`] (many paths, filters) or
 //! [`load_entries`] (every rule in load order, for `ferret check`);
-//! [`Rule::analyze`] to parse and validate a rule's query with diagnostics
-//! placed in the rule file; [`alert::build_alert`] for alert documents.
+//! [`Rule::analyze`] to parse, validate and lint a rule's query, then
+//! [`Rule::render`] / [`Rule::file_diagnostics`] / [`Rule::position`] to
+//! report those diagnostics at rule-file line:column;
+//! [`alert::build_alert`] for alert documents.
 
 pub mod alert;
 mod analysis;
 mod escape;
+pub mod fuzz_check;
 mod kibana;
 mod rule;
 mod set;

@@ -3,7 +3,6 @@
 //! reproduce), then loaded, analysed and rendered. Each result must be a
 //! rule, an unsupported rule or an error with a position inside the file.
 
-use ferret_rules::{load_text, Loaded};
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> Vec<(PathBuf, String)> {
@@ -23,28 +22,8 @@ fn fixtures() -> Vec<(PathBuf, String)> {
     out
 }
 
-/// Loads, analyses and renders everything in `text`; panics only on a bug.
 fn exercise(path: &Path, text: &str) {
-    for entry in load_text(path, text) {
-        match entry {
-            Loaded::Rule(r) => {
-                let a = r.analyze();
-                let shown = r.render(&a.diagnostics, Some(text), false);
-                for d in r.file_diagnostics(&a.diagnostics) {
-                    assert!(d.span.end as usize <= text.len(), "{shown}");
-                }
-            }
-            Loaded::Unsupported(u) => assert!(!u.reason.is_empty()),
-            Loaded::Error(e) => {
-                if let Some(span) = &e.span {
-                    assert!(span.start <= text.len(), "{e}");
-                }
-                if let Some(d) = e.diagnostic() {
-                    ferret_eql::render(&[d], "x", text, 0, false);
-                }
-            }
-        }
-    }
+    ferret_rules::fuzz_check::check_text(path, text);
 }
 
 struct XorShift(u64);
@@ -95,4 +74,16 @@ fn mutated_files_do_not_panic() {
             exercise(&path, &mutated);
         }
     }
+}
+
+#[test]
+fn selector_byte_picks_the_format() {
+    // Odd first byte: NDJSON; a JSON rule line loads as a rule there.
+    let line = br#"{"rule_id":"a","name":"A","type":"eql","language":"eql","severity":"low","risk_score":1,"query":"any where true"}"#;
+    let mut data = vec![1u8];
+    data.extend_from_slice(line);
+    ferret_rules::fuzz_check::check_bytes(&data);
+    ferret_rules::fuzz_check::check_bytes(&[]);
+    data[0] = 0;
+    ferret_rules::fuzz_check::check_bytes(&data);
 }

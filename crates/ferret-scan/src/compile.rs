@@ -150,12 +150,19 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
                 continue;
             }
         };
+        // Kibana reads `timestamp_override` and falls back to `@timestamp`
+        // for events that lack the overriding field.
         let config = RunConfig {
             timestamp_field: rule
                 .meta
                 .timestamp_override
                 .clone()
                 .unwrap_or_else(|| "@timestamp".to_string()),
+            timestamp_fallback: rule
+                .meta
+                .timestamp_override
+                .as_ref()
+                .map(|_| "@timestamp".to_string()),
             tiebreaker_field: rule.meta.tiebreaker_field.clone(),
             max_live_partials: opts.max_live_partials,
             ..RunConfig::default()

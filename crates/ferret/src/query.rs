@@ -102,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let config = RunConfig {
         timestamp_field: args.timestamp_field.clone(),
+        timestamp_fallback: None,
         tiebreaker_field: args.tiebreaker_field.clone(),
         size: args.size,
         max_samples_per_key: args.max_samples_per_key,

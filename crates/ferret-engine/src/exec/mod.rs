@@ -42,6 +42,10 @@ pub struct RunConfig {
     /// Field holding the event time (ISO 8601, epoch millis number or numeric
     /// string). Default `@timestamp`.
     pub timestamp_field: String,
+    /// Field read when an event has no usable `timestamp_field`. Kibana runs
+    /// a rule with `timestamp_override` this way, falling back to
+    /// `@timestamp`. Default none.
+    pub timestamp_fallback: Option<String>,
     /// Field that orders events with equal timestamps. Default none.
     pub tiebreaker_field: Option<String>,
     /// Maximum number of hits returned (Elasticsearch's `size`). Default
@@ -62,14 +66,19 @@ pub struct RunConfig {
     pub reorder_window: Option<std::time::Duration>,
 }
 
-/// Default cap on live partial sequences per query: at roughly 200 bytes a
-/// partial this bounds sequence state to a few hundred MB in the worst case.
-pub const DEFAULT_MAX_LIVE_PARTIALS: usize = 1_000_000;
+/// Default cap on live partial sequences (and distinct sample keys) per
+/// query. A partial itself costs a few hundred bytes (its join key is stored
+/// twice, plus one `Arc` per matched event); the events it references stay
+/// alive while it does, so with every partial on a distinct ~5 KB event the
+/// worst case is in the hundreds of MB per query. Rules with `maxspan` rarely
+/// come near the cap: their partials expire.
+pub const DEFAULT_MAX_LIVE_PARTIALS: usize = 100_000;
 
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             timestamp_field: "@timestamp".to_string(),
+            timestamp_fallback: None,
             tiebreaker_field: None,
             size: None,
             max_samples_per_key: 1,
@@ -180,6 +189,7 @@ impl QueryRunner {
     pub fn new(plan: Arc<Plan>, config: &RunConfig) -> Self {
         let order = OrderFields {
             timestamp: FieldPath::dotted(&config.timestamp_field),
+            timestamp_fallback: config.timestamp_fallback.as_deref().map(FieldPath::dotted),
             tiebreaker: config.tiebreaker_field.as_deref().map(FieldPath::dotted),
         };
         let state = match &plan.body {

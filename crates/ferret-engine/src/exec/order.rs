@@ -82,12 +82,22 @@ impl Ordinal {
 #[derive(Clone, Debug)]
 pub struct OrderFields {
     pub timestamp: FieldPath,
+    /// Read when `timestamp` gives no usable time (Kibana's
+    /// `timestamp_override` falls back to `@timestamp` this way).
+    pub timestamp_fallback: Option<FieldPath>,
     pub tiebreaker: Option<FieldPath>,
 }
 
 impl OrderFields {
     pub fn ordinal(&self, event: &Event, seq: u64) -> Ordinal {
-        let ts = self.timestamp.first(&event.doc).and_then(parse_timestamp);
+        let ts = self
+            .timestamp
+            .first(&event.doc)
+            .and_then(parse_timestamp)
+            .or_else(|| {
+                let fallback = self.timestamp_fallback.as_ref()?;
+                fallback.first(&event.doc).and_then(parse_timestamp)
+            });
         Ordinal {
             ts: match ts {
                 Some(t) => (false, t),
@@ -138,6 +148,7 @@ mod tests {
     fn missing_timestamps_sort_last_then_input_order() {
         let order = OrderFields {
             timestamp: FieldPath::dotted("@timestamp"),
+            timestamp_fallback: None,
             tiebreaker: None,
         };
         let a = order.ordinal(&event(json!({})), 0);
@@ -146,5 +157,21 @@ mod tests {
         assert!(b < c && c < a);
         assert_eq!(b.timestamp(), c.timestamp());
         assert_eq!(a.timestamp(), None);
+    }
+
+    #[test]
+    fn timestamp_fallback_is_read_when_the_field_is_absent() {
+        let order = OrderFields {
+            timestamp: FieldPath::dotted("event.ingested"),
+            timestamp_fallback: Some(FieldPath::dotted("@timestamp")),
+            tiebreaker: None,
+        };
+        let only_ts = order.ordinal(&event(json!({"@timestamp": 5})), 0);
+        assert_eq!(only_ts.timestamp(), Some(Timestamp::from_millis(5)));
+        let both = order.ordinal(
+            &event(json!({"@timestamp": 5, "event": {"ingested": 9}})),
+            1,
+        );
+        assert_eq!(both.timestamp(), Some(Timestamp::from_millis(9)));
     }
 }

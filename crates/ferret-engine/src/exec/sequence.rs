@@ -26,7 +26,7 @@
 //!   query Elasticsearch issues); leading/trailing missing stages look for the
 //!   latest event before the first positive event / the earliest after the
 //!   last one and reject when that event lies within `maxspan` of the
-//!   sequence (the exact acceptance rules are in [`accept_missing`]).
+//!   sequence (the exact acceptance rules are in `accept_missing`).
 //! * A join key whose field is not optional (`?field`) must not be null; such
 //!   events do not match the stage.
 //!

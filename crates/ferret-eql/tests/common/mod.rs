@@ -90,9 +90,19 @@ pub fn conformance_queries() -> Vec<(String, String)> {
         .collect();
     files.sort();
     for f in files {
-        let v: toml::Value = toml::from_str(&std::fs::read_to_string(&f).expect("read spec")).expect("spec TOML");
-        for q in v.get("queries").and_then(|q| q.as_array()).into_iter().flatten() {
-            let name = q.get("name").and_then(|n| n.as_str()).unwrap_or("?").to_string();
+        let v: toml::Value =
+            toml::from_str(&std::fs::read_to_string(&f).expect("read spec")).expect("spec TOML");
+        for q in v
+            .get("queries")
+            .and_then(|q| q.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let name = q
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("?")
+                .to_string();
             if let Some(query) = q.get("query").and_then(|s| s.as_str()) {
                 out.push((name, query.to_string()));
             }
