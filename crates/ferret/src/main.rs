@@ -13,9 +13,22 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Run Elastic Security detection rules (EQL) over event files, without
-/// Elasticsearch.
+/// Elasticsearch or Kibana.
 #[derive(Parser)]
-#[command(name = "ferret", version, about, long_about = None)]
+#[command(
+    name = "ferret",
+    version,
+    about = "Run Elastic Security detection rules (EQL) over event files, without Elasticsearch or Kibana",
+    after_help = "\
+Examples:
+  ferret scan --rules examples/rules examples/telemetry.ndjson
+  ferret check rules/
+  ferret query 'process where process.name : \"python*\"' events.ndjson.gz
+
+Exit status: 0 success; 1 the run found errors (a rule that does not load or \
+compile, a skipped event under --strict); 2 the run could not be carried out \
+(bad arguments, an invalid query, unreadable input)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

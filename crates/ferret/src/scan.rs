@@ -59,8 +59,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
     /// Cap on live partial sequences per rule (evictions are reported)
-    #[arg(long, value_name = "N", default_value_t = ferret_engine::DEFAULT_MAX_LIVE_PARTIALS)]
-    pub max_partials: usize,
+    #[arg(long, alias = "max-partials", value_name = "N", default_value_t = ferret_engine::DEFAULT_MAX_LIVE_PARTIALS)]
+    pub max_live_partials: usize,
     /// Worker threads [default: all cores]; output is identical for any N
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         &CompileOptions {
             ignore_index: args.ignore_index,
-            max_live_partials: args.max_partials,
+            max_live_partials: args.max_live_partials,
             field_types,
         },
     );
@@ -155,7 +155,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    skips.finish(&outcome.read);
+    if !args.quiet || outcome.read.skipped_total() > 0 {
+        skips.finish(&outcome.read);
+    }
 
     let mut out = args.output.open()?;
     match args.output.format() {
@@ -272,7 +274,7 @@ fn write_table(w: &mut dyn Write, o: &ScanOutcome, color: bool) -> anyhow::Resul
                 s("kibana.alert.rule.name"),
                 s("host.name"),
                 s("user.name"),
-                format!("{} ({events} events)", s("process.name")),
+                format!("{} ({})", s("process.name"), plural(events, "event")),
             ]
         })
         .collect();
@@ -312,6 +314,14 @@ fn write_table(w: &mut dyn Write, o: &ScanOutcome, color: bool) -> anyhow::Resul
     Ok(())
 }
 
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn severity_color(sev: &str) -> &'static str {
     match sev {
         "critical" => "1;35",
@@ -338,15 +348,12 @@ fn write_summary(
     unsupported: usize,
     elapsed: Duration,
 ) -> anyhow::Result<()> {
-    let skipped = o.read.skipped_total();
     writeln!(
         w,
-        "\n{} alerts from {} of {} rules over {} events ({} skipped) in {:.2}s; {} rules not run, {} failed",
-        o.alerts.len(),
+        "\n{} from {} of {} in {:.2}s ({} not supported, {} failed to compile)",
+        plural(o.alerts.len(), "alert"),
         o.rule_stats.iter().filter(|s| s.alerts > 0).count(),
-        c.rules.len(),
-        o.read.events,
-        skipped,
+        plural(c.rules.len(), "rule"),
         elapsed.as_secs_f64(),
         unsupported,
         c.failed.len(),
@@ -381,7 +388,7 @@ fn write_summary(
     if evicted > 0 {
         writeln!(
             w,
-            "  note: {evicted} partial sequences were evicted by the --max-partials cap; matches may be missed"
+            "  note: {evicted} partial sequences were evicted by the --max-live-partials cap; matches may be missed"
         )?;
     }
     if no_time > 0 {
