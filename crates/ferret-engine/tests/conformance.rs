@@ -281,7 +281,10 @@ fn es_eql_conformance() {
             ));
         }
     }
-    println!("es-eql: {passed}/{total} passed");
+    // Written to the stderr handle, not through `println!`, so the count is
+    // shown even though the test harness captures a passing test's output.
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "es-eql: {passed}/{total} passed");
     let names: std::collections::HashSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     let stale: Vec<&String> = known
         .keys()

@@ -27,6 +27,14 @@ fn every_corpus_query_parses() {
             ));
         }
     }
+    // Straight to the stderr handle so the count shows in `cargo test`.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "detection-rules corpus: {}/{} EQL queries parse",
+        rules.len() - failures.len(),
+        rules.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {} corpus queries failed to parse:\n{}",
