@@ -44,6 +44,13 @@
 //! | E109 | missing-event stage where it is not allowed |
 //! | E110 | `head`/`tail` with a negative count |
 //!
+//! Planning errors (from `ferret-engine`'s planner, reported with this
+//! crate's renderer):
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | E900 | the query is valid EQL but cannot be planned (the message says why) |
+//!
 //! Lints (warnings from [`crate::analyze`], never errors; see
 //! [`crate::lint`]):
 //!

@@ -140,7 +140,7 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
                     rule,
                     diagnostics: vec![Diagnostic {
                         severity: Severity::Error,
-                        code: "E100",
+                        code: "E900",
                         message: e.message,
                         span: e.span,
                         label: None,
