@@ -31,7 +31,9 @@ use ferret_engine::{
     Entry, Hit, KeyValue, PlanOptions, QueryRunner, RunConfig, DEFAULT_MAX_LIVE_PARTIALS,
 };
 use ferret_eql::diagnostic::{render, Diagnostic};
-use ferret_event::{Event, Reader, SkipReporter};
+use ferret_engine::FieldTypes;
+use ferret_event::{Event, RawBatch, Reader, SkipReporter, SkipSink};
+use rayon::prelude::*;
 
 use crate::output::{Format, OutputArgs};
 
@@ -68,6 +70,12 @@ pub struct Args {
     /// Exit with status 1 if any event was skipped
     #[arg(long)]
     pub strict: bool,
+    /// ECS field-types file (JSON: {"field": {"type": "ip"}, …}) for typed comparisons
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<std::path::PathBuf>,
+    /// Threads decoding events [default: all cores]; output is identical for any N
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -88,9 +96,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(q) => q,
         None => return Ok(ExitCode::from(2)),
     };
+    let field_types = match &args.schema {
+        Some(p) => Some(Arc::new(
+            FieldTypes::load(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        )),
+        None => None,
+    };
     let opts = PlanOptions {
         category_field: args.category_field.clone(),
-        field_types: None,
+        field_types,
     };
     let plan = match ferret_engine::plan(query, &opts) {
         Ok(p) => Arc::new(p),
@@ -113,10 +127,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut runner = QueryRunner::new(plan, &config);
     let mut reader = Reader::from_args(&args.files);
     let mut skips = SkipReporter::stderr(SkipReporter::<std::io::Stderr>::DEFAULT_CAP);
-    let mut batch: Vec<Event> = Vec::new();
-    while reader.next_batch(&mut batch, &mut skips) {
-        for event in batch.drain(..) {
-            runner.push(&Arc::new(event));
+    // Decoding is the costly step and records are independent: decode each
+    // batch on the pool, then push in input order so results do not depend
+    // on the thread count.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()?;
+    let mut raw = RawBatch::new();
+    while reader.next_raw_batch(&mut raw) {
+        let decoded: Vec<Result<Event, _>> =
+            pool.install(|| (0..raw.len()).into_par_iter().map(|i| raw.decode(i)).collect());
+        for result in decoded {
+            reader.stats_mut().record(&result);
+            match result {
+                Ok(event) => runner.push(&Arc::new(event)),
+                Err(skip) => skips.skip(skip),
+            }
         }
     }
     let read_stats = reader.stats().clone();
