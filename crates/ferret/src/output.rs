@@ -39,7 +39,9 @@ impl OutputArgs {
 
     /// Whether color escapes may be written to the output.
     pub fn color(&self) -> bool {
-        self.output.is_none() && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        self.output.is_none()
+            && io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none()
     }
 
     /// The output sink, buffered.

@@ -27,11 +27,11 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use ferret_engine::FieldTypes;
 use ferret_engine::{
     Entry, Hit, KeyValue, PlanOptions, QueryRunner, RunConfig, DEFAULT_MAX_LIVE_PARTIALS,
 };
 use ferret_eql::diagnostic::{render, Diagnostic};
-use ferret_engine::FieldTypes;
 use ferret_event::{Event, RawBatch, Reader, SkipReporter, SkipSink};
 use rayon::prelude::*;
 
@@ -135,8 +135,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     let mut raw = RawBatch::new();
     while reader.next_raw_batch(&mut raw) {
-        let decoded: Vec<Result<Event, _>> =
-            pool.install(|| (0..raw.len()).into_par_iter().map(|i| raw.decode(i)).collect());
+        let decoded: Vec<Result<Event, _>> = pool.install(|| {
+            (0..raw.len())
+                .into_par_iter()
+                .map(|i| raw.decode(i))
+                .collect()
+        });
         for result in decoded {
             reader.stats_mut().record(&result);
             match result {

@@ -115,8 +115,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     report_compile_problems(&mut stderr, &compiled, args.verbose)?;
     if compiled.rules.is_empty() {
-        writeln!(stderr, "ferret: no runnable rule was loaded; nothing to scan")?;
-        return Ok(ExitCode::from(if load_errors + compiled.failed.len() > 0 { 1 } else { 2 }));
+        writeln!(
+            stderr,
+            "ferret: no runnable rule was loaded; nothing to scan"
+        )?;
+        return Ok(ExitCode::from(if load_errors + compiled.failed.len() > 0 {
+            1
+        } else {
+            2
+        }));
     }
 
     let reader = Reader::from_args(&args.events);
@@ -171,7 +178,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.flush().context("writing alerts")?;
     if !args.quiet {
-        write_summary(&mut stderr, &compiled, &outcome, unsupported, started.elapsed())?;
+        write_summary(
+            &mut stderr,
+            &compiled,
+            &outcome,
+            unsupported,
+            started.elapsed(),
+        )?;
     }
     let failed = load_errors + compiled.failed.len() > 0;
     let strict_fail = args.strict && outcome.read.skipped_total() > 0;
@@ -208,7 +221,11 @@ fn report_load_problems(w: &mut impl Write, set: &RuleSet, verbose: bool) -> any
         for u in &set.unsupported {
             *by_reason.entry(u.reason.as_str()).or_default() += 1;
         }
-        writeln!(w, "{} rules not run (--verbose lists them):", set.unsupported.len())?;
+        writeln!(
+            w,
+            "{} rules not run (--verbose lists them):",
+            set.unsupported.len()
+        )?;
         for (reason, n) in by_reason {
             writeln!(w, "  {n:>5}  {reason}")?;
         }
@@ -262,7 +279,13 @@ fn write_table(w: &mut dyn Write, o: &ScanOutcome, color: bool) -> anyhow::Resul
         .alerts
         .iter()
         .map(|a| {
-            let s = |k: &str| a.doc.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+            let s = |k: &str| {
+                a.doc
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("-")
+                    .to_string()
+            };
             let events = a
                 .doc
                 .get("ferret.events")
@@ -363,7 +386,9 @@ fn write_summary(
     let mut by_tactic: BTreeMap<&str, usize> = BTreeMap::new();
     for a in &o.alerts {
         let meta = &c.rules[a.rule].rule.meta;
-        *by_rule.entry((meta.severity.as_str(), meta.name.as_str())).or_default() += 1;
+        *by_rule
+            .entry((meta.severity.as_str(), meta.name.as_str()))
+            .or_default() += 1;
         *by_severity.entry(meta.severity.as_str()).or_default() += 1;
         for t in meta.tactics() {
             *by_tactic.entry(t).or_default() += 1;
@@ -384,7 +409,11 @@ fn write_summary(
         }
     }
     let evicted: u64 = o.rule_stats.iter().map(|s| s.engine.partials_evicted).sum();
-    let no_time: u64 = o.rule_stats.iter().map(|s| s.engine.missing_timestamp).sum();
+    let no_time: u64 = o
+        .rule_stats
+        .iter()
+        .map(|s| s.engine.missing_timestamp)
+        .sum();
     if evicted > 0 {
         writeln!(
             w,

@@ -87,13 +87,19 @@ fn example_scan_finds_the_four_attacks_and_not_the_near_misses() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("sudo Run by a Web Server Account") && stderr.contains("language kuery not supported yet"),
+        stderr.contains("sudo Run by a Web Server Account")
+            && stderr.contains("language kuery not supported yet"),
         "the KQL rule is reported as unsupported: {stderr}"
     );
     let alerts = alerts(&out);
     let got: Vec<(String, Vec<String>)> = alerts
         .iter()
-        .map(|a| (a["kibana.alert.rule.name"].as_str().unwrap().to_string(), event_ids(a)))
+        .map(|a| {
+            (
+                a["kibana.alert.rule.name"].as_str().unwrap().to_string(),
+                event_ids(a),
+            )
+        })
         .collect();
     let docs: Vec<Value> = std::fs::read_to_string(workspace().join("examples/telemetry.ndjson"))
         .unwrap()
@@ -118,7 +124,8 @@ fn example_scan_finds_the_four_attacks_and_not_the_near_misses() {
             .as_str()
             .is_some_and(|c| c.contains("/dev/tcp/"))
     });
-    let guesses = id_where(&|d| d["user"]["name"] == "postgres" && d["event"]["action"] == "ssh_login");
+    let guesses =
+        id_where(&|d| d["user"]["name"] == "postgres" && d["event"]["action"] == "ssh_login");
     let dropper = id_where(&|d| {
         d["file"]["path"] == "/tmp/.cache-x"
             || d["process"]["name"] == "chmod"
@@ -130,8 +137,14 @@ fn example_scan_finds_the_four_attacks_and_not_the_near_misses() {
             [systemd_py, py_child_connect].concat(),
         ),
         ("Shell Redirected to a /dev/tcp Socket".to_string(), reverse),
-        ("SSH Password Guessing Followed by Success".to_string(), guesses[1..].to_vec()),
-        ("Download, chmod and Execute from a Temporary Directory".to_string(), dropper),
+        (
+            "SSH Password Guessing Followed by Success".to_string(),
+            guesses[1..].to_vec(),
+        ),
+        (
+            "Download, chmod and Execute from a Temporary Directory".to_string(),
+            dropper,
+        ),
     ];
     // Alerts come out in time order; so does this list once sorted by last event.
     expected.sort_by_key(|(_, ids)| ids.last().cloned());
@@ -166,12 +179,25 @@ fn injected_scenarios_give_exactly_one_alert_each() {
     let truth = dir.join("truth.json");
     let gen = Command::new("python3")
         .arg(shared().join("bench/gen_events.py"))
-        .args(["--events", "6000", "--hosts", "12", "--seed", "5", "--attacks", "16"])
+        .args([
+            "--events",
+            "6000",
+            "--hosts",
+            "12",
+            "--seed",
+            "5",
+            "--attacks",
+            "16",
+        ])
         .arg("--truth")
         .arg(&truth)
         .output()
         .expect("python3");
-    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
     std::fs::write(&events, &gen.stdout).unwrap();
     let rules = shared().join("corpus/detection-rules/rules/linux");
     let seed = rules.join("persistence_systemd_netcon.toml");
@@ -189,13 +215,24 @@ fn injected_scenarios_give_exactly_one_alert_each() {
         dropper.to_str().unwrap(),
         events.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let truth: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&truth).unwrap()).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&truth).unwrap()).unwrap();
     let scenario_rule: BTreeMap<&str, &str> = [
         ("systemd_backdoor", "f3818c85-2207-4b51-8a28-d70fb156ee87"),
-        ("systemd_perl_backdoor", "f3818c85-2207-4b51-8a28-d70fb156ee87"),
+        (
+            "systemd_perl_backdoor",
+            "f3818c85-2207-4b51-8a28-d70fb156ee87",
+        ),
         ("ssh_bruteforce", "8cb84371-d053-4f4f-bce0-c74990e28f28"),
-        ("download_chmod_exec", "0f7a9f5e-5c8e-4c1e-9a41-6f2b7d3e1a04"),
+        (
+            "download_chmod_exec",
+            "0f7a9f5e-5c8e-4c1e-9a41-6f2b7d3e1a04",
+        ),
     ]
     .into();
     let mut expected: Vec<(String, Vec<String>)> = truth
@@ -226,7 +263,10 @@ fn injected_scenarios_give_exactly_one_alert_each() {
         .collect();
     expected.sort();
     got.sort();
-    assert!(expected.len() >= 8, "the generator injected too few scenarios: {expected:?}");
+    assert!(
+        expected.len() >= 8,
+        "the generator injected too few scenarios: {expected:?}"
+    );
     assert_eq!(got, expected);
 }
 
@@ -256,8 +296,15 @@ fn output_is_identical_for_any_thread_count() {
 #[test]
 fn a_broken_rule_is_reported_and_the_others_still_run() {
     let dir = tmpdir("broken");
-    for name in ["reverse_shell_command_line.toml", "interpreter_from_systemd_connects_out.toml"] {
-        std::fs::copy(workspace().join("examples/rules").join(name), dir.join(name)).unwrap();
+    for name in [
+        "reverse_shell_command_line.toml",
+        "interpreter_from_systemd_connects_out.toml",
+    ] {
+        std::fs::copy(
+            workspace().join("examples/rules").join(name),
+            dir.join(name),
+        )
+        .unwrap();
     }
     std::fs::write(
         dir.join("broken.toml"),
@@ -295,7 +342,8 @@ fn a_broken_rule_is_reported_and_the_others_still_run() {
 #[test]
 fn rules_see_only_events_of_their_indices() {
     let dir = tmpdir("index");
-    let rule = "[rule]\nrule_id = \"idx\"\nname = \"Any process\"\ntype = \"eql\"\nlanguage = \"eql\"\n\
+    let rule =
+        "[rule]\nrule_id = \"idx\"\nname = \"Any process\"\ntype = \"eql\"\nlanguage = \"eql\"\n\
                 severity = \"low\"\nrisk_score = 1\nindex = [\"logs-endpoint.events.process-*\"]\n\
                 query = '''\nprocess where true\n'''\n";
     std::fs::write(dir.join("rule.toml"), rule).unwrap();
@@ -313,11 +361,18 @@ fn rules_see_only_events_of_their_indices() {
         args.extend_from_slice(extra);
         args.push(ev.to_str().unwrap());
         let out = ferret(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         alerts(&out).iter().flat_map(event_ids).collect()
     };
     assert_eq!(ids(&[]), ["in-scope", "no-index"]);
-    assert_eq!(ids(&["--ignore-index"]), ["in-scope", "other-index", "no-index"]);
+    assert_eq!(
+        ids(&["--ignore-index"]),
+        ["in-scope", "other-index", "no-index"]
+    );
 }
 
 #[test]
@@ -343,7 +398,11 @@ fn timestamp_override_falls_back_to_timestamp() {
         dir.join("rule.toml").to_str().unwrap(),
         dir.join("events.ndjson").to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = alerts(&out);
     assert_eq!(got.len(), 1);
     assert_eq!(event_ids(&got[0]), ["a", "b-late"]);
