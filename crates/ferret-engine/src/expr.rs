@@ -166,6 +166,16 @@ impl Predicate {
         out.dedup();
         out
     }
+
+    /// Every field path the condition reads, with any stage-alias prefix
+    /// removed (an alias field is read from another event, which needs the
+    /// same field), for projection at decode time. Unlike [`Predicate::fields`]
+    /// these are the compiled paths, array indexes included.
+    pub fn field_paths(&self) -> Vec<FieldPath> {
+        let mut out = Vec::new();
+        self.pred.paths(&mut out);
+        out
+    }
 }
 
 /// A compiled join-key / sort-key / unique-key expression.
@@ -224,6 +234,13 @@ impl KeyExpr {
         if out.is_empty() {
             out.push(KeyValue::Null);
         }
+        out
+    }
+
+    /// Every field path the key reads (see [`Predicate::field_paths`]).
+    pub fn field_paths(&self) -> Vec<FieldPath> {
+        let mut out = Vec::new();
+        self.expr.paths(&mut out);
         out
     }
 
@@ -731,6 +748,20 @@ impl Pred {
         }
     }
 
+    fn paths(&self, out: &mut Vec<FieldPath>) {
+        match self {
+            Pred::Const(_) => {}
+            Pred::Not(p) => p.paths(out),
+            Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.paths(out)),
+            Pred::Field { field, .. } | Pred::Group { field, .. } => out.push(field.path.clone()),
+            Pred::Value { expr, .. } | Pred::IsNull(expr) | Pred::Bool(expr) => expr.paths(out),
+            Pred::Compare { lhs, rhs, .. } => {
+                lhs.paths(out);
+                rhs.paths(out);
+            }
+        }
+    }
+
     fn fields(&self, out: &mut Vec<String>) {
         match self {
             Pred::Const(_) => {}
@@ -875,6 +906,20 @@ impl ValExpr {
                 Some(b) => Val::Bool(b),
                 None => Val::Null,
             },
+        }
+    }
+
+    fn paths(&self, out: &mut Vec<FieldPath>) {
+        match self {
+            ValExpr::Lit(_) => {}
+            ValExpr::Field(f) => out.push(f.path.clone()),
+            ValExpr::Neg(e) => e.paths(out),
+            ValExpr::Arith(_, a, b) => {
+                a.paths(out);
+                b.paths(out);
+            }
+            ValExpr::Call { args, .. } => args.iter().for_each(|a| a.paths(out)),
+            ValExpr::Pred(p) => p.paths(out),
         }
     }
 
@@ -1924,5 +1969,18 @@ mod tests {
     fn fields_are_listed_for_projection() {
         let p = pred(r#"process.name : "a" and length(file.path) > 1 or not x.y in (1)"#);
         assert_eq!(p.fields(), vec!["file.path", "process.name", "x.y"]);
+    }
+
+    #[test]
+    fn field_paths_keep_indexes() {
+        let p = pred(r#"process.args[1] : "-c" and length(file.path) > 1"#);
+        let paths = p.field_paths();
+        assert!(paths.contains(&FieldPath::new(vec![
+            Segment::Key("process".into()),
+            Segment::Key("args".into()),
+            Segment::Index(1),
+        ])));
+        assert!(paths.contains(&FieldPath::dotted("file.path")));
+        assert_eq!(paths.len(), 2);
     }
 }

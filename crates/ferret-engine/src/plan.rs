@@ -175,6 +175,42 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Every field path the query reads from an event: conditions (alias
+    /// prefixes removed), join keys, pipe expressions and the category
+    /// field. A decoder that keeps these paths (see
+    /// `ferret_event::Projection`) gives the query the same results as the
+    /// full event; the run's timestamp and tiebreaker fields are the
+    /// caller's to add.
+    pub fn field_paths(&self) -> Vec<FieldPath> {
+        let mut out = vec![self.category_path.clone()];
+        for f in self.filters() {
+            out.extend(f.condition.field_paths());
+        }
+        let stages: Vec<&StagePlan> = match &self.body {
+            Body::Event(_) => Vec::new(),
+            Body::Sequence(seq) => seq.stages.iter().chain(seq.until.as_ref()).collect(),
+            Body::Sample(sample) => sample.stages.iter().collect(),
+        };
+        for st in stages {
+            for k in &st.keys {
+                out.extend(k.expr.field_paths());
+            }
+        }
+        for pipe in &self.pipes {
+            match pipe {
+                PipePlan::Head(_) | PipePlan::Tail(_) => {}
+                PipePlan::Filter(p) => out.extend(p.field_paths()),
+                PipePlan::Unique(ks)
+                | PipePlan::UniqueCount(ks)
+                | PipePlan::Count(ks)
+                | PipePlan::Sort(ks) => ks.iter().for_each(|k| out.extend(k.field_paths())),
+            }
+        }
+        out
+    }
+}
+
 /// Compiles a parsed query.
 pub fn plan(query: &ast::Query, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let base = PlanContext {

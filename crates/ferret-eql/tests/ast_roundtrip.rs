@@ -37,6 +37,7 @@ use ferret_eql::ast::*;
 use ferret_eql::parse;
 use ferret_eql::parser::KEYWORDS;
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 
 fn sp() -> Span {
     Span::default()
@@ -157,7 +158,7 @@ fn call_name() -> impl Strategy<Value = (String, bool)> {
     })
 }
 
-fn expr() -> impl Strategy<Value = Expr> {
+fn expr() -> BoxedStrategy<Expr> {
     let leaf = prop_oneof![
         2 => literal().prop_map(|l| ex(ExprKind::Literal(l))),
         3 => field().prop_map(|f| ex(ExprKind::Field(f))),
@@ -250,6 +251,7 @@ fn expr() -> impl Strategy<Value = Expr> {
             )),
         ]
     })
+    .boxed()
 }
 
 fn category() -> impl Strategy<Value = Category> {
@@ -355,11 +357,37 @@ fn query() -> impl Strategy<Value = Query> {
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+/// Run a property in a thread with a large stack: building deeply nested
+/// proptest value trees recurses far more than the parser does (the parser
+/// itself is fine on the default stack; see `query_depth_is_modest`).
+fn run_big_stack<S: Strategy + 'static>(
+    strategy: fn() -> S,
+    cases: u32,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError> + Send + 'static,
+) where
+    S::Value: std::fmt::Debug,
+{
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let config = ProptestConfig {
+                cases,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            };
+            let mut runner = proptest::test_runner::TestRunner::new(config);
+            if let Err(e) = runner.run(&strategy(), test) {
+                panic!("{e}");
+            }
+        })
+        .expect("spawn test thread")
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
 
-    #[test]
-    fn printed_query_parses_to_the_same_tree(q in query()) {
+#[test]
+fn printed_query_parses_to_the_same_tree() {
+    run_big_stack(query, 1000, |q| {
         let text = q.to_string();
         let back = match parse(&text) {
             Ok(back) => back,
@@ -372,13 +400,50 @@ proptest! {
         };
         prop_assert_eq!(&back, &q, "round trip changed the tree; printed:\n{}", text);
         prop_assert_eq!(back.to_string(), text, "printing is not idempotent");
-    }
+        Ok(())
+    });
+}
 
-    #[test]
-    fn printed_expression_parses_to_the_same_tree(e in expr()) {
+#[test]
+fn printed_expression_parses_to_the_same_tree() {
+    run_big_stack(expr, 1000, |e| {
         let text = e.to_string();
-        let back = ferret_eql::parse_expr(&text);
-        prop_assert!(back.is_ok(), "does not parse: {:?}\n{}", back.err().map(|d| d.message), text);
-        prop_assert_eq!(back.unwrap(), e, "printed: {}", text);
+        match ferret_eql::parse_expr(&text) {
+            Ok(back) => prop_assert_eq!(back, e, "printed: {}", text),
+            Err(d) => {
+                return Err(TestCaseError::fail(format!(
+                    "does not parse: {}\n{text}",
+                    d.message
+                )))
+            }
+        }
+        Ok(())
+    });
+}
+
+/// The generated trees stay well inside the parser's nesting limits, and
+/// the parser handles them on an ordinary test-thread stack: generate on a
+/// big stack, then parse here.
+#[test]
+fn query_depth_is_modest() {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let mut runner = proptest::test_runner::TestRunner::deterministic();
+            let strategy = query();
+            for _ in 0..200 {
+                let q = strategy.new_tree(&mut runner).expect("tree").current();
+                tx.send(q.to_string()).expect("send");
+            }
+        })
+        .expect("spawn")
+        .join()
+        .expect("generator");
+    let mut parsed = 0;
+    for text in rx {
+        parse(&text).unwrap_or_else(|d| panic!("{}: {text}", d.message));
+        parsed += 1;
     }
+    assert_eq!(parsed, 200);
 }

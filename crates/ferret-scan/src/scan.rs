@@ -1,16 +1,45 @@
 //! One pass over the events for every compiled rule.
 //!
 //! Events are read in batches; each batch is decoded in parallel (order
-//! kept), then every rule's runner receives the batch's events that its
-//! scope admits, rules spread over the thread pool. Each runner sees its
+//! kept), then every rule's runner receives the batch's events that can
+//! concern it, rules spread over the thread pool. Each runner sees its
 //! events in input order whatever the thread count, and alerts are sorted at
 //! the end, so the output is byte-identical for any `--threads`.
+//!
+//! Three shortcuts make a thousand rules cost little more than reading the
+//! JSON once; [`ScanOptions::reference`] turns all of them off, and a test
+//! checks that the alerts are byte-identical either way:
+//!
+//! - **Projection.** Events are decoded keeping only the fields some loaded
+//!   rule reads ([`ferret_engine::Plan::field_paths`], the timestamp,
+//!   tiebreaker and scoping fields), with [`ferret_event::Projection`]. Alerts
+//!   show the whole event, so the raw bytes of every event a runner keeps are
+//!   kept beside it (and dropped with it) and decoded in full only for the
+//!   alerts.
+//! - **Dispatch.** A rule sees only events its scope admits (index patterns,
+//!   behavior-rule OS list) *and* whose category field holds one of the
+//!   categories its query names ([`ferret_engine::Plan::categories`]); an
+//!   event of another category can match none of its filters. The rule list
+//!   is computed once per distinct (index, OS, categories) combination and
+//!   cached, so the per-event cost is one hash lookup, not one check per
+//!   rule.
+//! - **Streaming sequences.** By default sequence rules match with a reorder
+//!   window ([`DEFAULT_REORDER_WINDOW`], see
+//!   [`ferret_engine::RunConfig::reorder_window`]) instead of keeping every
+//!   candidate event until the end, so memory does not grow with the input.
+//!   Input out of time order by more than the window loses the late events;
+//!   they are counted per rule ([`ferret_engine::Stats::late_events`]) and
+//!   the CLI reports them. `reorder_window: None` restores exact ordering of
+//!   any input, at the cost of holding every sequence candidate in memory.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use ferret_engine::{Entry, QueryRunner, Stats};
 use ferret_event::{
-    event_timestamp, Event, FieldPath, RawBatch, ReadStats, Reader, SkipSink, Timestamp, Value,
+    decode_bytes, event_timestamp, Event, FieldPath, Projection, RawBatch, RawItem, ReadStats,
+    Reader, SkipSink, Timestamp, Value,
 };
 use ferret_rules::alert::{build_alert, AlertMatch};
 use rayon::prelude::*;
@@ -18,15 +47,32 @@ use serde_json::Map;
 
 use crate::compile::{Compiled, EventScope, ScanRule};
 
+/// The default reorder window of sequence rules in a scan: input may be out
+/// of time order by this much without losing matches.
+pub const DEFAULT_REORDER_WINDOW: Duration = Duration::from_secs(300);
+
 #[derive(Clone, Debug)]
 pub struct ScanOptions {
     /// Worker threads (0: all cores).
     pub threads: usize,
+    /// Sequence rules: how far out of time order the input may be (see the
+    /// module documentation). `None` keeps every candidate and sorts at the
+    /// end: exact for any input order, memory growing with the input.
+    pub reorder_window: Option<Duration>,
+    /// The straightforward path, as a baseline for the optimized one: every
+    /// event decoded in full and offered to every rule whose scope admits
+    /// it, no projection, no dispatch, exact ordering (no reorder window,
+    /// whatever `reorder_window` says).
+    pub reference: bool,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { threads: 0 }
+        ScanOptions {
+            threads: 0,
+            reorder_window: Some(DEFAULT_REORDER_WINDOW),
+            reference: false,
+        }
     }
 }
 
@@ -45,7 +91,8 @@ pub struct Alert {
 /// What one rule did.
 #[derive(Clone, Debug, Default)]
 pub struct RuleStats {
-    /// Events the rule's scope admitted.
+    /// Events offered to the rule (after scoping and, unless in reference
+    /// mode, category dispatch).
     pub events_seen: u64,
     pub alerts: u64,
     pub engine: Stats,
@@ -58,6 +105,168 @@ pub struct ScanOutcome {
     /// Indexed like [`Compiled::rules`].
     pub rule_stats: Vec<RuleStats>,
     pub read: ReadStats,
+}
+
+/// Every path some rule of `compiled` reads, plus what scanning itself
+/// reads (timestamps, tiebreakers, index and OS scoping fields).
+fn projection_for(compiled: &Compiled) -> Projection {
+    let mut paths: Vec<FieldPath> = [
+        "_index",
+        "data_stream.type",
+        "data_stream.dataset",
+        "data_stream.namespace",
+        "host.os.type",
+        "@timestamp",
+    ]
+    .iter()
+    .map(|f| FieldPath::dotted(f))
+    .collect();
+    for r in &compiled.rules {
+        paths.extend(r.plan.field_paths());
+        paths.push(FieldPath::dotted(&r.config.timestamp_field));
+        paths.extend(r.config.timestamp_fallback.as_deref().map(FieldPath::dotted));
+        paths.extend(r.config.tiebreaker_field.as_deref().map(FieldPath::dotted));
+    }
+    Projection::new(&paths)
+}
+
+/// What decides which rules an event can concern: its scope facts and the
+/// string values of each category field the rules use (sorted, deduped).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct DispatchKey {
+    index: Option<String>,
+    os_type: Option<String>,
+    categories: Vec<Vec<String>>,
+}
+
+/// Rule lists per [`DispatchKey`], computed on first sight.
+struct Dispatch {
+    /// The distinct category fields of the rules.
+    fields: Vec<FieldPath>,
+    /// Per rule: its category field (index into `fields`) and the
+    /// categories it can use (`None`: `any`, every event).
+    rules: Vec<(usize, Option<Vec<String>>)>,
+    cache: HashMap<DispatchKey, Arc<[u32]>>,
+}
+
+/// Distinct keys cached before the cache is emptied (adversarial input with
+/// a new `_index` on every line must not grow memory).
+const DISPATCH_CACHE_CAP: usize = 4096;
+
+impl Dispatch {
+    fn new(compiled: &Compiled) -> Self {
+        let mut fields: Vec<FieldPath> = Vec::new();
+        let rules = compiled
+            .rules
+            .iter()
+            .map(|r| {
+                let path = &r.plan.category_path;
+                let i = match fields.iter().position(|f| f == path) {
+                    Some(i) => i,
+                    None => {
+                        fields.push(path.clone());
+                        fields.len() - 1
+                    }
+                };
+                let cats = r
+                    .plan
+                    .categories()
+                    .map(|cs| cs.into_iter().map(str::to_string).collect());
+                (i, cats)
+            })
+            .collect();
+        Dispatch {
+            fields,
+            rules,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The dispatch key of an event (run in parallel, once per event).
+    fn key(&self, ev: &Event) -> DispatchKey {
+        let scope = EventScope::of(&ev.doc);
+        let categories = self
+            .fields
+            .iter()
+            .map(|f| {
+                let mut out: Vec<String> = Vec::new();
+                ev.for_each(f, &mut |v| {
+                    if let Value::String(s) = v {
+                        if !out.contains(s) {
+                            out.push(s.clone());
+                        }
+                    }
+                });
+                out.sort_unstable();
+                out
+            })
+            .collect();
+        DispatchKey {
+            index: scope.index,
+            os_type: scope.os_type,
+            categories,
+        }
+    }
+
+    /// The rules an event with `key` can concern, in rule order.
+    fn rules_for(&mut self, compiled: &Compiled, key: DispatchKey) -> Arc<[u32]> {
+        if let Some(list) = self.cache.get(&key) {
+            return list.clone();
+        }
+        let scope = EventScope {
+            index: key.index.clone(),
+            os_type: key.os_type.clone(),
+        };
+        let list: Arc<[u32]> = compiled
+            .rules
+            .iter()
+            .zip(&self.rules)
+            .enumerate()
+            .filter(|(_, (rule, (field, cats)))| {
+                rule.scope.admits(&scope)
+                    && match cats {
+                        None => true,
+                        Some(cats) => {
+                            let have = &key.categories[*field];
+                            cats.iter().any(|c| have.binary_search(c).is_ok())
+                        }
+                    }
+            })
+            .map(|(i, _)| i as u32)
+            .collect();
+        if self.cache.len() >= DISPATCH_CACHE_CAP {
+            self.cache.clear();
+        }
+        self.cache.insert(key, list.clone());
+        list
+    }
+}
+
+/// Raw bytes of the events some runner still holds, by the event's address,
+/// so alerts can show the full event although runners saw a projection.
+/// The `Weak` keeps the address from being reused and tells when no runner
+/// holds the event any more.
+#[derive(Default)]
+struct Originals {
+    map: HashMap<usize, (Weak<Event>, Box<[u8]>)>,
+    prune_at: usize,
+}
+
+impl Originals {
+    fn keep(&mut self, ev: &Arc<Event>, bytes: &[u8]) {
+        self.map
+            .insert(Arc::as_ptr(ev) as usize, (Arc::downgrade(ev), bytes.into()));
+        if self.map.len() > self.prune_at {
+            self.map.retain(|_, (w, _)| w.strong_count() > 0);
+            self.prune_at = (self.map.len() * 2).max(4096);
+        }
+    }
+
+    /// The event as read: its full document when it was projected.
+    fn full_doc(&self, ev: &Arc<Event>) -> Option<Value> {
+        let (_, bytes) = self.map.get(&(Arc::as_ptr(ev) as usize))?;
+        decode_bytes(bytes).ok()
+    }
 }
 
 /// Runs every rule of `compiled` over the events of `reader`. Unusable
@@ -74,24 +283,59 @@ pub fn scan(
         .num_threads(opts.threads)
         .build()
         .expect("building a thread pool only fails on zero-sized stacks");
+    let reorder_window = if opts.reference {
+        None
+    } else {
+        opts.reorder_window
+    };
     let mut runners: Vec<(QueryRunner, u64)> = compiled
         .rules
         .iter()
-        .map(|r| (QueryRunner::new(r.plan.clone(), &r.config), 0))
+        .map(|r| {
+            let mut config = r.config.clone();
+            config.reorder_window = reorder_window;
+            (QueryRunner::new(r.plan.clone(), &config), 0)
+        })
         .collect();
+    let projection = (!opts.reference).then(|| projection_for(compiled));
+    let mut dispatch = Dispatch::new(compiled);
+    let mut originals = Originals::default();
+    let mut per_rule: Vec<Vec<u32>> = vec![Vec::new(); compiled.rules.len()];
     let mut raw = RawBatch::new();
     let mut read = 0u64;
     while reader.next_raw_batch(&mut raw) {
-        let decoded: Vec<Result<Event, _>> =
-            pool.install(|| (0..raw.len()).into_par_iter().map(|i| raw.decode(i)).collect());
-        read += decoded.len() as u64;
-        let mut events = Vec::with_capacity(decoded.len());
-        for result in decoded {
+        read += raw.len() as u64;
+        if opts.reference {
+            reference_batch(&pool, compiled, &mut reader, &raw, &mut runners, skips);
+            progress(read);
+            continue;
+        }
+        let projection = projection.as_ref().expect("set unless reference");
+        let decoded: Vec<Result<(Event, DispatchKey), _>> = pool.install(|| {
+            (0..raw.len())
+                .into_par_iter()
+                .map(|i| {
+                    raw.decode_projected(i, projection).map(|ev| {
+                        let key = dispatch.key(&ev);
+                        (ev, key)
+                    })
+                })
+                .collect()
+        });
+        // Events and the batch entry each came from.
+        let mut events: Vec<(Arc<Event>, usize)> = Vec::with_capacity(decoded.len());
+        for list in &mut per_rule {
+            list.clear();
+        }
+        for (item, result) in decoded.into_iter().enumerate() {
             reader.stats_mut().record(&result);
             match result {
-                Ok(ev) => {
-                    let scope = EventScope::of(&ev.doc);
-                    events.push((Arc::new(ev), scope));
+                Ok((ev, key)) => {
+                    let n = events.len() as u32;
+                    for &r in dispatch.rules_for(compiled, key).iter() {
+                        per_rule[r as usize].push(n);
+                    }
+                    events.push((Arc::new(ev), item));
                 }
                 Err(skip) => skips.skip(skip),
             }
@@ -99,16 +343,22 @@ pub fn scan(
         pool.install(|| {
             runners
                 .par_iter_mut()
-                .zip(compiled.rules.par_iter())
-                .for_each(|((runner, seen), rule)| {
-                    for (ev, scope) in &events {
-                        if rule.scope.admits(scope) {
-                            *seen += 1;
-                            runner.push(ev);
-                        }
+                .zip(per_rule.par_iter())
+                .for_each(|((runner, seen), list)| {
+                    *seen += list.len() as u64;
+                    for &i in list {
+                        runner.push(&events[i as usize].0);
                     }
                 })
         });
+        // Keep the raw record of every event some runner held on to.
+        for (ev, item) in &events {
+            if Arc::strong_count(ev) > 1 {
+                if let RawItem::Record(rec) = raw.get(*item) {
+                    originals.keep(ev, rec.bytes);
+                }
+            }
+        }
         progress(read);
     }
     let finished: Vec<(Vec<Alert>, RuleStats)> = pool.install(|| {
@@ -121,7 +371,9 @@ pub fn scan(
                 let alerts: Vec<Alert> = output
                     .hits
                     .iter()
-                    .filter_map(|hit| alert_for(i, rule, &hit.entries, hit.join_keys.as_deref()))
+                    .filter_map(|hit| {
+                        alert_for(i, rule, &hit.entries, hit.join_keys.as_deref(), &originals)
+                    })
                     .collect();
                 let stats = RuleStats {
                     events_seen: seen,
@@ -148,16 +400,60 @@ pub fn scan(
     outcome
 }
 
+/// One batch the straightforward way (see [`ScanOptions::reference`]).
+fn reference_batch(
+    pool: &rayon::ThreadPool,
+    compiled: &Compiled,
+    reader: &mut Reader,
+    raw: &RawBatch,
+    runners: &mut [(QueryRunner, u64)],
+    skips: &mut dyn SkipSink,
+) {
+    let decoded: Vec<Result<Event, _>> =
+        pool.install(|| (0..raw.len()).into_par_iter().map(|i| raw.decode(i)).collect());
+    let mut events = Vec::with_capacity(decoded.len());
+    for result in decoded {
+        reader.stats_mut().record(&result);
+        match result {
+            Ok(ev) => {
+                let scope = EventScope::of(&ev.doc);
+                events.push((Arc::new(ev), scope));
+            }
+            Err(skip) => skips.skip(skip),
+        }
+    }
+    pool.install(|| {
+        runners
+            .par_iter_mut()
+            .zip(compiled.rules.par_iter())
+            .for_each(|((runner, seen), rule)| {
+                for (ev, scope) in &events {
+                    if rule.scope.admits(scope) {
+                        *seen += 1;
+                        runner.push(ev);
+                    }
+                }
+            })
+    });
+}
+
 /// The alert for one hit; `None` for a hit without events (a `count` pipe).
 fn alert_for(
     index: usize,
     rule: &ScanRule,
     entries: &[Entry],
     join_keys: Option<&[ferret_engine::KeyValue]>,
+    originals: &Originals,
 ) -> Option<Alert> {
+    // Full documents of projected events; the event itself otherwise.
+    let full: Vec<Option<Value>> = entries
+        .iter()
+        .map(|e| e.event().and_then(|ev| originals.full_doc(ev)))
+        .collect();
     let events: Vec<Option<&Value>> = entries
         .iter()
-        .map(|e| e.event().map(|ev| &ev.doc))
+        .zip(&full)
+        .map(|(e, f)| f.as_ref().or_else(|| e.event().map(|ev| &ev.doc)))
         .collect();
     let first = entries.iter().find_map(Entry::event)?;
     let last = entries.iter().rev().find_map(Entry::event)?;

@@ -64,6 +64,17 @@ pub struct Args {
     /// Worker threads [default: all cores]; output is identical for any N
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+    /// Sequence rules: how far out of time order the events may be (e.g.
+    /// `30s`, `5m`, `1h`), or `none` to order every candidate in memory (exact
+    /// for any input, memory grows with it). Events later than the window
+    /// are counted and reported [default: 5m]
+    #[arg(long, value_name = "DURATION|none", value_parser = parse_window)]
+    pub reorder_window: Option<Window>,
+    /// Debugging aid: evaluate every rule on every fully decoded event (no
+    /// projection, no category dispatch, exact ordering); the alerts must be
+    /// identical to the normal path's
+    #[arg(long, hide = true)]
+    pub reference: bool,
     /// Fail (exit 1) if any event had to be skipped
     #[arg(long)]
     pub strict: bool,
@@ -75,6 +86,35 @@ pub struct Args {
     pub quiet: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// A `--reorder-window` value.
+#[derive(Clone, Copy, Debug)]
+pub enum Window {
+    Bounded(Duration),
+    Unbounded,
+}
+
+/// Parses `none` or a duration: a number with `ms`, `s`, `m`, `h` or `d`.
+fn parse_window(text: &str) -> Result<Window, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("none") {
+        return Ok(Window::Unbounded);
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected `none` or a duration such as 30s or 5m, found `{t}`"))?;
+    let ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("unknown time unit `{unit}` (use ms, s, m, h or d)")),
+    };
+    Ok(Window::Bounded(Duration::from_millis(n.saturating_mul(ms))))
 }
 
 /// How many individual lines a list on stderr gets before it is summarised.
@@ -155,6 +195,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         reader,
         &ScanOptions {
             threads: args.threads.unwrap_or(0),
+            reorder_window: match args.reorder_window {
+                None => Some(ferret_scan::scan::DEFAULT_REORDER_WINDOW),
+                Some(Window::Unbounded) => None,
+                Some(Window::Bounded(d)) => Some(d),
+            },
+            reference: args.reference,
         },
         &mut skips,
         &mut progress,
@@ -418,6 +464,13 @@ fn write_summary(
         writeln!(
             w,
             "  note: {evicted} partial sequences were evicted by the --max-live-partials cap; matches may be missed"
+        )?;
+    }
+    let late: u64 = o.rule_stats.iter().map(|s| s.engine.late_events).sum();
+    if late > 0 {
+        writeln!(
+            w,
+            "  note: {late} (rule, event) pairs reached sequence rules later than the reorder window allows and were not used; the events are out of time order: rerun with a larger --reorder-window, or --reorder-window none"
         )?;
     }
     if no_time > 0 {
