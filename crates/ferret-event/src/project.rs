@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 
 use crate::path::{FieldPath, Segment};
 use crate::read::{classify_error, not_an_object, utf8_error, DecodeError, RawRecord, Skip};
-use crate::{Event, Origin};
+use crate::Event;
 
 /// The set of fields to keep, as a trie of key segments.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -102,18 +102,7 @@ impl Projection {
     /// Decodes one raw record into an event holding only the projected
     /// fields (the counterpart of [`crate::decode`]).
     pub fn decode(&self, rec: RawRecord<'_>) -> Result<Event, Skip> {
-        match self.decode_bytes(rec.bytes) {
-            Ok(doc) => Ok(Event::new(doc, rec.origin)),
-            Err(e) => Err(Skip::new(
-                rec.file.clone(),
-                Origin {
-                    file: rec.origin.file,
-                    line: rec.origin.line + e.line_offset,
-                },
-                e.reason,
-                e.message,
-            )),
-        }
+        crate::read::into_event(rec, self.decode_bytes(rec.bytes))
     }
 }
 

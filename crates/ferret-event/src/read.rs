@@ -509,7 +509,16 @@ impl RawBatch {
 
 /// Decodes one raw record into an event.
 pub fn decode(rec: RawRecord<'_>) -> Result<Event, Skip> {
-    match decode_bytes(rec.bytes) {
+    into_event(rec, decode_bytes(rec.bytes))
+}
+
+/// The event, or the skip placed at the record's line, for the outcome of
+/// decoding `rec` (fully or through a projection).
+pub(crate) fn into_event(
+    rec: RawRecord<'_>,
+    decoded: Result<Value, DecodeError>,
+) -> Result<Event, Skip> {
+    match decoded {
         Ok(doc) => Ok(Event::new(doc, rec.origin)),
         Err(e) => Err(Skip::new(
             rec.file.clone(),
