@@ -7,17 +7,7 @@ use ferret_rules::{load_entries, Loaded, Rule, RuleFilter, RuleMeta, RuleSet, Un
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-fn shared() -> PathBuf {
-    let p = std::env::var_os("FERRET_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
-    assert!(
-        p.join("corpus/detection-rules").is_dir(),
-        "shared material not found at {} (set FERRET_SHARED)",
-        p.display()
-    );
-    p
-}
+use ferret_testkit::shared_dir as shared;
 
 fn corpus() -> &'static [Loaded] {
     static ENTRIES: OnceLock<Vec<Loaded>> = OnceLock::new();

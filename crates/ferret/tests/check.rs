@@ -5,17 +5,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn shared() -> PathBuf {
-    let p = std::env::var_os("FERRET_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")));
-    assert!(
-        p.join("corpus/detection-rules").is_dir(),
-        "shared material not found at {} (set FERRET_SHARED)",
-        p.display()
-    );
-    p
-}
+use ferret_testkit::shared_dir as shared;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(concat!(

@@ -3,26 +3,12 @@
 //! among good ones, and byte-identical output across thread counts.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("FERRET_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared"));
-    assert!(
-        dir.join("bench/gen_events.py").exists(),
-        "shared material not found at {} (set FERRET_SHARED)",
-        dir.display()
-    );
-    dir
-}
+use ferret_testkit::{shared_dir as shared, workspace_root as workspace};
 
 fn ferret(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferret"))

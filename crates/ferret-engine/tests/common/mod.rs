@@ -3,27 +3,14 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferret_engine::{Entry, Hit, Output, PlanOptions, RunConfig};
 use ferret_event::{Event, Origin};
 use serde_json::Value;
 
-/// `<workspace>/../shared`, or `$FERRET_SHARED`. Panics (fails the test) with
-/// a clear message when it is missing: CI has it.
-pub fn shared_dir() -> PathBuf {
-    let dir = match std::env::var_os("FERRET_SHARED") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
-    };
-    assert!(
-        dir.is_dir(),
-        "shared test material not found at {} (set FERRET_SHARED)",
-        dir.display()
-    );
-    dir
-}
+#[allow(unused_imports)] // not every test binary reads the shared folder
+pub use ferret_testkit::shared_dir;
 
 /// Events from JSON documents, in order, origins numbered from line 1.
 pub fn events(docs: Vec<Value>) -> Vec<Arc<Event>> {

@@ -4,20 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// `<workspace root>/../shared`, or `$FERRET_SHARED`. Panics with a clear
-/// message if it is missing: these tests must not silently skip.
-pub fn shared_dir() -> PathBuf {
-    let dir = match std::env::var_os("FERRET_SHARED") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")).to_path_buf(),
-    };
-    assert!(
-        dir.join("corpus/detection-rules").is_dir(),
-        "shared material not found at {} (set FERRET_SHARED to the folder holding corpus/detection-rules)",
-        dir.display()
-    );
-    dir
-}
+pub use ferret_testkit::shared_dir;
 
 /// One EQL rule of the corpus.
 pub struct CorpusRule {
