@@ -95,7 +95,10 @@ pub fn tokenize(src: &str) -> Vec<Token> {
             }
         }
     }
-    let end = src.len();
+    // End of query sits right after the last token, not after trailing
+    // whitespace or comments, so "expected …, found end of query" points at
+    // the line where the query stops rather than at a blank line below it.
+    let end = out.last().map_or(src.len(), |t| t.span.end as usize);
     out.push(Token {
         kind: TokenKind::Eof,
         span: Span::new(end, end),
