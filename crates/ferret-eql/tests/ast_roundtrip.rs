@@ -139,10 +139,26 @@ fn pattern() -> impl Strategy<Value = Expr> {
 /// after a letter).
 fn call_name() -> impl Strategy<Value = (String, bool)> {
     prop_oneof![
-        prop::sample::select(&[
-            "startsWith", "endsWith", "wildcard", "length", "cidrMatch", "add", "as", "ms",
-            "stringContains", "between", "number", "_private", "@at", "Any", "IN", "f1",
-        ][..])
+        prop::sample::select(
+            &[
+                "startsWith",
+                "endsWith",
+                "wildcard",
+                "length",
+                "cidrMatch",
+                "add",
+                "as",
+                "ms",
+                "stringContains",
+                "between",
+                "number",
+                "_private",
+                "@at",
+                "Any",
+                "IN",
+                "f1",
+            ][..]
+        )
         .prop_map(str::to_string),
         "[a-zA-Z][a-zA-Z0-9_]{0,6}",
     ]
@@ -185,14 +201,16 @@ fn expr() -> BoxedStrategy<Expr> {
                     rhs: Box::new(r)
                 })),
             (
-                prop::sample::select(&[
-                    CompareOp::Eq,
-                    CompareOp::NotEq,
-                    CompareOp::Lt,
-                    CompareOp::LtEq,
-                    CompareOp::Gt,
-                    CompareOp::GtEq
-                ][..]),
+                prop::sample::select(
+                    &[
+                        CompareOp::Eq,
+                        CompareOp::NotEq,
+                        CompareOp::Lt,
+                        CompareOp::LtEq,
+                        CompareOp::Gt,
+                        CompareOp::GtEq
+                    ][..]
+                ),
                 inner.clone(),
                 inner.clone()
             )
@@ -202,13 +220,15 @@ fn expr() -> BoxedStrategy<Expr> {
                     rhs: Box::new(r)
                 })),
             (
-                prop::sample::select(&[
-                    ArithOp::Add,
-                    ArithOp::Sub,
-                    ArithOp::Mul,
-                    ArithOp::Div,
-                    ArithOp::Mod
-                ][..]),
+                prop::sample::select(
+                    &[
+                        ArithOp::Add,
+                        ArithOp::Sub,
+                        ArithOp::Mul,
+                        ArithOp::Div,
+                        ArithOp::Mod
+                    ][..]
+                ),
                 inner.clone(),
                 inner.clone()
             )
@@ -296,13 +316,15 @@ fn stage() -> impl Strategy<Value = Stage> {
 fn timespan() -> impl Strategy<Value = TimeSpan> {
     (
         prop_oneof![1i64..100, 1i64..=i64::MAX],
-        prop::sample::select(&[
-            TimeUnit::Millis,
-            TimeUnit::Seconds,
-            TimeUnit::Minutes,
-            TimeUnit::Hours,
-            TimeUnit::Days,
-        ][..]),
+        prop::sample::select(
+            &[
+                TimeUnit::Millis,
+                TimeUnit::Seconds,
+                TimeUnit::Minutes,
+                TimeUnit::Hours,
+                TimeUnit::Days,
+            ][..],
+        ),
     )
         .prop_map(|(value, unit)| TimeSpan {
             value,

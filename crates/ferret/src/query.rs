@@ -32,7 +32,8 @@ use ferret_engine::{
     Entry, Hit, KeyValue, PlanOptions, QueryRunner, RunConfig, DEFAULT_MAX_LIVE_PARTIALS,
 };
 use ferret_eql::diagnostic::{render, Diagnostic};
-use ferret_event::{Event, RawBatch, Reader, SkipReporter, SkipSink};
+use ferret_engine::plan::Body;
+use ferret_event::{event_timestamp, Event, FieldPath, RawBatch, Reader, SkipReporter, SkipSink};
 use rayon::prelude::*;
 
 use crate::output::{Format, OutputArgs};
@@ -133,12 +134,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()?;
+    // Elasticsearch orders (and so requires) every event by its timestamp;
+    // only a sample does without one. An event without a usable timestamp
+    // is reported at its line and skipped, like any other unusable record.
+    let needs_time = !matches!(runner.plan().body, Body::Sample(_));
+    let ts_path = FieldPath::dotted(&config.timestamp_field);
+    let file_names = reader.file_names().to_vec();
     let mut raw = RawBatch::new();
     while reader.next_raw_batch(&mut raw) {
         let decoded: Vec<Result<Event, _>> = pool.install(|| {
             (0..raw.len())
                 .into_par_iter()
-                .map(|i| raw.decode(i))
+                .map(|i| {
+                    let event = raw.decode(i)?;
+                    match event_timestamp(&event.doc, &ts_path) {
+                        Err(e) if needs_time => {
+                            let file = file_names[event.origin.file as usize].clone();
+                            Err(e.into_skip(file, event.origin))
+                        }
+                        _ => Ok(event),
+                    }
+                })
                 .collect()
         });
         for result in decoded {
