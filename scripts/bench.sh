@@ -26,6 +26,7 @@ head -n 1000 "$DATA" > /tmp/bench-w4.ndjson
 
 cargo build --release --quiet --manifest-path "$SHARED/bench/floor/Cargo.toml" --target-dir /tmp/json-floor
 cargo build --release --quiet -p ferret
+[ -x "$TARGET/release/ferret" ] || { echo "bench: $TARGET/release/ferret not built" >&2; exit 1; }
 FLOOR_BIN=/tmp/json-floor/release/json-floor
 FERRET=$TARGET/release/ferret
 
@@ -34,8 +35,9 @@ measure() {
   "$@" >/dev/null 2>&1 || { echo "bench: command failed: $*" >&2; "$@" >/dev/null; }
   local times=() rss=0
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %M" -o /tmp/bench-time.txt "$@" >/dev/null 2>/dev/null
-    read -r t m < /tmp/bench-time.txt
+    /usr/bin/time -v -o /tmp/bench-time.txt "$@" >/dev/null 2>/dev/null
+    t=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' /tmp/bench-time.txt)
+    m=$(awk -F': ' '/Maximum resident set size/ {print $2}' /tmp/bench-time.txt)
     times+=("$t")
     [ "$m" -gt "$rss" ] && rss=$m
   done

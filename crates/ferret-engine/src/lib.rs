@@ -18,5 +18,7 @@ pub use value::{FloatKey, KeyValue};
 pub mod exec;
 pub mod plan;
 
-pub use exec::{run, Aggregate, Entry, Hit, Output, QueryRunner, RunConfig, Stats, DEFAULT_MAX_LIVE_PARTIALS};
+pub use exec::{
+    run, Aggregate, Entry, Hit, Output, QueryRunner, RunConfig, Stats, DEFAULT_MAX_LIVE_PARTIALS,
+};
 pub use plan::{plan, Plan, PlanOptions};

@@ -115,7 +115,35 @@ impl FieldPath {
                 }
             }
             (Segment::Key(_), Value::Object(map)) => {
-                for (j, key) in self.joined[i].iter().enumerate() {
+                let row = &self.joined[i];
+                // Hashing every candidate split (`a`, `a.b`, `a.b.c`) with
+                // SipHash dominated resolution; ECS objects are small, so one
+                // pass over their keys comparing lengths first (the splits'
+                // lengths strictly increase, so at most one can fit a key)
+                // finds every split at once. Same results, same order.
+                if map.len() <= SCAN_MAX_KEYS {
+                    let mut found: [Option<&'a Value>; SCAN_MAX_SPLITS] = [None; SCAN_MAX_SPLITS];
+                    let mut overflow = false;
+                    for (k, child) in map {
+                        if let Some(j) = row.iter().position(|r| r.len() == k.len()) {
+                            if row[j] == *k {
+                                match found.get_mut(j) {
+                                    Some(slot) => *slot = Some(child),
+                                    None => overflow = true,
+                                }
+                            }
+                        }
+                    }
+                    if !overflow {
+                        for (j, child) in found.iter().enumerate() {
+                            if let Some(child) = child {
+                                self.walk(child, i + j + 1, f);
+                            }
+                        }
+                        return;
+                    }
+                }
+                for (j, key) in row.iter().enumerate() {
                     if let Some(child) = map.get(key.as_str()) {
                         self.walk(child, i + j + 1, f);
                     }
@@ -125,6 +153,11 @@ impl FieldPath {
         }
     }
 }
+
+/// Objects with at most this many keys are scanned rather than probed.
+const SCAN_MAX_KEYS: usize = 32;
+/// Splits tracked by a scan; a match beyond them falls back to probing.
+const SCAN_MAX_SPLITS: usize = 6;
 
 fn emit_flat<'a>(v: &'a Value, f: &mut dyn FnMut(&'a Value)) {
     match v {
@@ -289,6 +322,24 @@ mod tests {
         // Empty arrays yield nothing; first() on a missing field is None.
         assert!(vals(&json!({"a": []}), "a").is_empty());
         assert_eq!(FieldPath::dotted("zz").first(&doc), None);
+    }
+
+    #[test]
+    fn large_objects_resolve_like_small_ones() {
+        // Small objects are scanned, large ones probed: same values, same order.
+        let small = json!({"a": {"b.c": {"d": 1}}, "a.b": {"c": {"d": 2}}, "a.b.c.d": 3});
+        let mut large = small.clone();
+        for i in 0..(SCAN_MAX_KEYS + 5) {
+            large[format!("filler{i}")] = json!(i);
+            large["a"][format!("f{i}")] = json!(i);
+        }
+        assert_eq!(vals(&large, "a.b.c.d"), vec![json!(1), json!(2), json!(3)]);
+        assert_eq!(vals(&large, "a.b.c.d"), vals(&small, "a.b.c.d"));
+        // More splits than a scan tracks: falls back to probing, in order.
+        let parts: Vec<String> = (0..9).map(|i| format!("k{i}")).collect();
+        let long = parts.join(".");
+        let doc = json!({ long.clone(): "flat", "k0": { parts[1..].join("."): "one" } });
+        assert_eq!(vals(&doc, &long), vec![json!("one"), json!("flat")]);
     }
 
     #[test]

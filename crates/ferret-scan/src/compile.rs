@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use ferret_eql::{Diagnostic, Severity};
 use ferret_engine::{plan, FieldTypes, Plan, PlanOptions, RunConfig};
+use ferret_eql::{Diagnostic, Severity};
 use ferret_event::{FieldPath, Value};
 use ferret_rules::{Rule, RuleSet, SourceKind};
 
@@ -105,11 +105,30 @@ impl Scope {
 /// Elastic Defend behavior rules run on the endpoint, over its own events.
 const ENDPOINT_INDEX: &str = "logs-endpoint.events.*";
 
-/// Analyses and plans every rule of `set`. Rules that fail go to
-/// [`Compiled::failed`] with their diagnostics; the rest run.
+/// Analyses and plans every rule of `set`, in parallel (rule order kept).
+/// Rules that fail go to [`Compiled::failed`] with their diagnostics; the
+/// rest run.
 pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
+    use rayon::prelude::*;
+    let results: Vec<Result<ScanRule, Box<FailedRule>>> = set
+        .rules
+        .into_par_iter()
+        .map(|rule| compile_one(rule, opts).map_err(Box::new))
+        .collect();
     let mut out = Compiled::default();
-    for rule in set.rules {
+    for r in results {
+        match r {
+            Ok(rule) => out.rules.push(rule),
+            Err(failed) => out.failed.push(*failed),
+        }
+    }
+    out
+}
+
+// Boxed by the caller; a plain `Result` keeps the early returns simple.
+#[allow(clippy::result_large_err)]
+fn compile_one(rule: Rule, opts: &CompileOptions) -> Result<ScanRule, FailedRule> {
+    {
         let analysis = rule.analyze();
         let (errors, warnings): (Vec<_>, Vec<_>) = analysis
             .diagnostics
@@ -118,11 +137,10 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
         let query = match analysis.query {
             Some(q) if errors.is_empty() => q,
             _ => {
-                out.failed.push(FailedRule {
+                return Err(FailedRule {
                     rule,
                     diagnostics: errors,
                 });
-                continue;
             }
         };
         let plan_opts = PlanOptions {
@@ -136,7 +154,7 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
         let plan = match plan(&query, &plan_opts) {
             Ok(p) => p,
             Err(e) => {
-                out.failed.push(FailedRule {
+                return Err(FailedRule {
                     rule,
                     diagnostics: vec![Diagnostic {
                         severity: Severity::Error,
@@ -147,7 +165,6 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
                         help: None,
                     }],
                 });
-                continue;
             }
         };
         // Kibana reads `timestamp_override` and falls back to `@timestamp`
@@ -182,13 +199,12 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
                 Vec::new()
             },
         };
-        out.rules.push(ScanRule {
+        Ok(ScanRule {
             rule,
             plan: Arc::new(plan),
             config,
             warnings,
             scope,
-        });
+        })
     }
-    out
 }

@@ -99,7 +99,10 @@ mod tests {
     #[test]
     fn index_from_data_stream_or_underscore_index() {
         let ds = json!({"data_stream": {"type": "logs", "dataset": "endpoint.events.process", "namespace": "default"}});
-        assert_eq!(event_index(&ds).as_deref(), Some("logs-endpoint.events.process-default"));
+        assert_eq!(
+            event_index(&ds).as_deref(),
+            Some("logs-endpoint.events.process-default")
+        );
         let flat = json!({"data_stream.type": "logs", "data_stream.dataset": "system.auth", "data_stream.namespace": "x"});
         assert_eq!(event_index(&flat).as_deref(), Some("logs-system.auth-x"));
         let idx = json!({"_index": ".ds-logs-x-2026", "data_stream": {"type": "logs"}});
@@ -117,7 +120,12 @@ mod tests {
         assert!(ex.matches("logs-system.auth-default"));
         assert!(!ex.matches("logs-noisy-x"));
         assert!(ex.matches("auditbeat-7"));
-        assert!(glob("a*b*c", "aXbYc") && !glob("a*b*c", "aXbY") && glob("abc", "abc") && !glob("ab", "abc"));
+        assert!(
+            glob("a*b*c", "aXbYc")
+                && !glob("a*b*c", "aXbY")
+                && glob("abc", "abc")
+                && !glob("ab", "abc")
+        );
         assert!(glob("*", "") && glob("a*a", "aa") && !glob("a*a", "a"));
     }
 }

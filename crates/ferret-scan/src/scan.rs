@@ -124,7 +124,12 @@ fn projection_for(compiled: &Compiled) -> Projection {
     for r in &compiled.rules {
         paths.extend(r.plan.field_paths());
         paths.push(FieldPath::dotted(&r.config.timestamp_field));
-        paths.extend(r.config.timestamp_fallback.as_deref().map(FieldPath::dotted));
+        paths.extend(
+            r.config
+                .timestamp_fallback
+                .as_deref()
+                .map(FieldPath::dotted),
+        );
         paths.extend(r.config.tiebreaker_field.as_deref().map(FieldPath::dotted));
     }
     Projection::new(&paths)
@@ -409,8 +414,12 @@ fn reference_batch(
     runners: &mut [(QueryRunner, u64)],
     skips: &mut dyn SkipSink,
 ) {
-    let decoded: Vec<Result<Event, _>> =
-        pool.install(|| (0..raw.len()).into_par_iter().map(|i| raw.decode(i)).collect());
+    let decoded: Vec<Result<Event, _>> = pool.install(|| {
+        (0..raw.len())
+            .into_par_iter()
+            .map(|i| raw.decode(i))
+            .collect()
+    });
     let mut events = Vec::with_capacity(decoded.len());
     for result in decoded {
         reader.stats_mut().record(&result);

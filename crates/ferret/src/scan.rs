@@ -232,6 +232,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             started.elapsed(),
         )?;
     }
+    // Reported even with --quiet: matches may have been missed.
+    let late: u64 = outcome
+        .rule_stats
+        .iter()
+        .map(|s| s.engine.late_events)
+        .sum();
+    if late > 0 {
+        writeln!(
+            stderr,
+            "warning: {late} (rule, event) pairs reached sequence rules later than the reorder window allows and were not used; the events are out of time order: rerun with a larger --reorder-window, or --reorder-window none"
+        )?;
+    }
     let failed = load_errors + compiled.failed.len() > 0;
     let strict_fail = args.strict && outcome.read.skipped_total() > 0;
     Ok(if failed || strict_fail {
@@ -464,13 +476,6 @@ fn write_summary(
         writeln!(
             w,
             "  note: {evicted} partial sequences were evicted by the --max-live-partials cap; matches may be missed"
-        )?;
-    }
-    let late: u64 = o.rule_stats.iter().map(|s| s.engine.late_events).sum();
-    if late > 0 {
-        writeln!(
-            w,
-            "  note: {late} (rule, event) pairs reached sequence rules later than the reorder window allows and were not used; the events are out of time order: rerun with a larger --reorder-window, or --reorder-window none"
         )?;
     }
     if no_time > 0 {

@@ -1,0 +1,94 @@
+//! `ferret scan --reorder-window` and `--reference` (issue 5, issue 6 item
+//! 3): out-of-order input beyond the window is reported on stderr, `none`
+//! orders any input exactly, and the hidden reference path agrees with the
+//! normal one.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ferret(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferret"))
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .expect("run ferret")
+}
+
+fn sorted_lines(out: &Output) -> Vec<String> {
+    let mut v: Vec<String> = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// The example telemetry with its lines reversed.
+fn reversed() -> PathBuf {
+    let text = std::fs::read_to_string(workspace().join("examples/telemetry.ndjson")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.reverse();
+    let path =
+        std::env::temp_dir().join(format!("ferret-scan-order-{}.ndjson", std::process::id()));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn scan(extra: &[&str], events: &str) -> Output {
+    let mut args = vec!["scan", "--format", "ndjson", "--rules", "examples/rules"];
+    args.extend_from_slice(extra);
+    args.push(events);
+    let out = ferret(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn reversed_input_is_reported_with_a_window_and_exact_without_one() {
+    let sorted = scan(&[], "examples/telemetry.ndjson");
+    let expected = sorted_lines(&sorted);
+    assert!(
+        expected.iter().any(|l| l.contains("\"ferret.join_keys\"")),
+        "a sequence fires"
+    );
+    let rev = reversed();
+    let rev = rev.to_str().unwrap();
+
+    let windowed = scan(&["-q", "--reorder-window", "1ms"], rev);
+    let stderr = String::from_utf8_lossy(&windowed.stderr);
+    assert!(
+        stderr.contains("later than the reorder window allows"),
+        "late events are reported even with -q: {stderr}"
+    );
+
+    let exact = scan(&["--reorder-window", "none"], rev);
+    assert_eq!(sorted_lines(&exact), expected);
+    assert!(!String::from_utf8_lossy(&exact.stderr).contains("reorder window"));
+
+    let reference = scan(&["--reference"], rev);
+    assert_eq!(sorted_lines(&reference), expected);
+    let _ = std::fs::remove_file(rev);
+}
+
+#[test]
+fn a_bad_reorder_window_is_an_error() {
+    let out = ferret(&[
+        "scan",
+        "--rules",
+        "examples/rules",
+        "--reorder-window",
+        "5 parsecs",
+        "examples/telemetry.ndjson",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reorder-window"));
+}
