@@ -84,8 +84,10 @@ pub struct Alert {
     pub rule: usize,
     /// Alert time (the last matched event's time).
     pub time: Timestamp,
-    /// Origin of the first matched event, for a stable order.
-    first: (u32, u64),
+    /// Ties between alerts of one rule at one time are broken by content,
+    /// never by input position, so shuffled input gives the same output:
+    /// the times of all matched events, then the matched documents.
+    tie: (Vec<Option<Timestamp>>, String),
 }
 
 /// What one rule did.
@@ -400,7 +402,7 @@ pub fn scan(
     outcome.alerts.sort_by(|a, b| {
         let ra = &compiled.rules[a.rule].rule.meta;
         let rb = &compiled.rules[b.rule].rule.meta;
-        (a.time, &ra.name, &ra.rule_id, a.first).cmp(&(b.time, &rb.name, &rb.rule_id, b.first))
+        (a.time, &ra.name, &ra.rule_id, &a.tie).cmp(&(b.time, &rb.name, &rb.rule_id, &b.tie))
     });
     outcome
 }
@@ -479,11 +481,16 @@ fn alert_for(
             original_time: &stamp(t_first),
         },
     );
+    let times = entries
+        .iter()
+        .map(|e| e.event().and_then(|ev| time_of(ev)))
+        .collect();
+    let docs = serde_json::to_string(&events).unwrap_or_default();
     Some(Alert {
         doc,
         rule: index,
         time: t_last.unwrap_or_default(),
-        first: (first.origin.file, first.origin.line),
+        tie: (times, docs),
     })
 }
 

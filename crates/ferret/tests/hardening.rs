@@ -692,14 +692,11 @@ fn shuffled_input_gives_the_same_alerts_as_sorted_input() {
     );
 }
 
-/// Stronger: the alert *order* does not depend on input order either.
-/// Fails today: `ferret-scan` sorts alerts by (alert time, rule name,
-/// rule id, input position of the first matched event), and the last key
-/// is an input position, so two alerts of one rule with the same alert
-/// time (here SSH brute-force windows ending on two events with the same
-/// timestamp) swap places when the file is shuffled.
+/// Stronger: the alert *order* does not depend on input order either, even
+/// for two alerts of one rule with the same alert time (here SSH
+/// brute-force windows ending on events with the same timestamp): ties are
+/// broken by the matched events' times and contents, never by position.
 #[test]
-#[ignore = "alert order among equal-time alerts of a rule depends on input position (ferret-scan sort key); see hardening report"]
 fn shuffled_input_gives_the_same_alert_order_as_sorted_input() {
     let (sorted, shuffled) = sorted_and_shuffled_scans("unsorted-order");
     assert_eq!(alert_ids(&shuffled), alert_ids(&sorted));
