@@ -27,12 +27,12 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use ferret_engine::plan::Body;
 use ferret_engine::FieldTypes;
 use ferret_engine::{
     Entry, Hit, KeyValue, PlanOptions, QueryRunner, RunConfig, DEFAULT_MAX_LIVE_PARTIALS,
 };
 use ferret_eql::diagnostic::{render, Diagnostic};
-use ferret_engine::plan::Body;
 use ferret_event::{event_timestamp, Event, FieldPath, RawBatch, Reader, SkipReporter, SkipSink};
 use rayon::prelude::*;
 
