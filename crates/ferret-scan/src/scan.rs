@@ -39,7 +39,7 @@ use std::time::Duration;
 use ferret_engine::{Entry, QueryRunner, Stats};
 use ferret_event::{
     decode_bytes, event_timestamp, Event, FieldPath, Projection, RawBatch, RawItem, ReadStats,
-    Reader, SkipSink, Timestamp, Value,
+    Reader, Skip, SkipSink, Timestamp, Value,
 };
 use ferret_rules::alert::{build_alert, AlertMatch};
 use rayon::prelude::*;
@@ -308,12 +308,23 @@ pub fn scan(
     let mut dispatch = Dispatch::new(compiled);
     let mut originals = Originals::default();
     let mut per_rule: Vec<Vec<u32>> = vec![Vec::new(); compiled.rules.len()];
+    let timed = TimeCheck::new(compiled);
+    let file_names = reader.file_names().to_vec();
     let mut raw = RawBatch::new();
     let mut read = 0u64;
     while reader.next_raw_batch(&mut raw) {
         read += raw.len() as u64;
         if opts.reference {
-            reference_batch(&pool, compiled, &mut reader, &raw, &mut runners, skips);
+            let check = |ev| timed.check(ev, &file_names);
+            reference_batch(
+                &pool,
+                compiled,
+                &mut reader,
+                &raw,
+                &mut runners,
+                skips,
+                &check,
+            );
             progress(read);
             continue;
         }
@@ -322,7 +333,8 @@ pub fn scan(
             (0..raw.len())
                 .into_par_iter()
                 .map(|i| {
-                    raw.decode_projected(i, projection).map(|ev| {
+                    let ev = raw.decode_projected(i, projection)?;
+                    timed.check(ev, &file_names).map(|ev| {
                         let key = dispatch.key(&ev);
                         (ev, key)
                     })
@@ -415,11 +427,12 @@ fn reference_batch(
     raw: &RawBatch,
     runners: &mut [(QueryRunner, u64)],
     skips: &mut dyn SkipSink,
+    check: &(dyn Fn(Event) -> Result<Event, Skip> + Sync),
 ) {
     let decoded: Vec<Result<Event, _>> = pool.install(|| {
         (0..raw.len())
             .into_par_iter()
-            .map(|i| raw.decode(i))
+            .map(|i| raw.decode(i).and_then(check))
             .collect()
     });
     let mut events = Vec::with_capacity(decoded.len());
@@ -446,6 +459,56 @@ fn reference_batch(
                 }
             })
     });
+}
+
+/// Which events have a usable time. Every rule but a sample orders its
+/// events by time, reading its timestamp field and falling back to
+/// `@timestamp`; an event none of those fields gives a time to is reported
+/// at its line (`missing-timestamp` / `bad-timestamp`) and skipped, like
+/// any other unusable record.
+struct TimeCheck {
+    /// `@timestamp` first, then the rules' other timestamp fields; empty
+    /// when no loaded rule needs a time (only samples).
+    fields: Vec<FieldPath>,
+}
+
+impl TimeCheck {
+    fn new(compiled: &Compiled) -> TimeCheck {
+        let mut names: Vec<&str> = Vec::new();
+        let timed = compiled
+            .rules
+            .iter()
+            .filter(|r| !matches!(r.plan.body, ferret_engine::plan::Body::Sample(_)));
+        for r in timed {
+            if names.is_empty() {
+                names.push("@timestamp");
+            }
+            if !names.contains(&r.config.timestamp_field.as_str()) {
+                names.push(&r.config.timestamp_field);
+            }
+        }
+        TimeCheck {
+            fields: names.into_iter().map(FieldPath::dotted).collect(),
+        }
+    }
+
+    fn check(&self, ev: Event, file_names: &[Arc<str>]) -> Result<Event, Skip> {
+        let Some(first) = self.fields.first() else {
+            return Ok(ev);
+        };
+        let err = match event_timestamp(&ev.doc, first) {
+            Ok(_) => return Ok(ev),
+            Err(e) => e,
+        };
+        if self.fields[1..]
+            .iter()
+            .any(|f| event_timestamp(&ev.doc, f).is_ok())
+        {
+            return Ok(ev);
+        }
+        let file = file_names[ev.origin.file as usize].clone();
+        Err(err.into_skip(file, ev.origin))
+    }
 }
 
 /// The alert for one hit; `None` for a hit without events (a `count` pipe).

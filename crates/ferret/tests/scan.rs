@@ -396,3 +396,44 @@ fn timestamp_override_falls_back_to_timestamp() {
     assert_eq!(event_ids(&got[0]), ["a", "b-late"]);
     assert_eq!(got[0]["@timestamp"], "2026-01-01T00:00:00.500Z");
 }
+
+#[test]
+fn events_without_a_usable_timestamp_are_reported_and_skipped() {
+    let dir = tmpdir("no-time");
+    let rule =
+        "[rule]\nrule_id = \"t\"\nname = \"Any process\"\ntype = \"eql\"\nlanguage = \"eql\"\n\
+                severity = \"low\"\nrisk_score = 1\ntimestamp_override = \"event.ingested\"\n\
+                query = '''\nprocess where true\n'''\n";
+    std::fs::write(dir.join("rule.toml"), rule).unwrap();
+    let events = [
+        r#"{"@timestamp": 1, "event": {"id": "ok", "category": "process"}}"#,
+        r#"{"event": {"id": "no-time", "category": "process"}}"#,
+        r#"{"@timestamp": "soon", "event": {"id": "bad-time", "category": "process"}}"#,
+        r#"{"event": {"id": "ingested-only", "category": "process", "ingested": "2026-01-01T00:00:00Z"}}"#,
+    ];
+    std::fs::write(dir.join("events.ndjson"), events.join("\n")).unwrap();
+    let run = |strict: bool| {
+        let mut args = vec!["scan", "--format", "ndjson"];
+        if strict {
+            args.push("--strict");
+        }
+        let (r, e) = (dir.join("rule.toml"), dir.join("events.ndjson"));
+        args.extend(["--rules", r.to_str().unwrap(), e.to_str().unwrap()]);
+        let out = ferret(&args);
+        (out.status.code(), out)
+    };
+    let (code, out) = run(false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, Some(0), "{stderr}");
+    let ids: Vec<String> = alerts(&out).iter().flat_map(event_ids).collect();
+    assert_eq!(ids, ["ok", "ingested-only"]);
+    assert!(
+        stderr.contains("events.ndjson:2: missing-timestamp"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("events.ndjson:3: bad-timestamp"),
+        "{stderr}"
+    );
+    assert_eq!(run(true).0, Some(1));
+}
