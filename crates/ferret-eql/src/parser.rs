@@ -815,69 +815,34 @@ impl<'a> Parser<'a> {
                 return Err(self.unexpected("an operator"));
             }
             let Some(op) = self.infix() else { break };
-            match op {
-                Infix::Logic(op, bp) => {
-                    if bp < min_bp {
-                        break;
-                    }
-                    self.bump();
-                    let (rhs, rd) = self.expr_bp(bp + 1)?;
-                    let span = lhs.span.to(rhs.span);
-                    depth = self.node_depth(depth.max(rd), span)?;
-                    lhs = Expr {
-                        kind: ExprKind::Logic {
-                            op,
-                            lhs: Box::new(lhs),
-                            rhs: Box::new(rhs),
-                        },
-                        span,
-                    };
-                    last_was_cmp = false;
-                }
-                Infix::Cmp(op) => {
-                    if BP_CMP < min_bp {
-                        break;
-                    }
-                    if last_was_cmp {
-                        return Err(Diagnostic::error(
-                            "E014",
-                            "comparison operators cannot be chained",
-                            self.span(),
-                        )
-                        .with_help("combine comparisons with `and`, or add parentheses"));
-                    }
-                    self.bump();
-                    let (rhs, rd) = self.expr_bp(BP_CMP + 1)?;
-                    let span = lhs.span.to(rhs.span);
-                    depth = self.node_depth(depth.max(rd), span)?;
-                    lhs = Expr {
-                        kind: ExprKind::Compare {
-                            op,
-                            lhs: Box::new(lhs),
-                            rhs: Box::new(rhs),
-                        },
-                        span,
-                    };
-                    last_was_cmp = true;
-                }
-                Infix::Arith(op, bp) => {
-                    if bp < min_bp {
-                        break;
-                    }
-                    self.bump();
-                    let (rhs, rd) = self.expr_bp(bp + 1)?;
-                    let span = lhs.span.to(rhs.span);
-                    depth = self.node_depth(depth.max(rd), span)?;
-                    lhs = Expr {
-                        kind: ExprKind::Arith {
-                            op,
-                            lhs: Box::new(lhs),
-                            rhs: Box::new(rhs),
-                        },
-                        span,
-                    };
-                }
+            let bp = match op {
+                Infix::Logic(_, bp) | Infix::Arith(_, bp) => bp,
+                Infix::Cmp(_) => BP_CMP,
+            };
+            if bp < min_bp {
+                break;
             }
+            let is_cmp = matches!(op, Infix::Cmp(_));
+            if is_cmp && last_was_cmp {
+                return Err(Diagnostic::error(
+                    "E014",
+                    "comparison operators cannot be chained",
+                    self.span(),
+                )
+                .with_help("combine comparisons with `and`, or add parentheses"));
+            }
+            self.bump();
+            let (rhs, rd) = self.expr_bp(bp + 1)?;
+            let span = lhs.span.to(rhs.span);
+            depth = self.node_depth(depth.max(rd), span)?;
+            let (l, r) = (Box::new(lhs), Box::new(rhs));
+            let kind = match op {
+                Infix::Logic(op, _) => ExprKind::Logic { op, lhs: l, rhs: r },
+                Infix::Cmp(op) => ExprKind::Compare { op, lhs: l, rhs: r },
+                Infix::Arith(op, _) => ExprKind::Arith { op, lhs: l, rhs: r },
+            };
+            lhs = Expr { kind, span };
+            last_was_cmp = is_cmp;
         }
         Ok((lhs, depth))
     }
