@@ -17,10 +17,19 @@ pub fn shared_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("../shared"));
     assert!(
-        dir.join("corpus/detection-rules").is_dir(),
+        dir.join("corpus/detection-rules").is_dir() && dir.join("bench/gen_events.py").is_file(),
         "shared test material not found at {} (set FERRET_SHARED to the folder \
          holding corpus/detection-rules, conformance/ and bench/)",
         dir.display()
     );
+    dir
+}
+
+/// A fresh, empty folder under the system temp dir, unique to this test
+/// process and `name`.
+pub fn fresh_temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferret-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     dir
 }

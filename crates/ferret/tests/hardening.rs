@@ -14,28 +14,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("FERRET_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared"));
-    assert!(
-        dir.join("bench/gen_events.py").exists() && dir.join("corpus/detection-rules").exists(),
-        "shared material not found at {} (set FERRET_SHARED)",
-        dir.display()
-    );
-    dir
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferret-hardening-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use ferret_testkit::{fresh_temp_dir as tmpdir, shared_dir as shared, workspace_root as workspace};
 
 fn command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferret"));

@@ -3,12 +3,12 @@
 //! among good ones, and byte-identical output across thread counts.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use ferret_testkit::{shared_dir as shared, workspace_root as workspace};
+use ferret_testkit::{fresh_temp_dir as tmpdir, shared_dir as shared, workspace_root as workspace};
 
 fn ferret(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferret"))
@@ -37,13 +37,6 @@ fn event_ids(alert: &Value) -> Vec<String> {
 
 fn rule_id(alert: &Value) -> &str {
     alert["kibana.alert.rule.rule_id"].as_str().unwrap()
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferret-scan-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

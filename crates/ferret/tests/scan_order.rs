@@ -3,12 +3,10 @@
 //! orders any input exactly, and the hidden reference path agrees with the
 //! normal one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use ferret_testkit::workspace_root as workspace;
 
 fn ferret(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferret"))
