@@ -55,9 +55,9 @@ fuzz_target!(|data: &[u8]| {
                     (Ok(f), Ok(p)) => {
                         for path in &paths {
                             let mut a = Vec::new();
-                            path.for_each(&f.doc, &mut |v| a.push(v.clone()));
+                            f.for_each(path, &mut |v| a.push(v.clone()));
                             let mut b = Vec::new();
-                            path.for_each(&p.doc, &mut |v| b.push(v.clone()));
+                            p.for_each(path, &mut |v| b.push(v.clone()));
                             assert_eq!(a, b, "projection changed {path:?}");
                         }
                     }

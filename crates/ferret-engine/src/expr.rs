@@ -63,11 +63,12 @@ use std::sync::Arc;
 use ferret_eql::ast::{
     ArithOp, CompareOp, Expr, ExprKind, FieldRef, Literal, LogicOp, MatchOp, PathSegment, Span,
 };
-use ferret_event::{parse_timestamp_str, Event, FieldPath, Segment, Timestamp, Value};
+use ferret_event::{parse_timestamp_str, Event, FieldPath, Segment, Timestamp};
 use memchr::memmem;
 
 use crate::functions::{self, ArgKind, Cidr, Func};
 use crate::matching::{self, PatternSet};
+use crate::necessary::Necessary;
 use crate::types::FieldTypes;
 use crate::value::{
     cmp_scalars, eq_scalars, eq_scalars_ci, looks_like_date, num_to_timestamp, parse_num, KeyValue,
@@ -155,6 +156,12 @@ impl Predicate {
     /// True if the condition is the constant `true` (`any where true`).
     pub fn is_always_true(&self) -> bool {
         matches!(*self.pred, Pred::Const(Some(true)))
+    }
+
+    /// Text an event must hold for the condition to be true (see
+    /// [`crate::necessary`]).
+    pub fn necessary(&self) -> Necessary {
+        self.pred.necessary()
     }
 
     /// Every field path the condition reads, as dotted names (alias fields
@@ -317,10 +324,10 @@ impl FieldAccess {
     }
 
     #[inline]
-    fn doc<'a>(&self, input: &EvalInput<'a>) -> Option<&'a Value> {
+    fn event<'a>(&self, input: &EvalInput<'a>) -> Option<&'a Event> {
         match self.alias {
-            None => Some(&input.event.doc),
-            Some(i) => input.aliases.get(i).copied().flatten().map(|e| &e.doc),
+            None => Some(input.event),
+            Some(i) => input.aliases.get(i).copied().flatten(),
         }
     }
 
@@ -332,11 +339,11 @@ impl FieldAccess {
         input: &EvalInput<'a>,
         f: &mut dyn FnMut(Scalar<'a>) -> bool,
     ) -> (bool, bool) {
-        let Some(doc) = self.doc(input) else {
+        let Some(event) = self.event(input) else {
             return (false, false);
         };
         let (mut seen, mut hit) = (false, false);
-        self.path.for_each(doc, &mut |v| {
+        event.for_each(&self.path, &mut |v| {
             if hit {
                 return;
             }
@@ -349,12 +356,12 @@ impl FieldAccess {
     }
 
     fn value<'a>(&self, input: &EvalInput<'a>) -> Val<'a> {
-        let Some(doc) = self.doc(input) else {
+        let Some(event) = self.event(input) else {
             return Val::Null;
         };
         let mut first: Option<Scalar<'a>> = None;
         let mut many: Vec<Scalar<'a>> = Vec::new();
-        self.path.for_each(doc, &mut |v| {
+        event.for_each(&self.path, &mut |v| {
             if let Some(s) = Scalar::from_json(v) {
                 match first {
                     None => first = Some(s),
@@ -561,6 +568,32 @@ impl Test {
     }
 }
 
+impl Test {
+    /// What a value of `field` must contain for this test to pass: only
+    /// string values can pass a string pattern, and only when they contain
+    /// its literal text. Tests that also accept numbers, dates, addresses or
+    /// coerced spellings say nothing.
+    fn necessary(&self, field: &FieldAccess) -> Necessary {
+        if field.alias.is_some() {
+            return Necessary::Always;
+        }
+        match self {
+            Test::Match {
+                set,
+                others,
+                nets,
+                ty: FieldType::Unknown,
+                ..
+            } if others.is_empty() && nets.is_empty() => match set.needles() {
+                Some(texts) => Necessary::contains_any(&field.path, texts.iter().map(|t| &**t)),
+                None => Necessary::Always,
+            },
+            Test::Affix { pat, .. } => Necessary::contains_any(&field.path, [&**pat]),
+            _ => Necessary::Always,
+        }
+    }
+}
+
 /// IPv6 byte order with IPv4 mapped into it, as Lucene orders `ip` fields.
 fn ip_key(ip: IpAddr) -> [u8; 16] {
     match ip {
@@ -745,6 +778,37 @@ impl Pred {
                     Some(v.any(|s| matches!(s, Scalar::Bool(true))))
                 }
             }
+        }
+    }
+
+    fn necessary(&self) -> Necessary {
+        match self {
+            Pred::Const(Some(true)) => Necessary::Always,
+            Pred::Const(_) => Necessary::never(),
+            Pred::And(ps) => ps
+                .iter()
+                .fold(Necessary::Always, |acc, p| acc.and(p.necessary())),
+            Pred::Or(ps) => ps
+                .iter()
+                .fold(Necessary::never(), |acc, p| acc.or(p.necessary())),
+            Pred::Field { field, test } => test.necessary(field),
+            Pred::Group { field, leaves, and } => {
+                let plain = leaves.iter().filter(|(_, neg)| !neg);
+                if *and {
+                    plain.fold(Necessary::Always, |acc, (t, _)| acc.and(t.necessary(field)))
+                } else if leaves.iter().any(|(_, neg)| *neg) {
+                    Necessary::Always
+                } else {
+                    plain.fold(Necessary::never(), |acc, (t, _)| acc.or(t.necessary(field)))
+                }
+            }
+            // Negations hold on what they do not name; computed values may
+            // hold text no literal shows.
+            Pred::Not(_)
+            | Pred::Value { .. }
+            | Pred::IsNull(_)
+            | Pred::Compare { .. }
+            | Pred::Bool(_) => Necessary::Always,
         }
     }
 
@@ -1517,7 +1581,7 @@ fn compile_match(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferret_event::Origin;
+    use ferret_event::{Origin, Value};
     use serde_json::json;
 
     fn ev(doc: Value) -> Event {

@@ -7,10 +7,12 @@
 pub mod expr;
 pub mod functions;
 pub mod matching;
+pub mod necessary;
 pub mod types;
 pub mod value;
 
 pub use expr::{EvalInput, KeyExpr, PlanContext, PlanError, Predicate};
+pub use necessary::{Necessary, Needle};
 pub use types::FieldTypes;
 pub use value::{FloatKey, KeyValue};
 

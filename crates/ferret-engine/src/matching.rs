@@ -208,6 +208,10 @@ pub struct PatternSet {
     suffixes: Vec<Box<str>>,
     contains: Contains,
     general: Vec<Vec<Tok>>,
+    /// Per pattern, its longest run of literal characters (case-folded when
+    /// the set is case-insensitive); `None` when some pattern has none
+    /// (`*`, `?`), i.e. matches without containing any fixed text.
+    needles: Option<Vec<Box<str>>>,
 }
 
 impl PatternSet {
@@ -228,12 +232,18 @@ impl PatternSet {
         let mut suffixes = Vec::new();
         let mut contains: Vec<Box<str>> = Vec::new();
         let mut general = Vec::new();
+        let mut needles = Some(Vec::new());
         for p in patterns {
             let p = if ci {
                 fold(p.as_ref())
             } else {
                 p.as_ref().to_string()
             };
+            let needle = longest_literal(&p, wild);
+            match (&mut needles, needle.is_empty()) {
+                (Some(list), false) => list.push(needle.into()),
+                _ => needles = None,
+            }
             if !wild || !p.contains(['*', '?']) {
                 exact.push(p.into_boxed_str());
                 continue;
@@ -281,7 +291,16 @@ impl PatternSet {
             suffixes,
             contains,
             general,
+            needles,
         }
+    }
+
+    /// Text every match contains: for each pattern its longest literal run
+    /// (case-folded when the set is case-insensitive). A value the set
+    /// matches contains at least one of these. `None` when some pattern
+    /// fixes no text at all (`*`, `?`, `*?*`).
+    pub fn needles(&self) -> Option<&[Box<str>]> {
+        self.needles.as_deref()
     }
 
     /// True if some pattern matches all of `text`.
@@ -313,6 +332,18 @@ impl PatternSet {
         };
         hit || self.general.iter().any(|g| wild_match(g, t))
     }
+}
+
+/// The longest run of characters of `pattern` that are not wildcards (the
+/// first of equal length), or all of it when `wild` is false.
+fn longest_literal(pattern: &str, wild: bool) -> &str {
+    if !wild {
+        return pattern;
+    }
+    pattern.split(['*', '?']).fold(
+        "",
+        |best, run| if run.len() > best.len() { run } else { best },
+    )
 }
 
 /// Translates a Lucene regular expression (the `regexp` query syntax

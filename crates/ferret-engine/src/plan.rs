@@ -74,6 +74,18 @@ pub struct Filter {
 
 impl Filter {
     /// Whether the event's category matches (the condition is not checked).
+    /// Whether the category matches, given the values of the event's
+    /// category field (see [`Event::values`]), for checking several filters
+    /// against one event.
+    pub fn category_in(&self, values: &[&Value]) -> bool {
+        match &self.category {
+            CategoryFilter::Any => true,
+            CategoryFilter::Named(name) => values
+                .iter()
+                .any(|v| matches!(v, Value::String(s) if s == name)),
+        }
+    }
+
     pub fn category_matches(&self, category_path: &FieldPath, event: &Event) -> bool {
         match &self.category {
             CategoryFilter::Any => true,
@@ -155,6 +167,17 @@ impl Plan {
                 .collect(),
             Body::Sample(sample) => sample.stages.iter().map(|s| &s.filter).collect(),
         }
+    }
+
+    /// Text an event must hold to match some filter of the query (see
+    /// [`crate::necessary`]); events without it cannot change the query's
+    /// result and need not be pushed.
+    pub fn necessary(&self) -> crate::Necessary {
+        self.filters()
+            .iter()
+            .fold(crate::Necessary::never(), |acc, f| {
+                acc.or(f.condition.necessary())
+            })
     }
 
     /// The event categories this query can use, sorted and deduplicated, or

@@ -743,3 +743,53 @@ fn plan_lists_its_categories_for_dispatch() {
         None
     );
 }
+
+/// `drain_hits` hands out final hits early; with `finish`'s rest they are
+/// exactly the run's hits. Queries with pipes keep everything for `finish`.
+#[test]
+fn drained_hits_and_finished_hits_are_the_run_hits() {
+    let docs: Vec<Value> = (0..60)
+        .map(|i| {
+            let cat = ["process", "network", "file"][(i % 3) as usize];
+            ev(i, i * 100, cat, json!({"k": i % 4}))
+        })
+        .collect();
+    let queries = [
+        "process where k == 1",
+        "sequence by k with maxspan=2s [process where true] [network where true]",
+        "sequence by k [process where true] ![file where true] [network where true]",
+        "process where true | head 3",
+    ];
+    for window in [None, Some(std::time::Duration::from_millis(250))] {
+        let config = RunConfig {
+            reorder_window: window,
+            ..RunConfig::default()
+        };
+        for q in queries {
+            let want = common::hit_ids(&run_with(q, docs.clone(), &config).hits, "id");
+            let ast = ferret_eql::parse(q).unwrap();
+            let plan = ferret_engine::plan(&ast, &PlanOptions::default()).unwrap();
+            let mut runner = ferret_engine::QueryRunner::new(Arc::new(plan), &config);
+            let mut got = Vec::new();
+            for (i, e) in common::events(docs.clone()).iter().enumerate() {
+                runner.push(e);
+                if i % 7 == 0 {
+                    got.extend(runner.drain_hits());
+                }
+            }
+            let drained = got.len();
+            got.extend(runner.finish().hits);
+            let mut got = common::hit_ids(&got, "id");
+            let mut want_sorted = want.clone();
+            got.sort_by_key(|h| format!("{h:?}"));
+            want_sorted.sort_by_key(|h| format!("{h:?}"));
+            assert_eq!(got, want_sorted, "{q} (window {window:?})");
+            if q.contains('|') {
+                assert_eq!(drained, 0, "pipes see all hits: {q}");
+            } else if window.is_some() || !q.starts_with("sequence") {
+                // Without a window a sequence matches only at the end.
+                assert!(drained > 0, "final hits are drained early: {q} {window:?}");
+            }
+        }
+    }
+}

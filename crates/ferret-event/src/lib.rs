@@ -15,6 +15,7 @@
 pub mod path;
 pub mod project;
 pub mod read;
+pub mod table;
 pub mod time;
 
 pub use path::{FieldPath, Segment};
@@ -24,6 +25,9 @@ pub use read::{
     ReadStats, Reader, Skip, SkipReason, SkipReporter, SkipSink,
 };
 pub use serde_json::Value;
+pub use table::FieldTable;
+
+use std::sync::OnceLock;
 pub use time::{
     event_timestamp, parse_iso8601, parse_timestamp, parse_timestamp_str, parse_timestamp_value,
     Timestamp, TimestampError,
@@ -38,27 +42,90 @@ pub struct Origin {
     pub line: u64,
 }
 
-/// One event: the parsed document and its origin.
+/// One event: the parsed document and its origin, and for a projected
+/// event its field table.
 #[derive(Clone, Debug)]
 pub struct Event {
     pub doc: Value,
     pub origin: Origin,
+    /// Values of the projected paths, resolved once (see [`table`]). Set
+    /// by [`Projection::decode`]; it describes `doc` as decoded, so it is
+    /// dropped by [`Event::doc_mut`].
+    table: Option<Box<FieldTable>>,
+    /// The first path [`Event::first_timestamp`] was asked for, by id, and
+    /// its answer: every rule orders by the same field, usually.
+    first_ts: OnceLock<(u32, Option<Timestamp>)>,
 }
 
 impl Event {
     pub fn new(doc: Value, origin: Origin) -> Self {
-        Event { doc, origin }
+        Event {
+            doc,
+            origin,
+            table: None,
+            first_ts: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn set_table(&mut self, table: FieldTable) {
+        self.table = Some(Box::new(table));
+    }
+
+    /// Whether resolution reads a field table (for tests and diagnostics).
+    pub fn has_table(&self) -> bool {
+        self.table.is_some()
+    }
+
+    /// The document, for changing it; drops the field table, which would
+    /// no longer describe it.
+    pub fn doc_mut(&mut self) -> &mut Value {
+        self.table = None;
+        self.first_ts = OnceLock::new();
+        &mut self.doc
     }
 
     /// Calls `f` with every value at `path`, arrays flattened (see [`path`]).
+    #[inline]
     pub fn for_each<'a>(&'a self, path: &FieldPath, f: &mut dyn FnMut(&'a Value)) {
+        if let Some(values) = self.table.as_ref().and_then(|t| t.get(path.id())) {
+            values.iter().for_each(f);
+            return;
+        }
         path.for_each(&self.doc, f)
+    }
+
+    /// The first value at `path`, if any (arrays flattened).
+    pub fn first<'a>(&'a self, path: &FieldPath) -> Option<&'a Value> {
+        let mut out = None;
+        self.for_each(path, &mut |v| {
+            if out.is_none() {
+                out = Some(v)
+            }
+        });
+        out
+    }
+
+    /// The first value at `path` read as a time ([`parse_timestamp`]), as
+    /// ordering reads it; remembered for the first path asked.
+    pub fn first_timestamp(&self, path: &FieldPath) -> Option<Timestamp> {
+        let compute = || self.first(path).and_then(parse_timestamp);
+        let (id, ts) = self.first_ts.get_or_init(|| (path.id(), compute()));
+        if *id == path.id() {
+            *ts
+        } else {
+            compute()
+        }
+    }
+
+    /// The event's time at `path` (see [`event_timestamp`]).
+    pub fn timestamp(&self, path: &FieldPath) -> Result<Timestamp, TimestampError> {
+        time::timestamp_of(path, |f| self.for_each(path, f))
     }
 
     /// The values at `path`, arrays flattened.
     pub fn values<'a>(&'a self, path: &FieldPath) -> Vec<&'a Value> {
         let mut out = Vec::new();
-        path.for_each(&self.doc, &mut |v| out.push(v));
+        self.for_each(path, &mut |v| out.push(v));
         out
     }
 }

@@ -16,6 +16,9 @@
 //! Resolution order is deterministic: at each object level the shortest key
 //! split is tried first (`a` before `a.b`), and arrays in element order.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -31,9 +34,31 @@ pub struct FieldPath {
     segments: Vec<Segment>,
     /// `joined[i][j]` is keys `i..=i+j` joined with dots, for runs of keys.
     joined: Vec<Vec<String>>,
+    /// The same in every path with these segments, process-wide, so a
+    /// per-event field table ([`crate::FieldTable`]) is indexed without
+    /// hashing the path.
+    id: u32,
+}
+
+/// Ids of the distinct segment lists seen so far.
+static PATH_IDS: LazyLock<Mutex<HashMap<Vec<Segment>, u32>>> = LazyLock::new(Default::default);
+
+fn path_id(segments: &[Segment]) -> u32 {
+    let mut ids = PATH_IDS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&id) = ids.get(segments) {
+        return id;
+    }
+    let id = u32::try_from(ids.len()).expect("fewer than 2^32 distinct field paths");
+    ids.insert(segments.to_vec(), id);
+    id
 }
 
 impl FieldPath {
+    /// The process-wide id of this path's segments.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
     pub fn new(segments: Vec<Segment>) -> Self {
         let mut joined = Vec::with_capacity(segments.len());
         for i in 0..segments.len() {
@@ -55,7 +80,12 @@ impl FieldPath {
             }
             joined.push(row);
         }
-        FieldPath { segments, joined }
+        let id = path_id(&segments);
+        FieldPath {
+            segments,
+            joined,
+            id,
+        }
     }
 
     /// A path from a dotted name such as `process.parent.name`.

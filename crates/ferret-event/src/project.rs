@@ -25,24 +25,33 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::path::{FieldPath, Segment};
 use crate::read::{classify_error, not_an_object, utf8_error, DecodeError, RawRecord, Skip};
+use crate::table::{FieldTable, TableLayout};
 use crate::Event;
 
 /// The set of fields to keep, as a trie of key segments.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Projection {
     root: Node,
+    /// The paths decoded events get a [`FieldTable`] for.
+    layout: Arc<TableLayout>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Node {
     /// A path ends here: keep the whole value.
     whole: bool,
+    /// The field-table column of the path ending here, if it has one.
+    column: Option<u32>,
+    /// Kept in the pruned document of a tabled event: on the way to a path
+    /// the table does not cover (see [`Projection::decode`]).
+    tree: bool,
     /// Few per level, so a linear scan beats hashing every key of every
     /// event.
     children: Vec<(String, Node)>,
@@ -53,12 +62,57 @@ impl Projection {
     /// the (empty) top-level object.
     pub fn new<'a>(paths: impl IntoIterator<Item = &'a FieldPath>) -> Self {
         let mut root = Node::default();
+        let mut layout = TableLayout::default();
+        let mut columns = 0u32;
         for path in paths {
             let mut node = &mut root;
+            // Only plain key paths are tabled: an index selects within one
+            // array, and a key holding a dot resolves differently from the
+            // trie's split (see `crate::path`).
+            let mut tabled = true;
             for seg in path.segments() {
                 match seg {
                     // Keys may themselves hold dots (a quoted field name);
                     // paths resolve them like separate keys.
+                    Segment::Key(k) => {
+                        tabled &= !k.contains('.');
+                        for part in k.split('.') {
+                            node = node.child_mut(part);
+                        }
+                    }
+                    Segment::Index(_) => {
+                        tabled = false;
+                        break;
+                    }
+                }
+            }
+            node.whole = true;
+            if !tabled {
+                root.mark_tree(path);
+            } else if node.column.is_none() {
+                node.column = Some(columns);
+                layout.add(path.id(), columns);
+                columns += 1;
+            }
+        }
+        root.tree = true;
+        Projection {
+            root,
+            layout: Arc::new(layout),
+        }
+    }
+
+    /// Also keeps `paths` in the document of tabled events, for callers
+    /// that read the document itself rather than resolve paths through
+    /// [`Event::for_each`] (a key's raw shape, array or not).
+    pub fn with_document_paths<'a>(
+        mut self,
+        paths: impl IntoIterator<Item = &'a FieldPath>,
+    ) -> Self {
+        for path in paths {
+            let mut node = &mut self.root;
+            for seg in path.segments() {
+                match seg {
                     Segment::Key(k) => {
                         for part in k.split('.') {
                             node = node.child_mut(part);
@@ -68,8 +122,9 @@ impl Projection {
                 }
             }
             node.whole = true;
+            self.root.mark_tree(path);
         }
-        Projection { root }
+        self
     }
 
     /// A projection that keeps everything (decodes like [`crate::decode_bytes`]).
@@ -77,8 +132,11 @@ impl Projection {
         Projection {
             root: Node {
                 whole: true,
+                column: None,
+                tree: true,
                 children: Vec::new(),
             },
+            layout: Arc::default(),
         }
     }
 
@@ -101,9 +159,52 @@ impl Projection {
 
     /// Decodes one raw record into an event holding only the projected
     /// fields (the counterpart of [`crate::decode`]).
+    ///
+    /// The event's values go into its [`FieldTable`] and its document
+    /// keeps only what the table does not cover (paths with an index, and
+    /// [`Projection::with_document_paths`]): resolve paths with
+    /// [`Event::for_each`], not on the document. A record the table cannot
+    /// describe exactly (a flat dotted key or a duplicate key on a projected
+    /// route, see [`crate::table`]) is decoded into a pruned document with
+    /// no table instead.
     pub fn decode(&self, rec: RawRecord<'_>) -> Result<Event, Skip> {
-        crate::read::into_event(rec, self.decode_bytes(rec.bytes))
+        if self.root.whole {
+            return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
+        }
+        let mut cells = Cells::default();
+        let tree = self.decode_tabled(rec.bytes, &mut cells);
+        if cells.fallback {
+            return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
+        }
+        let mut ev = crate::read::into_event(rec, tree)?;
+        ev.set_table(FieldTable::build(self.layout.clone(), cells.cells));
+        Ok(ev)
     }
+
+    fn decode_tabled(&self, bytes: &[u8], cells: &mut Cells) -> Result<Value, DecodeError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e))?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let v = TablePrune {
+            node: &self.root,
+            cells,
+        }
+        .deserialize(&mut de);
+        let v = v.and_then(|v| de.end().map(|_| v));
+        match v {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(other) => Err(not_an_object(&other)),
+            Err(e) => Err(classify_error(text, &e)),
+        }
+    }
+}
+
+/// What a tabled decode gathers besides the pruned document.
+#[derive(Default)]
+struct Cells {
+    /// (column, value) in document order.
+    cells: Vec<(u32, Value)>,
+    /// The record has a dotted or duplicate key on a projected route.
+    fallback: bool,
 }
 
 impl Node {
@@ -122,6 +223,47 @@ impl Node {
         &mut self.children[i].1
     }
 
+    /// Marks the nodes on `path` as kept in tabled events' documents.
+    fn mark_tree(&mut self, path: &FieldPath) {
+        let mut node = self;
+        node.tree = true;
+        for seg in path.segments() {
+            match seg {
+                Segment::Key(k) => {
+                    for part in k.split('.') {
+                        node = node.child_mut(part);
+                        node.tree = true;
+                    }
+                }
+                Segment::Index(_) => break,
+            }
+        }
+    }
+
+    /// Appends `(column, value)` for every tabled path under this node, in
+    /// document order; false if the document has a dotted key on the way
+    /// (no table then, see [`crate::table`]).
+    fn collect(&self, v: &Value, out: &mut Vec<(u32, Value)>) -> bool {
+        if let Some(column) = self.column {
+            push_flat(column, v, out);
+        }
+        self.descend(v, out)
+    }
+
+    fn descend(&self, v: &Value, out: &mut Vec<(u32, Value)>) -> bool {
+        match v {
+            Value::Object(map) => map.iter().all(|(k, child)| {
+                !k.contains('.')
+                    && match self.child(k) {
+                        Some(n) => n.collect(child, out),
+                        None => true,
+                    }
+            }),
+            Value::Array(items) => items.iter().all(|item| self.descend(item, out)),
+            _ => true,
+        }
+    }
+
     /// The node a (possibly dotted) key leads to, if any path goes there.
     fn lookup(&self, key: &str) -> Option<&Node> {
         // Keys are short: a plain scan is cheaper than memchr's set-up.
@@ -133,6 +275,133 @@ impl Node {
             node = node.child(part)?;
         }
         Some(node)
+    }
+}
+
+/// Appends the values path resolution yields for `v`: its elements, nested
+/// arrays flattened, or `v` itself.
+fn push_flat(column: u32, v: &Value, out: &mut Vec<(u32, Value)>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| push_flat(column, i, out)),
+        other => out.push((column, other.clone())),
+    }
+}
+
+/// [`push_flat`] taking ownership (no copy).
+fn push_flat_owned(column: u32, v: Value, out: &mut Vec<(u32, Value)>) {
+    match v {
+        Value::Array(items) => items
+            .into_iter()
+            .for_each(|i| push_flat_owned(column, i, out)),
+        other => out.push((column, other)),
+    }
+}
+
+/// Deserializes a value putting the projected fields into table cells and
+/// keeping in the returned document only nodes marked `tree` (`Null` for
+/// the rest).
+struct TablePrune<'a, 's> {
+    node: &'a Node,
+    cells: &'s mut Cells,
+}
+
+impl<'de> DeserializeSeed<'de> for TablePrune<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TablePrune<'_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let TablePrune { node, cells } = self;
+        let mut out = Map::new();
+        // Projected children met at this level, to spot duplicate keys.
+        let mut met: Vec<*const Node> = Vec::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let Some(child) = node.lookup(&key) else {
+                map.next_value::<Discard>()?;
+                continue;
+            };
+            if key.contains('.') || met.contains(&(child as *const Node)) {
+                cells.fallback = true;
+            }
+            met.push(child);
+            if child.whole {
+                let v: Value = map.next_value()?;
+                match child.column {
+                    Some(column) if child.children.is_empty() && !child.tree => {
+                        push_flat_owned(column, v, &mut cells.cells)
+                    }
+                    _ => {
+                        if !child.collect(&v, &mut cells.cells) {
+                            cells.fallback = true;
+                        }
+                        if child.tree {
+                            out.insert(key.into_owned(), v);
+                        }
+                    }
+                }
+            } else {
+                let v = map.next_value_seed(TablePrune {
+                    node: child,
+                    cells: &mut *cells,
+                })?;
+                if child.tree {
+                    out.insert(key.into_owned(), v);
+                }
+            }
+        }
+        Ok(if node.tree {
+            Value::Object(out)
+        } else {
+            Value::Null
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let TablePrune { node, cells } = self;
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(TablePrune {
+            node,
+            cells: &mut *cells,
+        })? {
+            if node.tree {
+                out.push(v);
+            }
+        }
+        Ok(if node.tree {
+            Value::Array(out)
+        } else {
+            Value::Null
+        })
+    }
+
+    // Scalars where an object was expected: as `Prune` keeps them.
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
 }
 

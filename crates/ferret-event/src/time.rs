@@ -121,8 +121,17 @@ impl fmt::Display for TimestampError {
 /// A field holding an array of exactly one value uses that value; several
 /// values are an error, since which one orders the event is ambiguous.
 pub fn event_timestamp(doc: &Value, path: &FieldPath) -> Result<Timestamp, TimestampError> {
+    timestamp_of(path, |f| path.for_each(doc, f))
+}
+
+/// [`event_timestamp`] over any resolution of `path` (a document walk, or
+/// an event's field table through [`crate::Event::timestamp`]).
+pub(crate) fn timestamp_of<'a>(
+    path: &FieldPath,
+    resolve: impl FnOnce(&mut dyn FnMut(&'a Value)),
+) -> Result<Timestamp, TimestampError> {
     let mut vals: Vec<&Value> = Vec::new();
-    path.for_each(doc, &mut |v| {
+    resolve(&mut |v| {
         if !v.is_null() && vals.len() < 2 {
             vals.push(v)
         }

@@ -1,9 +1,13 @@
 //! Property test for projections: on random documents (nested objects,
 //! flat dotted keys, arrays), every projected path resolves to the same
 //! values on the pruned document as on the full one, and a projection
-//! accepts or rejects any bytes exactly as the full decoder does.
+//! accepts or rejects any bytes exactly as the full decoder does. Events
+//! decoded with a field table resolve every projected path as the full
+//! document does too.
 
-use ferret_event::{decode_bytes, FieldPath, Projection, Segment, Value};
+use std::sync::Arc;
+
+use ferret_event::{decode_bytes, Event, FieldPath, Origin, Projection, RawRecord, Segment, Value};
 use proptest::prelude::*;
 use serde_json::{json, Map};
 
@@ -50,6 +54,53 @@ fn path() -> impl Strategy<Value = FieldPath> {
     })
 }
 
+fn tabled(proj: &Projection, text: &str) -> Event {
+    let file: Arc<str> = "mem".into();
+    proj.decode(RawRecord {
+        file: &file,
+        origin: Origin::default(),
+        bytes: text.as_bytes(),
+    })
+    .unwrap()
+}
+
+#[test]
+fn tables_and_their_fallbacks() {
+    let paths = [
+        FieldPath::dotted("process.name"),
+        FieldPath::dotted("process.args"),
+        FieldPath::new(vec![
+            Segment::Key("process".into()),
+            Segment::Key("args".into()),
+            Segment::Index(1),
+        ]),
+    ];
+    let proj = Projection::new(&paths);
+    let check = |text: &str, want_table: bool| {
+        let ev = tabled(&proj, text);
+        assert_eq!(ev.has_table(), want_table, "{text}");
+        let full = Event::new(decode_bytes(text.as_bytes()).unwrap(), Origin::default());
+        for p in &paths {
+            assert_eq!(ev.values(p), full.values(p), "{text}: {p:?}");
+        }
+    };
+    // Nested keys: a table, and the indexed path still reads the document.
+    check(
+        r#"{"process":{"name":"sh","args":["a",["b","c"]],"pid":1}}"#,
+        true,
+    );
+    // A flat dotted key or a duplicate key: resolution order or last-wins
+    // would differ from document order, so no table.
+    check(r#"{"process":{"name":"sh"},"process.name":"bash"}"#, false);
+    check(r#"{"process":{"name":"sh","name":"zsh"}}"#, false);
+    check(
+        r#"{"process":{"name":"sh"},"process":{"name":"zsh"}}"#,
+        false,
+    );
+    // Not an object on the way: nothing, as in the full document.
+    check(r#"{"process":"sh"}"#, true);
+}
+
 fn resolve(doc: &Value, p: &FieldPath) -> Vec<Value> {
     let mut out = Vec::new();
     p.for_each(doc, &mut |v| out.push(v.clone()));
@@ -67,6 +118,17 @@ proptest! {
         let full = decode_bytes(text.as_bytes()).unwrap();
         for p in &paths {
             prop_assert_eq!(resolve(&pruned, p), resolve(&full, p), "path {:?}", p);
+        }
+    }
+
+    #[test]
+    fn tabled_events_resolve_the_same(doc in doc(), paths in prop::collection::vec(path(), 0..4)) {
+        let text = doc.to_string();
+        let proj = Projection::new(&paths);
+        let ev = tabled(&proj, &text);
+        let full = Event::new(decode_bytes(text.as_bytes()).unwrap(), Origin::default());
+        for p in &paths {
+            prop_assert_eq!(ev.values(p), full.values(p), "path {:?}", p);
         }
     }
 

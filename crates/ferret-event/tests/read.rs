@@ -757,7 +757,11 @@ fn raw_batches_decode_projected() {
     assert!(reader.next_raw_batch(&mut batch));
     let proj = Projection::new(&[FieldPath::dotted("process.name")]);
     let e = batch.decode_projected(0, &proj).unwrap();
-    assert_eq!(e.doc, json!({"process": {"name": "sh"}}));
+    // The values live in the event's field table, not its document.
+    assert!(e.has_table());
+    assert_eq!(e.values(&FieldPath::dotted("process.name")), [&json!("sh")]);
+    assert!(e.values(&FieldPath::dotted("process.pid")).is_empty());
+    assert_eq!(e.doc, json!({}));
     assert_eq!(e.origin, Origin { file: 0, line: 1 });
     let s = batch.decode_projected(1, &proj).unwrap_err();
     assert_eq!(s, batch.decode(1).unwrap_err());

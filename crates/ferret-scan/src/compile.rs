@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ferret_engine::{plan, FieldTypes, Plan, PlanOptions, RunConfig};
 use ferret_eql::{Diagnostic, Severity};
-use ferret_event::{FieldPath, Value};
+use ferret_event::{Event, FieldPath, Value};
 use ferret_rules::{Rule, RuleSet, SourceKind};
 
 use crate::index::{event_index, IndexPatterns};
@@ -71,12 +71,12 @@ pub struct EventScope {
 }
 
 impl EventScope {
-    pub fn of(doc: &Value) -> EventScope {
+    pub fn of(ev: &Event) -> EventScope {
         static OS: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
         let os = OS.get_or_init(|| FieldPath::dotted("host.os.type"));
         EventScope {
-            index: event_index(doc),
-            os_type: match os.first(doc) {
+            index: event_index(ev),
+            os_type: match ev.first(os) {
                 Some(Value::String(s)) => Some(s.to_ascii_lowercase()),
                 _ => None,
             },

@@ -6,12 +6,17 @@
 //! `<type>-<dataset>-<namespace>`. An event with neither is seen by every
 //! rule, since there is nothing to scope it by.
 
-use ferret_event::{FieldPath, Value};
+use ferret_event::{Event, FieldPath, Value};
 use std::sync::OnceLock;
 
+/// The path an event's index is read from first, as a top-level key of the
+/// document (a projection must keep it there, see
+/// [`ferret_event::Projection::with_document_paths`]).
+pub const INDEX_KEY: &str = "_index";
+
 /// The index an event belongs to, if it says.
-pub fn event_index(doc: &Value) -> Option<String> {
-    if let Some(Value::String(s)) = doc.get("_index") {
+pub fn event_index(ev: &Event) -> Option<String> {
+    if let Some(Value::String(s)) = ev.doc.get(INDEX_KEY) {
         return Some(s.clone());
     }
     static PATHS: OnceLock<[FieldPath; 3]> = OnceLock::new();
@@ -24,7 +29,7 @@ pub fn event_index(doc: &Value) -> Option<String> {
     });
     let mut parts = Vec::with_capacity(3);
     for p in paths {
-        match p.first(doc) {
+        match ev.first(p) {
             Some(Value::String(s)) => parts.push(s.as_str()),
             _ => return None,
         }
@@ -100,14 +105,26 @@ mod tests {
     fn index_from_data_stream_or_underscore_index() {
         let ds = json!({"data_stream": {"type": "logs", "dataset": "endpoint.events.process", "namespace": "default"}});
         assert_eq!(
-            event_index(&ds).as_deref(),
+            event_index(&Event::new(ds, Default::default())).as_deref(),
             Some("logs-endpoint.events.process-default")
         );
         let flat = json!({"data_stream.type": "logs", "data_stream.dataset": "system.auth", "data_stream.namespace": "x"});
-        assert_eq!(event_index(&flat).as_deref(), Some("logs-system.auth-x"));
+        assert_eq!(
+            event_index(&Event::new(flat, Default::default())).as_deref(),
+            Some("logs-system.auth-x")
+        );
         let idx = json!({"_index": ".ds-logs-x-2026", "data_stream": {"type": "logs"}});
-        assert_eq!(event_index(&idx).as_deref(), Some(".ds-logs-x-2026"));
-        assert_eq!(event_index(&json!({"data_stream": {"type": "logs"}})), None);
+        assert_eq!(
+            event_index(&Event::new(idx, Default::default())).as_deref(),
+            Some(".ds-logs-x-2026")
+        );
+        assert_eq!(
+            event_index(&Event::new(
+                json!({"data_stream": {"type": "logs"}}),
+                Default::default()
+            )),
+            None
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 pub mod compile;
 pub mod index;
+pub mod originals;
+pub mod prefilter;
 pub mod scan;
 
 pub use compile::{compile, CompileOptions, Compiled, FailedRule, ScanRule};

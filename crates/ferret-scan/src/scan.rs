@@ -33,19 +33,21 @@
 //!   any input, at the cost of holding every sequence candidate in memory.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use ferret_engine::{Entry, QueryRunner, Stats};
+use ferret_engine::{Entry, Hit, QueryRunner, Stats};
 use ferret_event::{
-    decode_bytes, event_timestamp, Event, FieldPath, Projection, RawBatch, RawItem, ReadStats,
-    Reader, Skip, SkipSink, Timestamp, Value,
+    Event, FieldPath, Projection, RawBatch, RawItem, ReadStats, Reader, Skip, SkipSink, Timestamp,
+    Value,
 };
 use ferret_rules::alert::{build_alert, AlertMatch};
 use rayon::prelude::*;
 use serde_json::Map;
 
 use crate::compile::{Compiled, EventScope, ScanRule};
+use crate::originals::Originals;
+use crate::prefilter::{Candidates, Prefilter};
 
 /// The default reorder window of sequence rules in a scan: input may be out
 /// of time order by this much without losing matches.
@@ -76,18 +78,74 @@ impl Default for ScanOptions {
     }
 }
 
-/// One alert: the Kibana-shaped document and what it is sorted by.
+/// One alert, compact until written: what its Kibana-shaped document
+/// ([`Alert::doc`]) is built from, and what alerts are sorted by.
 #[derive(Clone, Debug)]
 pub struct Alert {
-    pub doc: Map<String, Value>,
     /// Index of the rule in [`Compiled::rules`].
     pub rule: usize,
     /// Alert time (the last matched event's time).
     pub time: Timestamp,
+    /// The first and last matched events' times.
+    original_time: Option<Timestamp>,
+    last_time: Option<Timestamp>,
+    join_keys: Option<Vec<Value>>,
     /// Ties between alerts of one rule at one time are broken by content,
     /// never by input position, so shuffled input gives the same output:
-    /// the times of all matched events, then the matched documents.
+    /// the times of all matched events, then the matched documents as a
+    /// JSON array (`null` for a missing-event stage), which is also what the
+    /// document is built from.
     tie: (Vec<Option<Timestamp>>, String),
+}
+
+impl Alert {
+    /// The alert document (see [`ferret_rules::alert`]).
+    pub fn doc(&self, compiled: &Compiled) -> Map<String, Value> {
+        let events: Vec<Value> = serde_json::from_str(&self.tie.1).unwrap_or_default();
+        let events: Vec<Option<&Value>> = events
+            .iter()
+            .map(|e| Some(e).filter(|e| !e.is_null()))
+            .collect();
+        let stamp = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339).unwrap_or_default();
+        build_alert(
+            &compiled.rules[self.rule].rule.meta,
+            &AlertMatch {
+                events: &events,
+                join_keys: self.join_keys.as_deref(),
+                timestamp: &stamp(self.last_time),
+                original_time: &stamp(self.original_time),
+            },
+        )
+    }
+}
+
+/// Rules run together over a batch, event by event, on one thread.
+const RULE_GROUP: usize = 16;
+
+/// One event in this many is timed for [`RuleStats::busy`].
+const BUSY_SAMPLE: usize = 16;
+
+/// Per rule during a scan: events offered and time spent.
+#[derive(Default)]
+struct Seen {
+    events: u64,
+    busy: Duration,
+}
+
+/// Where a scan's time went (wall clock, summed over batches).
+#[derive(Clone, Debug, Default)]
+pub struct Phases {
+    /// Reading and splitting input into records.
+    pub read: Duration,
+    /// Decoding records, field tables, dispatch keys and prefilters (in
+    /// parallel).
+    pub decode: Duration,
+    /// Handing events to the rules they concern.
+    pub dispatch: Duration,
+    /// Running the rules (in parallel).
+    pub rules: Duration,
+    /// Building and sorting alerts, and finishing the rules.
+    pub alerts: Duration,
 }
 
 /// What one rule did.
@@ -98,6 +156,9 @@ pub struct RuleStats {
     pub events_seen: u64,
     pub alerts: u64,
     pub engine: Stats,
+    /// Time spent running the rule (on whichever thread), estimated from
+    /// one event in 16 plus the final matching.
+    pub busy: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +168,8 @@ pub struct ScanOutcome {
     /// Indexed like [`Compiled::rules`].
     pub rule_stats: Vec<RuleStats>,
     pub read: ReadStats,
+    /// Where the time went.
+    pub phases: Phases,
 }
 
 /// Every path some rule of `compiled` reads, plus what scanning itself
@@ -134,7 +197,7 @@ fn projection_for(compiled: &Compiled) -> Projection {
         );
         paths.extend(r.config.tiebreaker_field.as_deref().map(FieldPath::dotted));
     }
-    Projection::new(&paths)
+    Projection::new(&paths).with_document_paths([&FieldPath::dotted(crate::index::INDEX_KEY)])
 }
 
 /// What decides which rules an event can concern: its scope facts and the
@@ -191,7 +254,7 @@ impl Dispatch {
 
     /// The dispatch key of an event (run in parallel, once per event).
     fn key(&self, ev: &Event) -> DispatchKey {
-        let scope = EventScope::of(&ev.doc);
+        let scope = EventScope::of(ev);
         let categories = self
             .fields
             .iter()
@@ -249,33 +312,6 @@ impl Dispatch {
     }
 }
 
-/// Raw bytes of the events some runner still holds, by the event's address,
-/// so alerts can show the full event although runners saw a projection.
-/// The `Weak` keeps the address from being reused and tells when no runner
-/// holds the event any more.
-#[derive(Default)]
-struct Originals {
-    map: HashMap<usize, (Weak<Event>, Box<[u8]>)>,
-    prune_at: usize,
-}
-
-impl Originals {
-    fn keep(&mut self, ev: &Arc<Event>, bytes: &[u8]) {
-        self.map
-            .insert(Arc::as_ptr(ev) as usize, (Arc::downgrade(ev), bytes.into()));
-        if self.map.len() > self.prune_at {
-            self.map.retain(|_, (w, _)| w.strong_count() > 0);
-            self.prune_at = (self.map.len() * 2).max(4096);
-        }
-    }
-
-    /// The event as read: its full document when it was projected.
-    fn full_doc(&self, ev: &Arc<Event>) -> Option<Value> {
-        let (_, bytes) = self.map.get(&(Arc::as_ptr(ev) as usize))?;
-        decode_bytes(bytes).ok()
-    }
-}
-
 /// Runs every rule of `compiled` over the events of `reader`. Unusable
 /// records go to `skips`; `progress` is called after each batch with the
 /// number of records read so far.
@@ -295,25 +331,38 @@ pub fn scan(
     } else {
         opts.reorder_window
     };
-    let mut runners: Vec<(QueryRunner, u64)> = compiled
+    let mut runners: Vec<(QueryRunner, Seen)> = compiled
         .rules
         .iter()
         .map(|r| {
             let mut config = r.config.clone();
             config.reorder_window = reorder_window;
-            (QueryRunner::new(r.plan.clone(), &config), 0)
+            (QueryRunner::new(r.plan.clone(), &config), Seen::default())
         })
         .collect();
     let projection = (!opts.reference).then(|| projection_for(compiled));
     let mut dispatch = Dispatch::new(compiled);
+    let prefilter = (!opts.reference).then(|| {
+        let needs: Vec<_> = compiled.rules.iter().map(|r| r.plan.necessary()).collect();
+        Prefilter::new(&needs)
+    });
     let mut originals = Originals::default();
-    let mut per_rule: Vec<Vec<u32>> = vec![Vec::new(); compiled.rules.len()];
+    let mut rule_ids: Vec<u32> = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
     let timed = TimeCheck::new(compiled);
     let file_names = reader.file_names().to_vec();
     let mut raw = RawBatch::new();
     let mut read = 0u64;
-    while reader.next_raw_batch(&mut raw) {
+    let mut phases = Phases::default();
+    // Alerts of hits already final (see `QueryRunner::drain_hits`), per rule.
+    let mut alerts: Vec<Vec<Alert>> = vec![Vec::new(); compiled.rules.len()];
+    loop {
+        let clock = Instant::now();
+        if !reader.next_raw_batch(&mut raw) {
+            break;
+        }
         read += raw.len() as u64;
+        phases.read += clock.elapsed();
         if opts.reference {
             let check = |ev| timed.check(ev, &file_names);
             reference_batch(
@@ -329,47 +378,79 @@ pub fn scan(
             continue;
         }
         let projection = projection.as_ref().expect("set unless reference");
-        let decoded: Vec<Result<(Event, DispatchKey), _>> = pool.install(|| {
+        let prefilter = prefilter.as_ref().expect("set unless reference");
+        let clock = Instant::now();
+        let decoded: Vec<Result<(Event, DispatchKey, Candidates), _>> = pool.install(|| {
             (0..raw.len())
                 .into_par_iter()
                 .map(|i| {
                     let ev = raw.decode_projected(i, projection)?;
                     timed.check(ev, &file_names).map(|ev| {
                         let key = dispatch.key(&ev);
-                        (ev, key)
+                        let candidates = prefilter.candidates(&ev);
+                        (ev, key, candidates)
                     })
                 })
                 .collect()
         });
+        phases.decode += clock.elapsed();
+        let clock = Instant::now();
         // Events and the batch entry each came from.
         let mut events: Vec<(Arc<Event>, usize)> = Vec::with_capacity(decoded.len());
-        for list in &mut per_rule {
-            list.clear();
-        }
+        // The rules of event `n` are `rule_ids[starts[n]..starts[n + 1]]`,
+        // ascending.
+        rule_ids.clear();
+        starts.clear();
+        starts.push(0);
         for (item, result) in decoded.into_iter().enumerate() {
             reader.stats_mut().record(&result);
             match result {
-                Ok((ev, key)) => {
-                    let n = events.len() as u32;
+                Ok((ev, key, candidates)) => {
                     for &r in dispatch.rules_for(compiled, key).iter() {
-                        per_rule[r as usize].push(n);
+                        if candidates.contains(r) {
+                            rule_ids.push(r);
+                        }
                     }
+                    starts.push(rule_ids.len());
                     events.push((Arc::new(ev), item));
                 }
                 Err(skip) => skips.skip(skip),
             }
         }
+        phases.dispatch += clock.elapsed();
+        let clock = Instant::now();
+        // Event by event within a group of rules: an event's fields stay in
+        // cache while the group's rules read them (rule by rule over the
+        // whole batch re-read every event from memory per rule).
         pool.install(|| {
             runners
-                .par_iter_mut()
-                .zip(per_rule.par_iter())
-                .for_each(|((runner, seen), list)| {
-                    *seen += list.len() as u64;
-                    for &i in list {
-                        runner.push(&events[i as usize].0);
+                .par_chunks_mut(RULE_GROUP)
+                .enumerate()
+                .for_each(|(g, group)| {
+                    let lo = (g * RULE_GROUP) as u32;
+                    let hi = lo + group.len() as u32;
+                    for (n, (ev, _)) in events.iter().enumerate() {
+                        let ids = &rule_ids[starts[n]..starts[n + 1]];
+                        let from = ids.partition_point(|&r| r < lo);
+                        // Every 16th event is timed, for the per-rule
+                        // estimate (a clock read per push costs too much).
+                        let timed = n % BUSY_SAMPLE == 0;
+                        for &r in ids[from..].iter().take_while(|&&r| r < hi) {
+                            let (runner, seen) = &mut group[(r - lo) as usize];
+                            seen.events += 1;
+                            if timed {
+                                let clock = Instant::now();
+                                runner.push(ev);
+                                seen.busy += clock.elapsed() * BUSY_SAMPLE as u32;
+                            } else {
+                                runner.push(ev);
+                            }
+                        }
                     }
                 })
         });
+        phases.rules += clock.elapsed();
+        let clock = Instant::now();
         // Keep the raw record of every event some runner held on to.
         for (ev, item) in &events {
             if Arc::strong_count(ev) > 1 {
@@ -378,44 +459,60 @@ pub fn scan(
                 }
             }
         }
+        drop(events);
+        // Turn final hits into alerts now, so neither they nor their events
+        // are held to the end.
+        let originals = &originals;
+        pool.install(|| {
+            runners
+                .par_iter_mut()
+                .zip(compiled.rules.par_iter())
+                .zip(alerts.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (((runner, _), rule), out))| {
+                    for hit in runner.drain_hits() {
+                        out.extend(alert_for(i, rule, &hit, originals));
+                    }
+                })
+        });
+        phases.alerts += clock.elapsed();
         progress(read);
     }
-    let finished: Vec<(Vec<Alert>, RuleStats)> = pool.install(|| {
+    let clock = Instant::now();
+    let finished: Vec<RuleStats> = pool.install(|| {
         runners
             .into_par_iter()
             .zip(compiled.rules.par_iter())
+            .zip(alerts.par_iter_mut())
             .enumerate()
-            .map(|(i, ((runner, seen), rule))| {
+            .map(|(i, (((runner, seen), rule), out))| {
+                let clock = Instant::now();
                 let output = runner.finish();
-                let alerts: Vec<Alert> = output
-                    .hits
-                    .iter()
-                    .filter_map(|hit| {
-                        alert_for(i, rule, &hit.entries, hit.join_keys.as_deref(), &originals)
-                    })
-                    .collect();
-                let stats = RuleStats {
-                    events_seen: seen,
-                    alerts: alerts.len() as u64,
+                for hit in &output.hits {
+                    out.extend(alert_for(i, rule, hit, &originals));
+                }
+                RuleStats {
+                    events_seen: seen.events,
+                    alerts: out.len() as u64,
                     engine: output.stats,
-                };
-                (alerts, stats)
+                    busy: seen.busy + clock.elapsed(),
+                }
             })
             .collect()
     });
     let mut outcome = ScanOutcome {
         read: reader.stats().clone(),
-        ..ScanOutcome::default()
+        rule_stats: finished,
+        alerts: alerts.into_iter().flatten().collect(),
+        phases: Phases::default(),
     };
-    for (alerts, stats) in finished {
-        outcome.alerts.extend(alerts);
-        outcome.rule_stats.push(stats);
-    }
     outcome.alerts.sort_by(|a, b| {
         let ra = &compiled.rules[a.rule].rule.meta;
         let rb = &compiled.rules[b.rule].rule.meta;
         (a.time, &ra.name, &ra.rule_id, &a.tie).cmp(&(b.time, &rb.name, &rb.rule_id, &b.tie))
     });
+    phases.alerts += clock.elapsed();
+    outcome.phases = phases;
     outcome
 }
 
@@ -425,7 +522,7 @@ fn reference_batch(
     compiled: &Compiled,
     reader: &mut Reader,
     raw: &RawBatch,
-    runners: &mut [(QueryRunner, u64)],
+    runners: &mut [(QueryRunner, Seen)],
     skips: &mut dyn SkipSink,
     check: &(dyn Fn(Event) -> Result<Event, Skip> + Sync),
 ) {
@@ -440,7 +537,7 @@ fn reference_batch(
         reader.stats_mut().record(&result);
         match result {
             Ok(ev) => {
-                let scope = EventScope::of(&ev.doc);
+                let scope = EventScope::of(&ev);
                 events.push((Arc::new(ev), scope));
             }
             Err(skip) => skips.skip(skip),
@@ -453,7 +550,7 @@ fn reference_batch(
             .for_each(|((runner, seen), rule)| {
                 for (ev, scope) in &events {
                     if rule.scope.admits(scope) {
-                        *seen += 1;
+                        seen.events += 1;
                         runner.push(ev);
                     }
                 }
@@ -496,14 +593,11 @@ impl TimeCheck {
         let Some(first) = self.fields.first() else {
             return Ok(ev);
         };
-        let err = match event_timestamp(&ev.doc, first) {
+        let err = match ev.timestamp(first) {
             Ok(_) => return Ok(ev),
             Err(e) => e,
         };
-        if self.fields[1..]
-            .iter()
-            .any(|f| event_timestamp(&ev.doc, f).is_ok())
-        {
+        if self.fields[1..].iter().any(|f| ev.timestamp(f).is_ok()) {
             return Ok(ev);
         }
         let file = file_names[ev.origin.file as usize].clone();
@@ -512,13 +606,8 @@ impl TimeCheck {
 }
 
 /// The alert for one hit; `None` for a hit without events (a `count` pipe).
-fn alert_for(
-    index: usize,
-    rule: &ScanRule,
-    entries: &[Entry],
-    join_keys: Option<&[ferret_engine::KeyValue]>,
-    originals: &Originals,
-) -> Option<Alert> {
+fn alert_for(index: usize, rule: &ScanRule, hit: &Hit, originals: &Originals) -> Option<Alert> {
+    let entries = &hit.entries;
     // Full documents of projected events; the event itself otherwise.
     let full: Vec<Option<Value>> = entries
         .iter()
@@ -532,28 +621,21 @@ fn alert_for(
     let first = entries.iter().find_map(Entry::event)?;
     let last = entries.iter().rev().find_map(Entry::event)?;
     let time_of = |ev: &Event| event_time(rule, ev);
-    let (t_first, t_last) = (time_of(first), time_of(last));
-    let keys: Option<Vec<Value>> = join_keys.map(|ks| ks.iter().map(|k| k.to_json()).collect());
-    let stamp = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339).unwrap_or_default();
-    let doc = build_alert(
-        &rule.rule.meta,
-        &AlertMatch {
-            events: &events,
-            join_keys: keys.as_deref(),
-            timestamp: &stamp(t_last),
-            original_time: &stamp(t_first),
-        },
-    );
     let times = entries
         .iter()
         .map(|e| e.event().and_then(|ev| time_of(ev)))
         .collect();
-    let docs = serde_json::to_string(&events).unwrap_or_default();
+    let last_time = time_of(last);
     Some(Alert {
-        doc,
         rule: index,
-        time: t_last.unwrap_or_default(),
-        tie: (times, docs),
+        time: last_time.unwrap_or_default(),
+        original_time: time_of(first),
+        last_time,
+        join_keys: hit
+            .join_keys
+            .as_ref()
+            .map(|ks| ks.iter().map(|k| k.to_json()).collect()),
+        tie: (times, serde_json::to_string(&events).unwrap_or_default()),
     })
 }
 
@@ -561,7 +643,7 @@ fn alert_for(
 /// `@timestamp` when the event lacks an overriding field (as Kibana does).
 fn event_time(rule: &ScanRule, ev: &Event) -> Option<Timestamp> {
     let path = FieldPath::dotted(&rule.config.timestamp_field);
-    event_timestamp(&ev.doc, &path)
-        .or_else(|_| event_timestamp(&ev.doc, &FieldPath::dotted("@timestamp")))
+    ev.timestamp(&path)
+        .or_else(|_| ev.timestamp(&FieldPath::dotted("@timestamp")))
         .ok()
 }

@@ -76,10 +76,10 @@ fn run(compiled: &Compiled, events: &Path, opts: &ScanOptions) -> ScanOutcome {
 }
 
 /// Alerts as the CLI prints them (NDJSON lines, in output order).
-fn lines(out: &ScanOutcome) -> Vec<String> {
+fn lines(compiled: &Compiled, out: &ScanOutcome) -> Vec<String> {
     out.alerts
         .iter()
-        .map(|a| serde_json::to_string(&a.doc).unwrap())
+        .map(|a| serde_json::to_string(&a.doc(compiled)).unwrap())
         .collect()
 }
 
@@ -102,7 +102,7 @@ fn optimized_scan_equals_reference_with_every_corpus_rule() {
             ..ScanOptions::default()
         },
     );
-    let (fast, reference) = (lines(&fast), lines(&reference));
+    let (fast, reference) = (lines(&compiled, &fast), lines(&compiled, &reference));
     assert!(
         reference.len() >= 20,
         "the injected attacks alone give alerts: {}",
@@ -161,11 +161,11 @@ fn unsorted_input_within_the_window_or_without_one_gives_the_same_alerts() {
         "the Linux rules include sequences: {sequences}"
     );
     let base = run(&compiled, &events, &ScanOptions::default());
-    let base_lines = sorted(lines(&base));
+    let base_lines = sorted(lines(&compiled, &base));
     assert!(
         base.alerts
             .iter()
-            .any(|a| a.doc["ferret.events"].as_array().unwrap().len() > 1),
+            .any(|a| a.doc(&compiled)["ferret.events"].as_array().unwrap().len() > 1),
         "some sequence fires on the injected attacks"
     );
 
@@ -180,7 +180,7 @@ fn unsorted_input_within_the_window_or_without_one_gives_the_same_alerts() {
             .sum::<u64>(),
         0
     );
-    assert_eq!(sorted(lines(&out)), base_lines);
+    assert_eq!(sorted(lines(&compiled, &out)), base_lines);
 
     // Fully reversed input: with a window the late events are counted (not
     // silently lost); with no window every candidate is ordered in memory
@@ -218,6 +218,6 @@ fn unsorted_input_within_the_window_or_without_one_gives_the_same_alerts() {
             .sum::<u64>(),
         0
     );
-    assert_eq!(sorted(lines(&exact)), base_lines);
+    assert_eq!(sorted(lines(&compiled, &exact)), base_lines);
     let _ = std::fs::remove_dir_all(dir);
 }

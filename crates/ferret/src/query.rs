@@ -33,7 +33,10 @@ use ferret_engine::{
     Entry, Hit, KeyValue, PlanOptions, QueryRunner, RunConfig, DEFAULT_MAX_LIVE_PARTIALS,
 };
 use ferret_eql::diagnostic::{render, Diagnostic};
-use ferret_event::{event_timestamp, Event, FieldPath, RawBatch, Reader, SkipReporter, SkipSink};
+use ferret_event::{
+    Event, FieldPath, Projection, RawBatch, RawItem, Reader, SkipReporter, SkipSink,
+};
+use ferret_scan::originals::Originals;
 use rayon::prelude::*;
 
 use crate::output::{Format, OutputArgs};
@@ -139,6 +142,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // is reported at its line and skipped, like any other unusable record.
     let needs_time = !matches!(runner.plan().body, Body::Sample(_));
     let ts_path = FieldPath::dotted(&config.timestamp_field);
+    // Decode only what the query reads; the raw record of every event the
+    // runner keeps is kept beside it and decoded in full for output.
+    let mut paths = runner.plan().field_paths();
+    paths.push(ts_path.clone());
+    paths.extend(config.tiebreaker_field.as_deref().map(FieldPath::dotted));
+    let projection = Projection::new(&paths);
+    let mut originals = Originals::default();
     let file_names = reader.file_names().to_vec();
     let mut raw = RawBatch::new();
     while reader.next_raw_batch(&mut raw) {
@@ -146,8 +156,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (0..raw.len())
                 .into_par_iter()
                 .map(|i| {
-                    let event = raw.decode(i)?;
-                    match event_timestamp(&event.doc, &ts_path) {
+                    let event = raw.decode_projected(i, &projection)?;
+                    match event.timestamp(&ts_path) {
                         Err(e) if needs_time => {
                             let file = file_names[event.origin.file as usize].clone();
                             Err(e.into_skip(file, event.origin))
@@ -157,10 +167,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 })
                 .collect()
         });
-        for result in decoded {
+        for (i, result) in decoded.into_iter().enumerate() {
             reader.stats_mut().record(&result);
             match result {
-                Ok(event) => runner.push(&Arc::new(event)),
+                Ok(event) => {
+                    let event = Arc::new(event);
+                    runner.push(&event);
+                    if Arc::strong_count(&event) > 1 {
+                        if let RawItem::Record(rec) = raw.get(i) {
+                            originals.keep(&event, rec.bytes);
+                        }
+                    }
+                }
                 Err(skip) => skips.skip(skip),
             }
         }
@@ -173,12 +191,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match format {
         Format::Ndjson => {
             for hit in &out.hits {
-                write_ndjson(&mut w, hit)?;
+                write_ndjson(&mut w, hit, &originals)?;
             }
         }
         Format::Table => write_table(
             &mut w,
             &out.hits,
+            &originals,
             &config,
             &args.category_field,
             args.output.color(),
@@ -253,7 +272,7 @@ fn key_json(keys: &[KeyValue]) -> serde_json::Value {
 }
 
 /// Writes one hit as one NDJSON line (see the module documentation).
-fn write_ndjson(w: &mut dyn Write, hit: &Hit) -> anyhow::Result<()> {
+fn write_ndjson(w: &mut dyn Write, hit: &Hit, originals: &Originals) -> anyhow::Result<()> {
     w.write_all(b"{\"events\": [")?;
     for (i, entry) in hit.entries.iter().enumerate() {
         if i > 0 {
@@ -262,7 +281,10 @@ fn write_ndjson(w: &mut dyn Write, hit: &Hit) -> anyhow::Result<()> {
         match entry {
             Entry::Event(e) => {
                 w.write_all(b"{\"_source\": ")?;
-                serde_json::to_writer(&mut *w, &e.doc)?;
+                match originals.full_doc(e) {
+                    Some(doc) => serde_json::to_writer(&mut *w, &doc)?,
+                    None => serde_json::to_writer(&mut *w, &e.doc)?,
+                }
                 w.write_all(b"}")?;
             }
             Entry::Missing => w.write_all(b"{\"missing\": true}")?,
@@ -334,6 +356,7 @@ fn clip(s: &str, n: usize) -> String {
 fn write_table(
     w: &mut dyn Write,
     hits: &[Hit],
+    originals: &Originals,
     config: &RunConfig,
     category_field: &str,
     color: bool,
@@ -361,6 +384,9 @@ fn write_table(
             match entry {
                 Entry::Missing => writeln!(w, "  {dim}(missing event){reset}")?,
                 Entry::Event(e) => {
+                    // The event as read (runners saw a projection).
+                    let full = originals.full_doc(e).map(|doc| Event::new(doc, e.origin));
+                    let e = full.as_ref().unwrap_or(e);
                     let ts = field_text(e, &config.timestamp_field).unwrap_or_else(|| "-".into());
                     let cat = field_text(e, category_field).unwrap_or_else(|| "-".into());
                     let summary: Vec<String> = SUMMARY_FIELDS
@@ -390,7 +416,7 @@ mod tests {
 
     fn line(hit: &Hit) -> String {
         let mut out = Vec::new();
-        write_ndjson(&mut out, hit).expect("write");
+        write_ndjson(&mut out, hit, &Originals::default()).expect("write");
         String::from_utf8(out).expect("utf8")
     }
 

@@ -216,11 +216,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.output.format() {
         Format::Ndjson => {
             for alert in &outcome.alerts {
-                serde_json::to_writer(&mut out, &alert.doc)?;
+                serde_json::to_writer(&mut out, &alert.doc(&compiled))?;
                 out.write_all(b"\n")?;
             }
         }
-        Format::Table => write_table(&mut out, &outcome, args.output.color())?,
+        Format::Table => write_table(&mut out, &compiled, &outcome, args.output.color())?,
     }
     out.flush().context("writing alerts")?;
     if !args.quiet {
@@ -231,6 +231,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             unsupported,
             started.elapsed(),
         )?;
+    }
+    if args.verbose {
+        let offered: u64 = outcome.rule_stats.iter().map(|s| s.events_seen).sum();
+        let events = outcome.read.events.max(1);
+        writeln!(
+            stderr,
+            "rule work: {offered} (event, rule) pairs evaluated, {:.1} rules per event of {} loaded (index, category and value prefilters skip the rest)",
+            offered as f64 / events as f64,
+            compiled.rules.len()
+        )?;
+        let p = &outcome.phases;
+        writeln!(
+            stderr,
+            "time: read {:.2}s, decode {:.2}s, dispatch {:.2}s, rules {:.2}s, alerts {:.2}s",
+            p.read.as_secs_f64(),
+            p.decode.as_secs_f64(),
+            p.dispatch.as_secs_f64(),
+            p.rules.as_secs_f64(),
+            p.alerts.as_secs_f64()
+        )?;
+        let mut busiest: Vec<(std::time::Duration, &str)> = outcome
+            .rule_stats
+            .iter()
+            .zip(&compiled.rules)
+            .map(|(s, r)| (s.busy, r.rule.meta.name.as_str()))
+            .collect();
+        busiest.sort_by(|a, b| b.cmp(a));
+        writeln!(stderr, "slowest rules (time running them, all threads):")?;
+        let total: f64 = busiest.iter().map(|b| b.0.as_secs_f64()).sum();
+        writeln!(stderr, "  {total:>7.3}s  all rules")?;
+        for (busy, name) in busiest.iter().take(5) {
+            writeln!(stderr, "  {:>7.3}s  {name}", busy.as_secs_f64())?;
+        }
     }
     // Reported even with --quiet: matches may have been missed.
     let late: u64 = outcome
@@ -328,7 +361,12 @@ fn report_compile_problems(w: &mut impl Write, c: &Compiled, verbose: bool) -> a
 }
 
 /// The alert table: one line per alert, newest information last.
-fn write_table(w: &mut dyn Write, o: &ScanOutcome, color: bool) -> anyhow::Result<()> {
+fn write_table(
+    w: &mut dyn Write,
+    compiled: &Compiled,
+    o: &ScanOutcome,
+    color: bool,
+) -> anyhow::Result<()> {
     if o.alerts.is_empty() {
         writeln!(w, "no alerts")?;
         return Ok(());
@@ -337,15 +375,14 @@ fn write_table(w: &mut dyn Write, o: &ScanOutcome, color: bool) -> anyhow::Resul
         .alerts
         .iter()
         .map(|a| {
+            let doc = a.doc(compiled);
             let s = |k: &str| {
-                a.doc
-                    .get(k)
+                doc.get(k)
                     .and_then(Value::as_str)
                     .unwrap_or("-")
                     .to_string()
             };
-            let events = a
-                .doc
+            let events = doc
                 .get("ferret.events")
                 .and_then(Value::as_array)
                 .map_or(0, Vec::len);

@@ -94,7 +94,9 @@ impl Default for RunConfig {
 pub struct Stats {
     /// Events pushed.
     pub events: u64,
-    /// Events kept in memory for ordering (candidates).
+    /// Events kept in memory for ordering: sequence candidates (events that
+    /// matched a stage) without a reorder window, every timed event pushed
+    /// with one (stages are evaluated when the event is matched).
     pub buffered: u64,
     /// Events that matched a sequence stage but had no usable timestamp and
     /// were therefore skipped (a sequence needs the time order).
@@ -243,6 +245,31 @@ impl QueryRunner {
                 st.push(sp, &plan.category_path, event, &mut self.stats)
             }
             _ => unreachable!("runner state always follows the plan body"),
+        }
+    }
+
+    /// Takes the hits that are already final, so a caller that orders hits
+    /// itself (a scan sorts all alerts) need not hold them, nor their
+    /// events, until the end. Only a query without pipes or size limit has
+    /// such hits (pipes and limits look at all hits): others return none
+    /// here and everything from [`QueryRunner::finish`]. Hits taken here
+    /// are not returned again; their order is not Elasticsearch's.
+    pub fn drain_hits(&mut self) -> Vec<Hit> {
+        if !self.plan.pipes.is_empty() || self.config.size.is_some() {
+            return Vec::new();
+        }
+        match &mut self.state {
+            State::Event(st) if st.keep == Keep::All => st
+                .matches
+                .drain(..)
+                .map(|(_, e)| Hit {
+                    entries: vec![Entry::Event(e)],
+                    join_keys: None,
+                    aggregate: None,
+                })
+                .collect(),
+            State::Sequence(st) => st.drain_hits(),
+            _ => Vec::new(),
         }
     }
 

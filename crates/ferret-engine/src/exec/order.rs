@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use ferret_event::{parse_timestamp, Event, FieldPath, Timestamp, Value};
+use ferret_event::{Event, FieldPath, Timestamp, Value};
 
 /// A tiebreaker value. Numbers compare numerically (integers and floats
 /// alike), strings lexicographically after numbers, null (missing) last.
@@ -18,7 +18,7 @@ pub enum Tie {
 
 impl Tie {
     pub fn from_event(event: &Event, path: &FieldPath) -> Tie {
-        match path.first(&event.doc) {
+        match event.first(path) {
             Some(Value::Number(n)) => n.as_f64().map(Tie::Num).unwrap_or(Tie::Null),
             // A keyword tiebreaker sorts as text in Elasticsearch, digits or not.
             Some(Value::String(s)) => Tie::Str(s.clone()),
@@ -90,14 +90,10 @@ pub struct OrderFields {
 
 impl OrderFields {
     pub fn ordinal(&self, event: &Event, seq: u64) -> Ordinal {
-        let ts = self
-            .timestamp
-            .first(&event.doc)
-            .and_then(parse_timestamp)
-            .or_else(|| {
-                let fallback = self.timestamp_fallback.as_ref()?;
-                fallback.first(&event.doc).and_then(parse_timestamp)
-            });
+        let ts = event.first_timestamp(&self.timestamp).or_else(|| {
+            let fallback = self.timestamp_fallback.as_ref()?;
+            event.first_timestamp(fallback)
+        });
         Ordinal {
             ts: match ts {
                 Some(t) => (false, t),

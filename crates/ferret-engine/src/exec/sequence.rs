@@ -47,13 +47,19 @@
 //!   than one already matched) is counted in [`Stats::late_events`] and not
 //!   used.
 //!
+//! With a window, a buffered event's stages are evaluated only when it is
+//! matched, in time order, and a stage past the first (and `until`) only
+//! when some partial sequence is live then: nothing could advance or be
+//! cancelled otherwise. A rule whose first stage is rare thus spends almost
+//! nothing on the common events of its later stages. Evaluation is a pure
+//! function of the event, so when it happens does not change the result.
+//!
 //! In both modes the matcher holds at most `max_live_partials` partial
 //! sequences (least recently advanced evicted first, counted), drops those
 //! whose `maxspan` has passed, and for missing-event stages keeps only the
 //! timestamps of matching events (pruned by `maxspan`).
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use ferret_event::{Event, FieldPath, Timestamp};
@@ -80,13 +86,11 @@ pub(crate) fn eval_key(keys: &[KeyPlan], event: &Event) -> Option<Key> {
     Some(out)
 }
 
-/// Whether `event` matches the stage's category and (unless it reads aliases)
-/// its condition, and its key. `Some((key, deferred))` on a match, where
-/// `deferred` means the condition still has to be checked per partial.
-fn stage_match(stage: &StagePlan, category: &FieldPath, event: &Event) -> Option<(Key, bool)> {
-    if !stage.filter.category_matches(category, event) {
-        return None;
-    }
+/// Whether `event` matches the stage's condition (unless it reads aliases)
+/// and key; its category is the caller's to check. `Some((key, deferred))`
+/// on a match, where `deferred` means the condition still has to be
+/// checked per partial.
+fn stage_eval(stage: &StagePlan, event: &Event) -> Option<(Key, bool)> {
     let deferred = stage.filter.uses_aliases;
     if !deferred && !stage.filter.condition.matches(&EvalInput::event(event)) {
         return None;
@@ -94,38 +98,106 @@ fn stage_match(stage: &StagePlan, category: &FieldPath, event: &Event) -> Option
     eval_key(&stage.keys, event).map(|k| (k, deferred))
 }
 
-/// An event that matched at least one stage or the until clause.
-struct Candidate {
-    ord: Ordinal,
-    ts: Timestamp,
-    event: Arc<Event>,
-    /// (stage index, key, condition deferred), by ascending stage.
+/// What an event matched: (stage index, key, condition deferred) by
+/// ascending stage, and the until clause's key.
+#[derive(Default)]
+struct Matches {
     stages: Vec<(usize, Key, bool)>,
     until: Option<Key>,
 }
 
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.ord == other.ord
+impl Matches {
+    fn is_empty(&self) -> bool {
+        self.stages.is_empty() && self.until.is_none()
     }
 }
-impl Eq for Candidate {}
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+
+/// The bit of the until clause in a deferred-stages mask (bit `i` is stage
+/// `i`; plans with more stages than fit evaluate everything at once).
+const UNTIL_BIT: u64 = 1 << 63;
+
+/// Evaluates `event` against the stages whose category it has. With
+/// `defer`, only stages that can start a sequence or record a missing
+/// event are evaluated now; the others (and `until`) are returned as a
+/// mask for [`match_deferred`], since they only matter while a partial
+/// sequence is live.
+fn match_stages(
+    plan: &SequencePlan,
+    category: &FieldPath,
+    event: &Event,
+    defer: bool,
+) -> (Matches, u64) {
+    let defer = defer && plan.stages.len() < 63;
+    let mut out = Matches::default();
+    let mut deferred = 0u64;
+    let categories = event.values(category);
+    let categories = categories.as_slice();
+    let mut positive = 0;
+    for (i, st) in plan.stages.iter().enumerate() {
+        let starts = !st.missing && positive == 0;
+        if !st.missing {
+            positive += 1;
+        }
+        if !st.filter.category_in(categories) {
+            continue;
+        }
+        if defer && !st.missing && !starts {
+            deferred |= 1 << i;
+        } else if let Some((key, d)) = stage_eval(st, event) {
+            out.stages.push((i, key, d));
+        }
+    }
+    if let Some(u) = plan
+        .until
+        .as_ref()
+        .filter(|u| u.filter.category_in(categories))
+    {
+        if defer {
+            deferred |= UNTIL_BIT;
+        } else {
+            out.until = stage_eval(u, event).map(|(k, _)| k);
+        }
+    }
+    (out, deferred)
+}
+
+/// Evaluates the stages `mask` names (see [`match_stages`]) into `out`.
+fn match_deferred(plan: &SequencePlan, event: &Event, mask: u64, out: &mut Matches) {
+    for (i, st) in plan.stages.iter().enumerate() {
+        if mask & (1 << i) != 0 {
+            if let Some((key, d)) = stage_eval(st, event) {
+                out.stages.push((i, key, d));
+            }
+        }
+    }
+    out.stages.sort_by_key(|(i, _, _)| *i);
+    if mask & UNTIL_BIT != 0 {
+        out.until = plan
+            .until
+            .as_ref()
+            .and_then(|u| stage_eval(u, event))
+            .map(|(k, _)| k);
     }
 }
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.ord.cmp(&other.ord)
-    }
+
+/// An event waiting to be matched: what it matched at push, and with a
+/// reorder window the stages left to evaluate when it is fed.
+struct Candidate {
+    ord: Ordinal,
+    ts: Timestamp,
+    event: Arc<Event>,
+    matches: Matches,
+    deferred: u64,
 }
 
 pub(crate) struct SequenceState {
     /// Reorder window in nanoseconds (`None`: sort everything at `finish`).
     window: Option<i128>,
     /// Candidates not yet matched, smallest ordinal first.
-    buffer: BinaryHeap<Reverse<Candidate>>,
+    /// With a window: sorted by ordinal (input is mostly in order, so
+    /// inserting is almost always a push at the back). Without: in push
+    /// order, sorted at `finish`.
+    buffer: VecDeque<Candidate>,
     /// Newest timestamp seen.
     max_ts: Option<Timestamp>,
     /// Ordinal of the last candidate fed to the matcher.
@@ -137,7 +209,7 @@ impl SequenceState {
     pub(crate) fn new(plan: &SequencePlan, config: &RunConfig) -> Self {
         SequenceState {
             window: config.reorder_window.map(|d| d.as_nanos() as i128),
-            buffer: BinaryHeap::new(),
+            buffer: VecDeque::new(),
             max_ts: None,
             last_fed: None,
             matcher: Matcher::new(plan, config.max_live_partials),
@@ -153,54 +225,67 @@ impl SequenceState {
         event: &Arc<Event>,
         stats: &mut Stats,
     ) {
-        let mut stages = Vec::new();
-        for (i, st) in plan.stages.iter().enumerate() {
-            if let Some((key, deferred)) = stage_match(st, category, event) {
-                stages.push((i, key, deferred));
-            }
-        }
-        let until = plan
-            .until
-            .as_ref()
-            .and_then(|u| stage_match(u, category, event))
-            .map(|(k, _)| k);
-        if stages.is_empty() && until.is_none() {
+        let (matches, deferred) = match_stages(plan, category, event, self.window.is_some());
+        if matches.is_empty() && deferred == 0 {
             return;
         }
         let ord = order.ordinal(event, seq);
-        let Some(ts) = ord.timestamp() else {
-            stats.missing_timestamp += 1;
+        let late = self.last_fed.as_ref().is_some_and(|last| ord < *last);
+        let Some(ts) = ord.timestamp().filter(|_| !late) else {
+            // Counted only if the event mattered to the query.
+            let mut all = matches;
+            match_deferred(plan, event, deferred, &mut all);
+            if !all.is_empty() {
+                if late {
+                    stats.late_events += 1;
+                } else {
+                    stats.missing_timestamp += 1;
+                }
+            }
             return;
         };
-        if self.last_fed.as_ref().is_some_and(|last| ord < *last) {
-            stats.late_events += 1;
-            return;
-        }
         stats.buffered += 1;
-        self.buffer.push(Reverse(Candidate {
+        let c = Candidate {
             ord,
             ts,
             event: event.clone(),
-            stages,
-            until,
-        }));
+            matches,
+            deferred,
+        };
         let Some(window) = self.window else {
+            // Exact mode: sorted once at `finish`.
+            self.buffer.push_back(c);
             return;
         };
+        match self.buffer.back() {
+            Some(last) if last.ord > c.ord => {
+                let at = self.buffer.partition_point(|x| x.ord < c.ord);
+                self.buffer.insert(at, c);
+            }
+            _ => self.buffer.push_back(c),
+        }
         let newest = self.max_ts.map_or(ts, |m| m.max(ts));
         self.max_ts = Some(newest);
-        while let Some(Reverse(oldest)) = self.buffer.peek() {
+        while let Some(oldest) = self.buffer.front() {
             if newest.0 - oldest.ts.0 <= window {
                 break;
             }
-            let Reverse(c) = self.buffer.pop().expect("peeked");
+            let c = self.buffer.pop_front().expect("peeked");
             self.last_fed = Some(c.ord.clone());
             self.matcher.feed(plan, c, stats);
         }
     }
 
+    /// Accepted sequences so far (see [`super::QueryRunner::drain_hits`]).
+    pub(crate) fn drain_hits(&mut self) -> Vec<Hit> {
+        std::mem::take(&mut self.matcher.hits)
+    }
+
     pub(crate) fn finish(mut self, plan: &SequencePlan, stats: &mut Stats) -> Vec<Hit> {
-        while let Some(Reverse(c)) = self.buffer.pop() {
+        self.buffer
+            .make_contiguous()
+            .sort_unstable_by(|a, b| a.ord.cmp(&b.ord));
+        while let Some(c) = self.buffer.pop_front() {
             self.matcher.feed(plan, c, stats);
         }
         self.matcher.decide_pending(plan, None);
@@ -286,10 +371,17 @@ impl Matcher {
         }
     }
 
-    fn feed(&mut self, plan: &SequencePlan, c: Candidate, stats: &mut Stats) {
+    fn feed(&mut self, plan: &SequencePlan, mut c: Candidate, stats: &mut Stats) {
         self.now = Some(c.ts);
         self.expire(c.ts, stats);
-        for (stage, key, deferred) in c.stages.iter().rev() {
+        // Stages are applied highest first, so only the first positive
+        // stage can create a partial during this call: `live` as it is now
+        // tells whether the later stages and `until` can have any effect.
+        let mut matches = std::mem::take(&mut c.matches);
+        if c.deferred != 0 && self.live > 0 {
+            match_deferred(plan, &c.event, c.deferred, &mut matches);
+        }
+        for (stage, key, deferred) in matches.stages.iter().rev() {
             let p = self.pos_of[*stage];
             if p == usize::MAX {
                 self.index_missing(*stage, key, c.ts);
@@ -310,7 +402,7 @@ impl Matcher {
             }
             self.advance(plan, p, key, *deferred, &c, stats);
         }
-        if let Some(key) = &c.until {
+        if let Some(key) = &matches.until {
             if let Some(slots) = self.slots.remove(key) {
                 for partial in slots.into_iter().flatten() {
                     self.lru.remove(&partial.id);

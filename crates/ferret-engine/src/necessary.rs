@@ -1,0 +1,202 @@
+//! Necessary conditions: text an event must hold for a condition to be true.
+//!
+//! Most rules test specific values (`process.name : ("bash", "sh")`), so an
+//! event whose `process.name` contains neither "bash" nor "sh" cannot match,
+//! whatever the rest of the condition says. For a condition, [`Necessary`]
+//! is either nothing known ([`Necessary::Always`]) or a list of
+//! [`Needle`]s such that whenever the condition is true, some string value
+//! of some needle's field contains that needle's text, compared after case
+//! folding ([`crate::matching::fold`]). A scanner can look for every rule's
+//! needles at once (one Aho-Corasick pass per field) and evaluate only the
+//! rules some needle hit; the result is the same as evaluating every rule.
+//!
+//! Derivation is conservative: negation, computed values, non-string
+//! literals, stage aliases and array indexes give `Always`; an `or` needs
+//! needles on every branch; an `and` keeps the branch whose needles look
+//! most selective (a heuristic: it only decides speed, never results).
+
+use ferret_event::{FieldPath, Segment};
+
+/// "Some string value of `path` contains `text`" (`text` case-folded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Needle {
+    pub path: FieldPath,
+    pub text: String,
+}
+
+/// A necessary condition (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Necessary {
+    /// Nothing is known: every event may satisfy the condition.
+    Always,
+    /// The condition holds only if one of these needles occurs; an empty
+    /// list means it never holds.
+    AnyOf(Vec<Needle>),
+}
+
+/// Fields whose few distinct values occur in most events: a needle on them
+/// says little.
+const COMMON_FIELDS: &[&str] = &[
+    "event.type",
+    "event.action",
+    "event.category",
+    "event.outcome",
+    "event.kind",
+    "event.module",
+    "event.dataset",
+    "event.provider",
+    "event.code",
+    "host.os.type",
+    "host.os.name",
+    "host.os.family",
+    "host.os.platform",
+    "data_stream.dataset",
+    "data_stream.type",
+    "data_stream.namespace",
+    "agent.type",
+    "network.direction",
+    "network.transport",
+    "network.protocol",
+    "user.name",
+    "user.id",
+];
+
+impl Necessary {
+    /// A condition that never holds.
+    pub fn never() -> Necessary {
+        Necessary::AnyOf(Vec::new())
+    }
+
+    /// The condition of one field's string values containing one of `texts`
+    /// (each case-folded here). An empty text fixes nothing: `Always`.
+    pub fn contains_any<'a>(
+        path: &FieldPath,
+        texts: impl IntoIterator<Item = &'a str>,
+    ) -> Necessary {
+        if path
+            .segments()
+            .iter()
+            .any(|s| matches!(s, Segment::Index(_)))
+        {
+            return Necessary::Always;
+        }
+        let mut needles = Vec::new();
+        for t in texts {
+            if t.is_empty() {
+                return Necessary::Always;
+            }
+            needles.push(Needle {
+                path: path.clone(),
+                text: crate::matching::fold(t),
+            });
+        }
+        Necessary::AnyOf(needles)
+    }
+
+    /// What holds when either condition holds: both needle lists.
+    pub fn or(self, other: Necessary) -> Necessary {
+        match (self, other) {
+            (Necessary::AnyOf(mut a), Necessary::AnyOf(b)) => {
+                for n in b {
+                    if !a.contains(&n) {
+                        a.push(n);
+                    }
+                }
+                Necessary::AnyOf(a)
+            }
+            _ => Necessary::Always,
+        }
+    }
+
+    /// What holds when both hold: either side is necessary, so keep the one
+    /// expected to rule out more events.
+    pub fn and(self, other: Necessary) -> Necessary {
+        if other.cost() < self.cost() {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// A rough chance that an event satisfies the condition.
+    fn cost(&self) -> f64 {
+        let Necessary::AnyOf(needles) = self else {
+            return f64::INFINITY;
+        };
+        needles
+            .iter()
+            .map(|n| {
+                if is_common(&n.path) {
+                    0.5
+                } else {
+                    match n.text.len() {
+                        0..=2 => 0.3,
+                        3 => 0.1,
+                        4..=5 => 0.03,
+                        _ => 0.01,
+                    }
+                }
+            })
+            .sum()
+    }
+}
+
+fn is_common(path: &FieldPath) -> bool {
+    let keys: Vec<&str> = path
+        .segments()
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Key(k) => Some(k.as_str()),
+            Segment::Index(_) => None,
+        })
+        .collect();
+    COMMON_FIELDS.contains(&keys.join(".").as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(field: &str, texts: &[&str]) -> Necessary {
+        Necessary::contains_any(&FieldPath::dotted(field), texts.iter().copied())
+    }
+
+    #[test]
+    fn or_unions_and_always_absorbs() {
+        let a = on("process.name", &["bash"]);
+        let b = on("file.path", &["/etc/"]);
+        let Necessary::AnyOf(both) = a.clone().or(b) else {
+            panic!()
+        };
+        assert_eq!(both.len(), 2);
+        assert_eq!(a.or(Necessary::Always), Necessary::Always);
+        assert_eq!(
+            Necessary::never().or(Necessary::never()),
+            Necessary::never()
+        );
+    }
+
+    #[test]
+    fn and_keeps_the_more_selective_side() {
+        let common = on("event.type", &["start"]);
+        let rare = on("process.name", &["curl", "wget"]);
+        assert_eq!(common.clone().and(rare.clone()), rare);
+        assert_eq!(Necessary::Always.and(common.clone()), common);
+        assert_eq!(rare.clone().and(Necessary::Always), rare);
+    }
+
+    #[test]
+    fn texts_are_folded_and_empty_or_indexed_fix_nothing() {
+        let Necessary::AnyOf(n) = on("process.name", &["PowerShell.EXE"]) else {
+            panic!()
+        };
+        assert_eq!(n[0].text, "powershell.exe");
+        assert_eq!(on("process.name", &["a", ""]), Necessary::Always);
+        let indexed = FieldPath::new(vec![
+            Segment::Key("process".into()),
+            Segment::Key("args".into()),
+            Segment::Index(0),
+        ]);
+        assert_eq!(Necessary::contains_any(&indexed, ["x"]), Necessary::Always);
+    }
+}

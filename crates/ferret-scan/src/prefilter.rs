@@ -1,0 +1,197 @@
+//! Which rules an event can concern, from the text it holds.
+//!
+//! Every rule's plan gives a necessary condition
+//! ([`ferret_engine::Plan::necessary`]): needles, (field, text) pairs one of
+//! which an event must hold to match any of the rule's filters. The
+//! [`Prefilter`] gathers all rules' needles by field into one Aho-Corasick
+//! automaton per field, runs each string value of each needle field of an
+//! event through its automaton, and answers with the set of rules whose
+//! needles hit plus the rules that have none. Rules outside that set cannot
+//! match the event, so a scan need not push it to them.
+//!
+//! Values are resolved as the engine resolves them ([`Event::for_each`]);
+//! matching is on case-folded text ([`ferret_engine::matching::fold`]),
+//! ASCII values folded by the automaton itself.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use ferret_engine::matching::fold;
+use ferret_engine::Necessary;
+use ferret_event::{Event, FieldPath, Value};
+
+/// Rule candidates for events (see the module documentation).
+pub struct Prefilter {
+    fields: Vec<FieldMatcher>,
+    /// Rules without needles: candidates for every event.
+    always: Candidates,
+}
+
+/// A set of rule indexes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidates(Vec<u64>);
+
+impl Candidates {
+    fn empty(rules: usize) -> Candidates {
+        Candidates(vec![0; rules.div_ceil(64)])
+    }
+
+    #[inline]
+    fn insert(&mut self, rule: u32) {
+        self.0[rule as usize / 64] |= 1 << (rule % 64);
+    }
+
+    #[inline]
+    pub fn contains(&self, rule: u32) -> bool {
+        self.0[rule as usize / 64] & (1 << (rule % 64)) != 0
+    }
+
+    /// How many rules are in the set.
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+}
+
+struct FieldMatcher {
+    path: FieldPath,
+    automaton: AhoCorasick,
+    /// Per needle text (automaton pattern id): the rules it stands for.
+    owners: Vec<Vec<u32>>,
+}
+
+impl Prefilter {
+    /// A prefilter for rules whose necessary conditions are `rules`, in rule
+    /// order.
+    pub fn new(rules: &[Necessary]) -> Prefilter {
+        let mut always = Candidates::empty(rules.len());
+        // field -> needle text -> rules
+        let mut by_field: Vec<(FieldPath, HashMap<&str, Vec<u32>>)> = Vec::new();
+        for (i, nec) in rules.iter().enumerate() {
+            let Necessary::AnyOf(needles) = nec else {
+                always.insert(i as u32);
+                continue;
+            };
+            for n in needles {
+                let slot = match by_field.iter().position(|(p, _)| *p == n.path) {
+                    Some(s) => s,
+                    None => {
+                        by_field.push((n.path.clone(), HashMap::new()));
+                        by_field.len() - 1
+                    }
+                };
+                let owners = by_field[slot].1.entry(n.text.as_str()).or_default();
+                if owners.last() != Some(&(i as u32)) {
+                    owners.push(i as u32);
+                }
+            }
+        }
+        let fields = by_field
+            .into_iter()
+            .map(|(path, needles)| {
+                let mut needles: Vec<(&str, Vec<u32>)> = needles.into_iter().collect();
+                needles.sort_unstable();
+                let automaton = AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(needles.iter().map(|(t, _)| t.as_bytes()))
+                    .expect("needle sets are far below the automaton size limits");
+                FieldMatcher {
+                    path,
+                    automaton,
+                    owners: needles.into_iter().map(|(_, o)| o).collect(),
+                }
+            })
+            .collect();
+        Prefilter { fields, always }
+    }
+
+    /// The rules `ev` can concern: those without needles and those with a
+    /// needle the event holds.
+    pub fn candidates(&self, ev: &Event) -> Candidates {
+        let mut out = self.always.clone();
+        for m in &self.fields {
+            ev.for_each(&m.path, &mut |v| {
+                if let Value::String(s) = v {
+                    m.scan(s, &mut out);
+                }
+            });
+        }
+        out
+    }
+
+    /// How many rules have no needles (every event is a candidate for them).
+    pub fn always_len(&self) -> usize {
+        self.always.len()
+    }
+}
+
+impl FieldMatcher {
+    fn scan(&self, s: &str, out: &mut Candidates) {
+        let folded;
+        let text = if s.is_ascii() {
+            s
+        } else {
+            folded = fold(s);
+            &folded
+        };
+        for hit in self.automaton.find_overlapping_iter(text) {
+            for &r in &self.owners[hit.pattern().as_usize()] {
+                out.insert(r);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn on(field: &str, texts: &[&str]) -> Necessary {
+        Necessary::contains_any(&FieldPath::dotted(field), texts.iter().copied())
+    }
+
+    fn rules_of(p: &Prefilter, doc: Value, n: u32) -> Vec<u32> {
+        let c = p.candidates(&Event::new(doc, Default::default()));
+        (0..n).filter(|&r| c.contains(r)).collect()
+    }
+
+    #[test]
+    fn needles_select_rules_and_always_rules_stay() {
+        let p = Prefilter::new(&[
+            on("process.name", &["bash", "zsh"]),
+            on("process.args", &["-enc"]),
+            Necessary::Always,
+            Necessary::never(),
+            on("process.parent.name", &["Systemd"]),
+        ]);
+        assert_eq!(p.always_len(), 1);
+        let doc = json!({"process": {"name": "/bin/BASH", "args": ["x", "-EncodedCommand"]}});
+        assert_eq!(rules_of(&p, doc, 5), vec![0, 1, 2]);
+        let flat = json!({"process.parent.name": "systemd", "process": {"name": 5}});
+        assert_eq!(rules_of(&p, flat, 5), vec![2, 4]);
+        let dotted_mid = json!({"process.parent": [{"name": "SYSTEMD"}]});
+        assert_eq!(rules_of(&p, dotted_mid, 5), vec![2, 4]);
+    }
+
+    #[test]
+    fn non_ascii_values_are_folded() {
+        let p = Prefilter::new(&[on("file.name", &["ÄRGER"])]);
+        assert_eq!(
+            rules_of(&p, json!({"file": {"name": "xärgerx"}}), 1),
+            vec![0]
+        );
+        assert_eq!(
+            rules_of(&p, json!({"file": {"name": "XÄRGERX"}}), 1),
+            vec![0]
+        );
+        assert_eq!(
+            rules_of(&p, json!({"file": {"name": "arger"}}), 1),
+            Vec::<u32>::new()
+        );
+    }
+}
