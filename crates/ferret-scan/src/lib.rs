@@ -3,11 +3,13 @@
 //! deterministic order. Rule scoping (index patterns, behavior-rule OS
 //! lists) lives here too. Output formatting is the caller's.
 
+pub mod alerts;
 pub mod compile;
 pub mod index;
 pub mod originals;
 pub mod prefilter;
 pub mod scan;
 
+pub use alerts::Alerts;
 pub use compile::{compile, CompileOptions, Compiled, FailedRule, ScanRule};
 pub use scan::{scan, Alert, RuleStats, ScanOptions, ScanOutcome};

@@ -45,6 +45,7 @@ use ferret_rules::alert::{build_alert, AlertMatch};
 use rayon::prelude::*;
 use serde_json::Map;
 
+use crate::alerts::{AlertSink, Alerts};
 use crate::compile::{Compiled, EventScope, ScanRule};
 use crate::originals::Originals;
 use crate::prefilter::{Candidates, Prefilter};
@@ -66,6 +67,9 @@ pub struct ScanOptions {
     /// it, no projection, no dispatch, exact ordering (no reorder window,
     /// whatever `reorder_window` says).
     pub reference: bool,
+    /// Bytes of alerts kept in memory before sorted runs go to a temporary
+    /// file (see [`crate::alerts`]).
+    pub alert_memory: usize,
 }
 
 impl Default for ScanOptions {
@@ -74,6 +78,7 @@ impl Default for ScanOptions {
             threads: 0,
             reorder_window: Some(DEFAULT_REORDER_WINDOW),
             reference: false,
+            alert_memory: crate::alerts::DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -95,10 +100,63 @@ pub struct Alert {
     /// the times of all matched events, then the matched documents as a
     /// JSON array (`null` for a missing-event stage), which is also what the
     /// document is built from.
-    tie: (Vec<Option<Timestamp>>, String),
+    pub(crate) tie: (Vec<Option<Timestamp>>, String),
 }
 
 impl Alert {
+    /// Roughly what the alert occupies in memory.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Alert>() + self.tie.1.len() + self.tie.0.len() * 24 + 64
+    }
+
+    /// The alert as one JSON value, for a temporary file.
+    pub(crate) fn to_record(&self) -> Value {
+        let ts = |t: &Option<Timestamp>| t.map_or(Value::Null, |t| Value::String(t.0.to_string()));
+        serde_json::json!([
+            self.rule,
+            self.time.0.to_string(),
+            ts(&self.original_time),
+            ts(&self.last_time),
+            self.join_keys,
+            self.tie.0.iter().map(ts).collect::<Vec<_>>(),
+            self.tie.1,
+        ])
+    }
+
+    /// The inverse of [`Alert::to_record`].
+    pub(crate) fn from_record(v: &Value) -> Option<Alert> {
+        let ts = |v: &Value| -> Option<Option<Timestamp>> {
+            match v {
+                Value::Null => Some(None),
+                Value::String(s) => s.parse().ok().map(|n| Some(Timestamp(n))),
+                _ => None,
+            }
+        };
+        let a = v.as_array()?;
+        let [rule, time, original, last, keys, times, docs] = a.as_slice() else {
+            return None;
+        };
+        Some(Alert {
+            rule: usize::try_from(rule.as_u64()?).ok()?,
+            time: ts(time)??,
+            original_time: ts(original)?,
+            last_time: ts(last)?,
+            join_keys: match keys {
+                Value::Null => None,
+                Value::Array(ks) => Some(ks.clone()),
+                _ => return None,
+            },
+            tie: (
+                times
+                    .as_array()?
+                    .iter()
+                    .map(ts)
+                    .collect::<Option<Vec<_>>>()?,
+                docs.as_str()?.to_string(),
+            ),
+        })
+    }
+
     /// The alert document (see [`ferret_rules::alert`]).
     pub fn doc(&self, compiled: &Compiled) -> Map<String, Value> {
         let events: Vec<Value> = serde_json::from_str(&self.tie.1).unwrap_or_default();
@@ -117,6 +175,21 @@ impl Alert {
             },
         )
     }
+}
+
+/// Each rule's place in the order of rule names (then ids), which orders
+/// alerts of the same time.
+fn rule_ranks(compiled: &Compiled) -> Vec<u32> {
+    let mut order: Vec<usize> = (0..compiled.rules.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ma, mb) = (&compiled.rules[a].rule.meta, &compiled.rules[b].rule.meta);
+        (&ma.name, &ma.rule_id, a).cmp(&(&mb.name, &mb.rule_id, b))
+    });
+    let mut rank = vec![0u32; order.len()];
+    for (r, i) in order.into_iter().enumerate() {
+        rank[i] = r as u32;
+    }
+    rank
 }
 
 /// Rules run together over a batch, event by event, on one thread.
@@ -163,8 +236,8 @@ pub struct RuleStats {
 
 #[derive(Debug, Default)]
 pub struct ScanOutcome {
-    /// Alerts ordered by time, then rule name, rule id and first event.
-    pub alerts: Vec<Alert>,
+    /// Alerts ordered by time, then rule name, rule id and content.
+    pub alerts: Alerts,
     /// Indexed like [`Compiled::rules`].
     pub rule_stats: Vec<RuleStats>,
     pub read: ReadStats,
@@ -354,8 +427,11 @@ pub fn scan(
     let mut raw = RawBatch::new();
     let mut read = 0u64;
     let mut phases = Phases::default();
-    // Alerts of hits already final (see `QueryRunner::drain_hits`), per rule.
-    let mut alerts: Vec<Vec<Alert>> = vec![Vec::new(); compiled.rules.len()];
+    // Alerts of hits already final (see `QueryRunner::drain_hits`): built
+    // per rule in parallel, then collected in the sink.
+    let mut batch_alerts: Vec<Vec<Alert>> = vec![Vec::new(); compiled.rules.len()];
+    let mut alert_counts: Vec<u64> = vec![0; compiled.rules.len()];
+    let mut sink = AlertSink::new(rule_ranks(compiled), opts.alert_memory);
     loop {
         let clock = Instant::now();
         if !reader.next_raw_batch(&mut raw) {
@@ -467,7 +543,7 @@ pub fn scan(
             runners
                 .par_iter_mut()
                 .zip(compiled.rules.par_iter())
-                .zip(alerts.par_iter_mut())
+                .zip(batch_alerts.par_iter_mut())
                 .enumerate()
                 .for_each(|(i, (((runner, _), rule), out))| {
                     for hit in runner.drain_hits() {
@@ -475,6 +551,10 @@ pub fn scan(
                     }
                 })
         });
+        for (i, out) in batch_alerts.iter_mut().enumerate() {
+            alert_counts[i] += out.len() as u64;
+            sink.extend(out.drain(..));
+        }
         phases.alerts += clock.elapsed();
         progress(read);
     }
@@ -483,9 +563,10 @@ pub fn scan(
         runners
             .into_par_iter()
             .zip(compiled.rules.par_iter())
-            .zip(alerts.par_iter_mut())
+            .zip(batch_alerts.par_iter_mut())
+            .zip(alert_counts.par_iter())
             .enumerate()
-            .map(|(i, (((runner, seen), rule), out))| {
+            .map(|(i, ((((runner, seen), rule), out), drained))| {
                 let clock = Instant::now();
                 let output = runner.finish();
                 for hit in &output.hits {
@@ -493,26 +574,25 @@ pub fn scan(
                 }
                 RuleStats {
                     events_seen: seen.events,
-                    alerts: out.len() as u64,
+                    alerts: drained + out.len() as u64,
                     engine: output.stats,
                     busy: seen.busy + clock.elapsed(),
                 }
             })
             .collect()
     });
-    let mut outcome = ScanOutcome {
+    for out in &mut batch_alerts {
+        sink.extend(out.drain(..));
+    }
+    let outcome = ScanOutcome {
         read: reader.stats().clone(),
         rule_stats: finished,
-        alerts: alerts.into_iter().flatten().collect(),
-        phases: Phases::default(),
+        alerts: sink.finish(),
+        phases: {
+            phases.alerts += clock.elapsed();
+            phases
+        },
     };
-    outcome.alerts.sort_by(|a, b| {
-        let ra = &compiled.rules[a.rule].rule.meta;
-        let rb = &compiled.rules[b.rule].rule.meta;
-        (a.time, &ra.name, &ra.rule_id, &a.tie).cmp(&(b.time, &rb.name, &rb.rule_id, &b.tie))
-    });
-    phases.alerts += clock.elapsed();
-    outcome.phases = phases;
     outcome
 }
 

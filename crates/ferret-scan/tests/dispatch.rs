@@ -70,7 +70,11 @@ fn run(reference: bool) -> (ScanOutcome, Vec<serde_json::Map<String, serde_json:
     );
     assert!(skips.is_empty());
     let _ = std::fs::remove_dir_all(dir);
-    let docs = out.alerts.iter().map(|a| a.doc(&compiled)).collect();
+    let docs = out
+        .alerts
+        .iter()
+        .map(|a| a.unwrap().doc(&compiled))
+        .collect();
     (out, docs)
 }
 

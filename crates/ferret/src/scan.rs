@@ -16,6 +16,7 @@ use ferret_engine::FieldTypes;
 use ferret_event::{Reader, SkipReporter};
 use ferret_rules::{RuleFilter, RuleSet};
 use ferret_scan::{compile, scan, CompileOptions, Compiled, ScanOptions, ScanOutcome};
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::output::{Format, OutputArgs};
@@ -201,6 +202,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Some(Window::Bounded(d)) => Some(d),
             },
             reference: args.reference,
+            ..ScanOptions::default()
         },
         &mut skips,
         &mut progress,
@@ -215,9 +217,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = args.output.open()?;
     match args.output.format() {
         Format::Ndjson => {
-            for alert in &outcome.alerts {
-                serde_json::to_writer(&mut out, &alert.doc(&compiled))?;
-                out.write_all(b"\n")?;
+            // Documents are built in parallel, a chunk at a time, and
+            // written in order.
+            let mut alerts = outcome.alerts.iter();
+            loop {
+                let chunk: Vec<_> = alerts.by_ref().take(2048).collect::<Result<_, _>>()?;
+                if chunk.is_empty() {
+                    break;
+                }
+                let lines: Vec<String> = chunk
+                    .par_iter()
+                    .map(|a| serde_json::to_string(&a.doc(&compiled)).unwrap_or_default())
+                    .collect();
+                for line in lines {
+                    out.write_all(line.as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
             }
         }
         Format::Table => write_table(&mut out, &compiled, &outcome, args.output.color())?,
@@ -264,6 +279,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         for (busy, name) in busiest.iter().take(5) {
             writeln!(stderr, "  {:>7.3}s  {name}", busy.as_secs_f64())?;
         }
+    }
+    if let Some(e) = outcome.alerts.spill_error() {
+        writeln!(
+            stderr,
+            "warning: could not write alerts to a temporary file ({e}); they were kept in memory"
+        )?;
     }
     // Reported even with --quiet: matches may have been missed.
     let late: u64 = outcome
@@ -371,10 +392,10 @@ fn write_table(
         writeln!(w, "no alerts")?;
         return Ok(());
     }
-    let rows: Vec<[String; 6]> = o
-        .alerts
-        .iter()
-        .map(|a| {
+    let mut rows: Vec<[String; 6]> = Vec::with_capacity(o.alerts.len());
+    for a in o.alerts.iter() {
+        let a = a.context("reading back sorted alerts")?;
+        rows.push({
             let doc = a.doc(compiled);
             let s = |k: &str| {
                 doc.get(k)
@@ -394,8 +415,8 @@ fn write_table(
                 s("user.name"),
                 format!("{} ({})", s("process.name"), plural(events, "event")),
             ]
-        })
-        .collect();
+        });
+    }
     let head = ["TIME", "SEVERITY", "RULE", "HOST", "USER", "PROCESS"];
     let mut widths = head.map(str::len);
     for r in &rows {
@@ -479,14 +500,18 @@ fn write_summary(
     let mut by_rule: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut by_severity: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_tactic: BTreeMap<&str, usize> = BTreeMap::new();
-    for a in &o.alerts {
-        let meta = &c.rules[a.rule].rule.meta;
+    for (stats, rule) in o.rule_stats.iter().zip(&c.rules) {
+        let n = stats.alerts as usize;
+        if n == 0 {
+            continue;
+        }
+        let meta = &rule.rule.meta;
         *by_rule
             .entry((meta.severity.as_str(), meta.name.as_str()))
-            .or_default() += 1;
-        *by_severity.entry(meta.severity.as_str()).or_default() += 1;
+            .or_default() += n;
+        *by_severity.entry(meta.severity.as_str()).or_default() += n;
         for t in meta.tactics() {
-            *by_tactic.entry(t).or_default() += 1;
+            *by_tactic.entry(t).or_default() += n;
         }
     }
     let join = |m: &BTreeMap<&str, usize>| {
