@@ -1,20 +1,24 @@
 //! One pass over the events for every compiled rule.
 //!
 //! Events are read in batches; each batch is decoded in parallel (order
-//! kept), then every rule's runner receives the batch's events that can
-//! concern it, rules spread over the thread pool. Each runner sees its
-//! events in input order whatever the thread count, and alerts are sorted at
-//! the end, so the output is byte-identical for any `--threads`.
+//! kept), then the rules run over the batch's events that can concern them,
+//! in groups of rules spread over the thread pool, event by event within a
+//! group (an event's fields stay in cache while the group reads them). Each
+//! runner sees its events in input order whatever the thread count, and
+//! alerts are sorted at the end, so the output is byte-identical for any
+//! `--threads`.
 //!
-//! Three shortcuts make a thousand rules cost little more than reading the
-//! JSON once; [`ScanOptions::reference`] turns all of them off, and a test
+//! These shortcuts make a thousand rules cost far less than a thousand
+//! passes; [`ScanOptions::reference`] turns the first three off, and a test
 //! checks that the alerts are byte-identical either way:
 //!
-//! - **Projection.** Events are decoded keeping only the fields some loaded
-//!   rule reads ([`ferret_engine::Plan::field_paths`], the timestamp,
-//!   tiebreaker and scoping fields), with [`ferret_event::Projection`]. Alerts
-//!   show the whole event, so the raw bytes of every event a runner keeps are
-//!   kept beside it (and dropped with it) and decoded in full only for the
+//! - **Projection and field tables.** Events are decoded keeping only the
+//!   fields some loaded rule reads ([`ferret_engine::Plan::field_paths`], the
+//!   timestamp, tiebreaker and scoping fields), with
+//!   [`ferret_event::Projection`], straight into a per-event field table:
+//!   each field is resolved once per event, not once per rule. Alerts show
+//!   the whole event, so the raw bytes of every event a runner keeps are
+//!   kept beside it ([`crate::originals`]) and decoded in full only for the
 //!   alerts.
 //! - **Dispatch.** A rule sees only events its scope admits (index patterns,
 //!   behavior-rule OS list) *and* whose category field holds one of the
@@ -23,14 +27,23 @@
 //!   is computed once per distinct (index, OS, categories) combination and
 //!   cached, so the per-event cost is one hash lookup, not one check per
 //!   rule.
+//! - **Value prefilter.** Of those, a rule sees only events that hold text
+//!   one of its filters requires ([`ferret_engine::Plan::necessary`],
+//!   [`crate::prefilter`]): one Aho-Corasick pass per field for all rules.
+//!   About 36 of 1,081 rules are offered an average generated event.
 //! - **Streaming sequences.** By default sequence rules match with a reorder
 //!   window ([`DEFAULT_REORDER_WINDOW`], see
 //!   [`ferret_engine::RunConfig::reorder_window`]) instead of keeping every
-//!   candidate event until the end, so memory does not grow with the input.
+//!   candidate event until the end, so memory does not grow with the input;
+//!   their later stages are evaluated only while a partial sequence is live.
 //!   Input out of time order by more than the window loses the late events;
 //!   they are counted per rule ([`ferret_engine::Stats::late_events`]) and
 //!   the CLI reports them. `reorder_window: None` restores exact ordering of
 //!   any input, at the cost of holding every sequence candidate in memory.
+//! - **Early, compact alerts.** Hits that are final are taken from the
+//!   runners after every batch ([`ferret_engine::QueryRunner::drain_hits`])
+//!   and kept as compact records, spilled to sorted temporary runs past a
+//!   memory budget ([`crate::alerts`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
