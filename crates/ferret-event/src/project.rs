@@ -147,7 +147,11 @@ impl Projection {
         let v = if self.root.whole {
             <Value as de::Deserialize>::deserialize(&mut de)
         } else {
-            Prune(&self.root).deserialize(&mut de)
+            Prune {
+                node: &self.root,
+                cells: None,
+            }
+            .deserialize(&mut de)
         };
         let v = v.and_then(|v| de.end().map(|_| v));
         match v {
@@ -184,9 +188,9 @@ impl Projection {
     fn decode_tabled(&self, bytes: &[u8], cells: &mut Cells) -> Result<Value, DecodeError> {
         let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e))?;
         let mut de = serde_json::Deserializer::from_str(text);
-        let v = TablePrune {
+        let v = Prune {
             node: &self.root,
-            cells,
+            cells: Some(cells),
         }
         .deserialize(&mut de);
         let v = v.and_then(|v| de.end().map(|_| v));
@@ -297,15 +301,16 @@ fn push_flat_owned(column: u32, v: Value, out: &mut Vec<(u32, Value)>) {
     }
 }
 
-/// Deserializes a value putting the projected fields into table cells and
-/// keeping in the returned document only nodes marked `tree` (`Null` for
-/// the rest).
-struct TablePrune<'a, 's> {
+/// Deserializes a value keeping only what `Node` asks for. With `cells`
+/// (a tabled decode) projected values go into table cells and the returned
+/// document keeps only nodes marked `tree` (`Null` for the rest); without,
+/// the returned document keeps every projected node.
+struct Prune<'a, 's> {
     node: &'a Node,
-    cells: &'s mut Cells,
+    cells: Option<&'s mut Cells>,
 }
 
-impl<'de> DeserializeSeed<'de> for TablePrune<'_, '_> {
+impl<'de> DeserializeSeed<'de> for Prune<'_, '_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
@@ -313,7 +318,7 @@ impl<'de> DeserializeSeed<'de> for TablePrune<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for TablePrune<'_, '_> {
+impl<'de> Visitor<'de> for Prune<'_, '_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -321,7 +326,7 @@ impl<'de> Visitor<'de> for TablePrune<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let TablePrune { node, cells } = self;
+        let Prune { node, mut cells } = self;
         let mut out = Map::new();
         // Projected children met at this level, to spot duplicate keys.
         let mut met: Vec<*const Node> = Vec::new();
@@ -330,36 +335,39 @@ impl<'de> Visitor<'de> for TablePrune<'_, '_> {
                 map.next_value::<Discard>()?;
                 continue;
             };
-            if key.contains('.') || met.contains(&(child as *const Node)) {
-                cells.fallback = true;
+            let keep = cells.is_none() || child.tree;
+            if let Some(cells) = cells.as_deref_mut() {
+                if key.contains('.') || met.contains(&(child as *const Node)) {
+                    cells.fallback = true;
+                }
+                met.push(child);
             }
-            met.push(child);
-            if child.whole {
+            let v = if child.whole {
                 let v: Value = map.next_value()?;
-                match child.column {
-                    Some(column) if child.children.is_empty() && !child.tree => {
-                        push_flat_owned(column, v, &mut cells.cells)
+                match (cells.as_deref_mut(), child.column) {
+                    (None, _) => v,
+                    (Some(cells), Some(column)) if child.children.is_empty() && !keep => {
+                        push_flat_owned(column, v, &mut cells.cells);
+                        continue;
                     }
-                    _ => {
+                    (Some(cells), _) => {
                         if !child.collect(&v, &mut cells.cells) {
                             cells.fallback = true;
                         }
-                        if child.tree {
-                            out.insert(key.into_owned(), v);
-                        }
+                        v
                     }
                 }
             } else {
-                let v = map.next_value_seed(TablePrune {
+                map.next_value_seed(Prune {
                     node: child,
-                    cells: &mut *cells,
-                })?;
-                if child.tree {
-                    out.insert(key.into_owned(), v);
-                }
+                    cells: cells.as_deref_mut(),
+                })?
+            };
+            if keep {
+                out.insert(key.into_owned(), v);
             }
         }
-        Ok(if node.tree {
+        Ok(if node.tree || cells.is_none() {
             Value::Object(out)
         } else {
             Value::Null
@@ -367,90 +375,20 @@ impl<'de> Visitor<'de> for TablePrune<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let TablePrune { node, cells } = self;
+        // Arrays on the way to a field keep their elements (pruned), so
+        // multi-valued objects such as `dns.answers` still resolve.
+        let Prune { node, mut cells } = self;
+        let keep = cells.is_none() || node.tree;
         let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(TablePrune {
+        while let Some(v) = seq.next_element_seed(Prune {
             node,
-            cells: &mut *cells,
+            cells: cells.as_deref_mut(),
         })? {
-            if node.tree {
+            if keep {
                 out.push(v);
             }
         }
-        Ok(if node.tree {
-            Value::Array(out)
-        } else {
-            Value::Null
-        })
-    }
-
-    // Scalars where an object was expected: as `Prune` keeps them.
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-}
-
-/// Deserializes a value keeping only what `Node` asks for.
-struct Prune<'a>(&'a Node);
-
-impl<'de> DeserializeSeed<'de> for Prune<'_> {
-    type Value = Value;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Prune<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            match self.0.lookup(&key) {
-                Some(node) if node.whole => {
-                    let v: Value = map.next_value()?;
-                    out.insert(key.into_owned(), v);
-                }
-                Some(node) => {
-                    let v = map.next_value_seed(Prune(node))?;
-                    out.insert(key.into_owned(), v);
-                }
-                None => {
-                    map.next_value::<Discard>()?;
-                }
-            }
-        }
-        Ok(Value::Object(out))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        // Arrays on the way to a field keep their elements (pruned), so
-        // multi-valued objects such as `dns.answers` still resolve.
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(Prune(self.0))? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
+        Ok(if keep { Value::Array(out) } else { Value::Null })
     }
 
     // A scalar where an object was expected: no path reads through it, so

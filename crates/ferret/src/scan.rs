@@ -79,7 +79,8 @@ pub struct Args {
     /// Fail (exit 1) if any event had to be skipped
     #[arg(long)]
     pub strict: bool,
-    /// List every unsupported rule and every lint warning
+    /// List every unsupported rule and every lint warning, and show where
+    /// the time went (phases, rule work per event, slowest rules)
     #[arg(long, short = 'v')]
     pub verbose: bool,
     /// Print no summary or progress on stderr (problems are still reported)

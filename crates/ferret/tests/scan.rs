@@ -273,6 +273,35 @@ fn output_is_identical_for_any_thread_count() {
 }
 
 #[test]
+fn verbose_shows_where_the_time_went() {
+    let out = ferret(&[
+        "scan",
+        "-v",
+        "--format",
+        "ndjson",
+        "--rules",
+        "examples/rules",
+        "examples/telemetry.ndjson",
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Rule work: the prefilters offer each event to few of the loaded rules.
+    let work = err
+        .lines()
+        .find(|l| l.starts_with("rule work: "))
+        .unwrap_or_else(|| panic!("no rule work line in:\n{err}"));
+    let per_event: f64 = work
+        .split(" rules per event")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("rules per event in {work:?}"));
+    assert!(per_event > 0.0 && per_event < 4.0, "{work}");
+    assert!(err.contains("time: read "), "{err}");
+    assert!(err.contains("slowest rules"), "{err}");
+}
+
+#[test]
 fn a_broken_rule_is_reported_and_the_others_still_run() {
     let dir = tmpdir("broken");
     for name in [
