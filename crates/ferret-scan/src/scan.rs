@@ -548,7 +548,9 @@ pub fn scan(
                 }
             }
         }
-        drop(events);
+        // Most events are held by no rule: freeing them (field tables,
+        // values) is work worth spreading over the pool too.
+        pool.install(|| events.into_par_iter().for_each(drop));
         // Turn final hits into alerts now, so neither they nor their events
         // are held to the end.
         let originals = &originals;
