@@ -566,9 +566,7 @@ impl Test {
             },
         }
     }
-}
 
-impl Test {
     /// What a value of `field` must contain for this test to pass: only
     /// string values can pass a string pattern, and only when they contain
     /// its literal text. Tests that also accept numbers, dates, addresses or

@@ -73,7 +73,6 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Whether the event's category matches (the condition is not checked).
     /// Whether the category matches, given the values of the event's
     /// category field (see [`Event::values`]), for checking several filters
     /// against one event.
@@ -86,6 +85,7 @@ impl Filter {
         }
     }
 
+    /// Whether the event's category matches (the condition is not checked).
     pub fn category_matches(&self, category_path: &FieldPath, event: &Event) -> bool {
         match &self.category {
             CategoryFilter::Any => true,

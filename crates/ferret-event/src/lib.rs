@@ -18,6 +18,8 @@ pub mod read;
 pub mod table;
 pub mod time;
 
+use std::sync::OnceLock;
+
 pub use path::{FieldPath, Segment};
 pub use project::Projection;
 pub use read::{
@@ -26,8 +28,6 @@ pub use read::{
 };
 pub use serde_json::Value;
 pub use table::FieldTable;
-
-use std::sync::OnceLock;
 pub use time::{
     event_timestamp, parse_iso8601, parse_timestamp, parse_timestamp_str, parse_timestamp_value,
     Timestamp, TimestampError,
@@ -46,11 +46,12 @@ pub struct Origin {
 /// event its field table.
 #[derive(Clone, Debug)]
 pub struct Event {
+    /// The document as decoded. For an event with a field table (see
+    /// [`Projection::decode`]) it holds only what the table does not: read
+    /// fields with [`Event::for_each`] and its siblings, which see both.
     pub doc: Value,
     pub origin: Origin,
-    /// Values of the projected paths, resolved once (see [`table`]). Set
-    /// by [`Projection::decode`]; it describes `doc` as decoded, so it is
-    /// dropped by [`Event::doc_mut`].
+    /// Values of the projected paths, resolved once (see [`table`]).
     table: Option<Box<FieldTable>>,
     /// The first path [`Event::first_timestamp`] was asked for, by id, and
     /// its answer: every rule orders by the same field, usually.
@@ -74,14 +75,6 @@ impl Event {
     /// Whether resolution reads a field table (for tests and diagnostics).
     pub fn has_table(&self) -> bool {
         self.table.is_some()
-    }
-
-    /// The document, for changing it; drops the field table, which would
-    /// no longer describe it.
-    pub fn doc_mut(&mut self) -> &mut Value {
-        self.table = None;
-        self.first_ts = OnceLock::new();
-        &mut self.doc
     }
 
     /// Calls `f` with every value at `path`, arrays flattened (see [`path`]).

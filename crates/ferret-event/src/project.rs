@@ -61,41 +61,29 @@ impl Projection {
     /// A projection keeping what `paths` read. No paths keeps nothing but
     /// the (empty) top-level object.
     pub fn new<'a>(paths: impl IntoIterator<Item = &'a FieldPath>) -> Self {
-        let mut root = Node::default();
+        let mut root = Node {
+            tree: true,
+            ..Node::default()
+        };
         let mut layout = TableLayout::default();
         let mut columns = 0u32;
         for path in paths {
-            let mut node = &mut root;
             // Only plain key paths are tabled: an index selects within one
             // array, and a key holding a dot resolves differently from the
-            // trie's split (see `crate::path`).
-            let mut tabled = true;
-            for seg in path.segments() {
-                match seg {
-                    // Keys may themselves hold dots (a quoted field name);
-                    // paths resolve them like separate keys.
-                    Segment::Key(k) => {
-                        tabled &= !k.contains('.');
-                        for part in k.split('.') {
-                            node = node.child_mut(part);
-                        }
-                    }
-                    Segment::Index(_) => {
-                        tabled = false;
-                        break;
-                    }
-                }
-            }
+            // trie's split (see `crate::path`). The others stay in tabled
+            // events' documents.
+            let tabled = path
+                .segments()
+                .iter()
+                .all(|s| matches!(s, Segment::Key(k) if !k.contains('.')));
+            let node = root.path_mut(path, &mut |n| n.tree |= !tabled);
             node.whole = true;
-            if !tabled {
-                root.mark_tree(path);
-            } else if node.column.is_none() {
+            if tabled && node.column.is_none() {
                 node.column = Some(columns);
                 layout.add(path.id(), columns);
                 columns += 1;
             }
         }
-        root.tree = true;
         Projection {
             root,
             layout: Arc::new(layout),
@@ -110,19 +98,7 @@ impl Projection {
         paths: impl IntoIterator<Item = &'a FieldPath>,
     ) -> Self {
         for path in paths {
-            let mut node = &mut self.root;
-            for seg in path.segments() {
-                match seg {
-                    Segment::Key(k) => {
-                        for part in k.split('.') {
-                            node = node.child_mut(part);
-                        }
-                    }
-                    Segment::Index(_) => break,
-                }
-            }
-            node.whole = true;
-            self.root.mark_tree(path);
+            self.root.path_mut(path, &mut |n| n.tree = true).whole = true;
         }
         self
     }
@@ -142,23 +118,7 @@ impl Projection {
 
     /// Decodes `bytes` keeping only the projected fields.
     pub fn decode_bytes(&self, bytes: &[u8]) -> Result<Value, DecodeError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e))?;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let v = if self.root.whole {
-            <Value as de::Deserialize>::deserialize(&mut de)
-        } else {
-            Prune {
-                node: &self.root,
-                cells: None,
-            }
-            .deserialize(&mut de)
-        };
-        let v = v.and_then(|v| de.end().map(|_| v));
-        match v {
-            Ok(v @ Value::Object(_)) => Ok(v),
-            Ok(other) => Err(not_an_object(&other)),
-            Err(e) => Err(classify_error(text, &e)),
-        }
+        self.parse(bytes, None)
     }
 
     /// Decodes one raw record into an event holding only the projected
@@ -176,7 +136,7 @@ impl Projection {
             return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
         }
         let mut cells = Cells::default();
-        let tree = self.decode_tabled(rec.bytes, &mut cells);
+        let tree = self.parse(rec.bytes, Some(&mut cells));
         if cells.fallback {
             return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
         }
@@ -185,14 +145,20 @@ impl Projection {
         Ok(ev)
     }
 
-    fn decode_tabled(&self, bytes: &[u8], cells: &mut Cells) -> Result<Value, DecodeError> {
+    /// Parses `bytes` into the pruned document; with `cells`, tabled values
+    /// go there instead (see [`Prune`]). Errors are the full decoder's.
+    fn parse(&self, bytes: &[u8], cells: Option<&mut Cells>) -> Result<Value, DecodeError> {
         let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e))?;
         let mut de = serde_json::Deserializer::from_str(text);
-        let v = Prune {
-            node: &self.root,
-            cells: Some(cells),
-        }
-        .deserialize(&mut de);
+        let v = if self.root.whole {
+            <Value as de::Deserialize>::deserialize(&mut de)
+        } else {
+            Prune {
+                node: &self.root,
+                cells,
+            }
+            .deserialize(&mut de)
+        };
         let v = v.and_then(|v| de.end().map(|_| v));
         match v {
             Ok(v @ Value::Object(_)) => Ok(v),
@@ -227,21 +193,25 @@ impl Node {
         &mut self.children[i].1
     }
 
-    /// Marks the nodes on `path` as kept in tabled events' documents.
-    fn mark_tree(&mut self, path: &FieldPath) {
+    /// The node `path` leads to, created as needed, calling `each` on every
+    /// node on the way (this one and the last included). Keys holding dots
+    /// are split as paths resolve them; an index ends the walk, so the
+    /// value under the last key is kept whole.
+    fn path_mut(&mut self, path: &FieldPath, each: &mut dyn FnMut(&mut Node)) -> &mut Node {
         let mut node = self;
-        node.tree = true;
+        each(node);
         for seg in path.segments() {
             match seg {
                 Segment::Key(k) => {
                     for part in k.split('.') {
                         node = node.child_mut(part);
-                        node.tree = true;
+                        each(node);
                     }
                 }
                 Segment::Index(_) => break,
             }
         }
+        node
     }
 
     /// Appends `(column, value)` for every tabled path under this node, in

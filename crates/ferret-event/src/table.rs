@@ -8,11 +8,12 @@
 //! reads them by the path's id and falls back to walking the document for
 //! any path the table does not cover.
 //!
-//! A table is built by one pass over the pruned document, which yields each
-//! path's values in document order. Resolution order differs from document
-//! order only when one field is written both nested and as a flat dotted
-//! key, so a document with a dotted key on a projected route gets no table
-//! (its events resolve by walking, as before).
+//! [`crate::Projection::decode`] fills the table while it parses, so each
+//! path's values arrive in document order. Resolution order differs from
+//! document order only when one field is written both nested and as a flat
+//! dotted key, and a repeated key keeps only its last value in a document;
+//! a record with a dotted or repeated key on a projected route therefore
+//! gets no table (its event resolves by walking a pruned document).
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 
-use ferret_event::{Timestamp, Value};
+use ferret_event::Value;
 
 use crate::scan::Alert;
 
@@ -174,7 +174,6 @@ impl Source<'_> {
 struct Head {
     alert: Alert,
     source: usize,
-    key: (Timestamp, u32),
 }
 
 struct Merge<'a> {
@@ -190,11 +189,7 @@ impl<'a> Merge<'a> {
         let mut pending_error = None;
         for (i, s) in sources.iter_mut().enumerate() {
             match s.next() {
-                Some(Ok(alert)) => heads.push(Head {
-                    key: (alert.time, rank[alert.rule]),
-                    alert,
-                    source: i,
-                }),
+                Some(Ok(alert)) => heads.push(Head { alert, source: i }),
                 Some(Err(e)) => pending_error = Some(e),
                 None => {}
             }
@@ -217,23 +212,12 @@ impl Iterator for Merge<'_> {
         }
         // Few runs: a linear scan for the smallest head is enough.
         let rank = self.rank;
-        let best = (0..self.heads.len()).min_by(|&i, &j| {
-            let (a, b) = (&self.heads[i], &self.heads[j]);
-            a.key
-                .cmp(&b.key)
-                .then_with(|| cmp(&a.alert, &b.alert, rank))
-        })?;
+        let best = (0..self.heads.len())
+            .min_by(|&i, &j| cmp(&self.heads[i].alert, &self.heads[j].alert, rank))?;
         let source = self.heads[best].source;
         let next = self.sources[source].next();
         let head = match next {
-            Some(Ok(alert)) => std::mem::replace(
-                &mut self.heads[best],
-                Head {
-                    key: (alert.time, rank[alert.rule]),
-                    alert,
-                    source,
-                },
-            ),
+            Some(Ok(alert)) => std::mem::replace(&mut self.heads[best], Head { alert, source }),
             Some(Err(e)) => {
                 self.pending_error = Some(e);
                 self.heads.swap_remove(best)

@@ -113,7 +113,7 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
     let results: Vec<Result<ScanRule, Box<FailedRule>>> = set
         .rules
         .into_par_iter()
-        .map(|rule| compile_one(rule, opts).map_err(Box::new))
+        .map(|rule| compile_one(rule, opts))
         .collect();
     let mut out = Compiled::default();
     for r in results {
@@ -125,86 +125,83 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
     out
 }
 
-// Boxed by the caller; a plain `Result` keeps the early returns simple.
-#[allow(clippy::result_large_err)]
-fn compile_one(rule: Rule, opts: &CompileOptions) -> Result<ScanRule, FailedRule> {
-    {
-        let analysis = rule.analyze();
-        let (errors, warnings): (Vec<_>, Vec<_>) = analysis
-            .diagnostics
-            .into_iter()
-            .partition(|d| d.severity == Severity::Error);
-        let query = match analysis.query {
-            Some(q) if errors.is_empty() => q,
-            _ => {
-                return Err(FailedRule {
-                    rule,
-                    diagnostics: errors,
-                });
-            }
-        };
-        let plan_opts = PlanOptions {
-            category_field: rule
-                .meta
-                .event_category_override
-                .clone()
-                .unwrap_or_else(|| "event.category".to_string()),
-            field_types: opts.field_types.clone(),
-        };
-        let plan = match plan(&query, &plan_opts) {
-            Ok(p) => p,
-            Err(e) => {
-                return Err(FailedRule {
-                    rule,
-                    diagnostics: vec![Diagnostic {
-                        severity: Severity::Error,
-                        code: "E900",
-                        message: e.message,
-                        span: e.span,
-                        label: None,
-                        help: None,
-                    }],
-                });
-            }
-        };
-        // Kibana reads `timestamp_override` and falls back to `@timestamp`
-        // for events that lack the overriding field.
-        let config = RunConfig {
-            timestamp_field: rule
-                .meta
-                .timestamp_override
-                .clone()
-                .unwrap_or_else(|| "@timestamp".to_string()),
-            timestamp_fallback: rule
-                .meta
-                .timestamp_override
-                .as_ref()
-                .map(|_| "@timestamp".to_string()),
-            tiebreaker_field: rule.meta.tiebreaker_field.clone(),
-            max_live_partials: opts.max_live_partials,
-            ..RunConfig::default()
-        };
-        let behavior = rule.source.kind == SourceKind::Behavior;
-        let scope = Scope {
-            index: if opts.ignore_index {
-                IndexPatterns::default()
-            } else if behavior && rule.meta.index.is_empty() {
-                IndexPatterns::new(&[ENDPOINT_INDEX])
-            } else {
-                IndexPatterns::new(&rule.meta.index)
-            },
-            os_list: if behavior {
-                rule.meta.os_list.clone()
-            } else {
-                Vec::new()
-            },
-        };
-        Ok(ScanRule {
-            rule,
-            plan: Arc::new(plan),
-            config,
-            warnings,
-            scope,
-        })
-    }
+// Boxed: a failed rule carries the whole rule and its diagnostics.
+fn compile_one(rule: Rule, opts: &CompileOptions) -> Result<ScanRule, Box<FailedRule>> {
+    let analysis = rule.analyze();
+    let (errors, warnings): (Vec<_>, Vec<_>) = analysis
+        .diagnostics
+        .into_iter()
+        .partition(|d| d.severity == Severity::Error);
+    let query = match analysis.query {
+        Some(q) if errors.is_empty() => q,
+        _ => {
+            return Err(Box::new(FailedRule {
+                rule,
+                diagnostics: errors,
+            }));
+        }
+    };
+    let plan_opts = PlanOptions {
+        category_field: rule
+            .meta
+            .event_category_override
+            .clone()
+            .unwrap_or_else(|| "event.category".to_string()),
+        field_types: opts.field_types.clone(),
+    };
+    let plan = match plan(&query, &plan_opts) {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(Box::new(FailedRule {
+                rule,
+                diagnostics: vec![Diagnostic {
+                    severity: Severity::Error,
+                    code: "E900",
+                    message: e.message,
+                    span: e.span,
+                    label: None,
+                    help: None,
+                }],
+            }));
+        }
+    };
+    // Kibana reads `timestamp_override` and falls back to `@timestamp`
+    // for events that lack the overriding field.
+    let config = RunConfig {
+        timestamp_field: rule
+            .meta
+            .timestamp_override
+            .clone()
+            .unwrap_or_else(|| "@timestamp".to_string()),
+        timestamp_fallback: rule
+            .meta
+            .timestamp_override
+            .as_ref()
+            .map(|_| "@timestamp".to_string()),
+        tiebreaker_field: rule.meta.tiebreaker_field.clone(),
+        max_live_partials: opts.max_live_partials,
+        ..RunConfig::default()
+    };
+    let behavior = rule.source.kind == SourceKind::Behavior;
+    let scope = Scope {
+        index: if opts.ignore_index {
+            IndexPatterns::default()
+        } else if behavior && rule.meta.index.is_empty() {
+            IndexPatterns::new(&[ENDPOINT_INDEX])
+        } else {
+            IndexPatterns::new(&rule.meta.index)
+        },
+        os_list: if behavior {
+            rule.meta.os_list.clone()
+        } else {
+            Vec::new()
+        },
+    };
+    Ok(ScanRule {
+        rule,
+        plan: Arc::new(plan),
+        config,
+        warnings,
+        scope,
+    })
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use ferret_event::{decode_bytes, Event, Value};
+use ferret_event::{decode_bytes, Event, RawBatch, RawItem, Value};
 
 /// Raw bytes of the events some runner still holds, by the event's address,
 /// so alerts can show the full event although runners saw a projection.
@@ -21,6 +21,18 @@ pub struct Originals {
 }
 
 impl Originals {
+    /// Keeps the raw record of `ev` (entry `item` of `raw`) if something
+    /// besides the caller's `Arc` holds the event: the caller offers each
+    /// event, right after pushing it to the runners, with its only other
+    /// reference.
+    pub fn keep_if_held(&mut self, ev: &Arc<Event>, raw: &RawBatch, item: usize) {
+        if Arc::strong_count(ev) > 1 {
+            if let RawItem::Record(rec) = raw.get(item) {
+                self.keep(ev, rec.bytes);
+            }
+        }
+    }
+
     /// Keeps `bytes` as the raw record of `ev` while some `Arc` of it lives.
     pub fn keep(&mut self, ev: &Arc<Event>, bytes: &[u8]) {
         self.map

@@ -46,20 +46,19 @@
 //!   memory budget ([`crate::alerts`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ferret_engine::{Entry, Hit, QueryRunner, Stats};
 use ferret_event::{
-    Event, FieldPath, Projection, RawBatch, RawItem, ReadStats, Reader, Skip, SkipSink, Timestamp,
-    Value,
+    Event, FieldPath, Projection, RawBatch, ReadStats, Reader, Skip, SkipSink, Timestamp, Value,
 };
 use ferret_rules::alert::{build_alert, AlertMatch};
 use rayon::prelude::*;
 use serde_json::Map;
 
 use crate::alerts::{AlertSink, Alerts};
-use crate::compile::{Compiled, EventScope, ScanRule};
+use crate::compile::{Compiled, EventScope};
 use crate::originals::Originals;
 use crate::prefilter::{Candidates, Prefilter};
 
@@ -262,7 +261,6 @@ pub struct ScanOutcome {
 /// reads (timestamps, tiebreakers, index and OS scoping fields).
 fn projection_for(compiled: &Compiled) -> Projection {
     let mut paths: Vec<FieldPath> = [
-        "_index",
         "data_stream.type",
         "data_stream.dataset",
         "data_stream.namespace",
@@ -445,6 +443,13 @@ pub fn scan(
     let mut batch_alerts: Vec<Vec<Alert>> = vec![Vec::new(); compiled.rules.len()];
     let mut alert_counts: Vec<u64> = vec![0; compiled.rules.len()];
     let mut sink = AlertSink::new(rule_ranks(compiled), opts.alert_memory);
+    // Each rule's timestamp field, for alert times (paths are built once:
+    // building one takes a process-wide lock).
+    let time_fields: Vec<FieldPath> = compiled
+        .rules
+        .iter()
+        .map(|r| FieldPath::dotted(&r.config.timestamp_field))
+        .collect();
     loop {
         let clock = Instant::now();
         if !reader.next_raw_batch(&mut raw) {
@@ -542,11 +547,7 @@ pub fn scan(
         let clock = Instant::now();
         // Keep the raw record of every event some runner held on to.
         for (ev, item) in &events {
-            if Arc::strong_count(ev) > 1 {
-                if let RawItem::Record(rec) = raw.get(*item) {
-                    originals.keep(ev, rec.bytes);
-                }
-            }
+            originals.keep_if_held(ev, &raw, *item);
         }
         // Most events are held by no rule: freeing them (field tables,
         // values) is work worth spreading over the pool too.
@@ -557,12 +558,12 @@ pub fn scan(
         pool.install(|| {
             runners
                 .par_iter_mut()
-                .zip(compiled.rules.par_iter())
+                .zip(time_fields.par_iter())
                 .zip(batch_alerts.par_iter_mut())
                 .enumerate()
-                .for_each(|(i, (((runner, _), rule), out))| {
+                .for_each(|(i, (((runner, _), time_field), out))| {
                     for hit in runner.drain_hits() {
-                        out.extend(alert_for(i, rule, &hit, originals));
+                        out.extend(alert_for(i, time_field, &hit, originals));
                     }
                 })
         });
@@ -577,15 +578,15 @@ pub fn scan(
     let finished: Vec<RuleStats> = pool.install(|| {
         runners
             .into_par_iter()
-            .zip(compiled.rules.par_iter())
+            .zip(time_fields.par_iter())
             .zip(batch_alerts.par_iter_mut())
             .zip(alert_counts.par_iter())
             .enumerate()
-            .map(|(i, ((((runner, seen), rule), out), drained))| {
+            .map(|(i, ((((runner, seen), time_field), out), drained))| {
                 let clock = Instant::now();
                 let output = runner.finish();
                 for hit in &output.hits {
-                    out.extend(alert_for(i, rule, hit, &originals));
+                    out.extend(alert_for(i, time_field, hit, &originals));
                 }
                 RuleStats {
                     events_seen: seen.events,
@@ -599,16 +600,14 @@ pub fn scan(
     for out in &mut batch_alerts {
         sink.extend(out.drain(..));
     }
-    let outcome = ScanOutcome {
+    let alerts = sink.finish();
+    phases.alerts += clock.elapsed();
+    ScanOutcome {
         read: reader.stats().clone(),
         rule_stats: finished,
-        alerts: sink.finish(),
-        phases: {
-            phases.alerts += clock.elapsed();
-            phases
-        },
-    };
-    outcome
+        alerts,
+        phases,
+    }
 }
 
 /// One batch the straightforward way (see [`ScanOptions::reference`]).
@@ -701,7 +700,12 @@ impl TimeCheck {
 }
 
 /// The alert for one hit; `None` for a hit without events (a `count` pipe).
-fn alert_for(index: usize, rule: &ScanRule, hit: &Hit, originals: &Originals) -> Option<Alert> {
+fn alert_for(
+    index: usize,
+    time_field: &FieldPath,
+    hit: &Hit,
+    originals: &Originals,
+) -> Option<Alert> {
     let entries = &hit.entries;
     // Full documents of projected events; the event itself otherwise.
     let full: Vec<Option<Value>> = entries
@@ -715,7 +719,7 @@ fn alert_for(index: usize, rule: &ScanRule, hit: &Hit, originals: &Originals) ->
         .collect();
     let first = entries.iter().find_map(Entry::event)?;
     let last = entries.iter().rev().find_map(Entry::event)?;
-    let time_of = |ev: &Event| event_time(rule, ev);
+    let time_of = |ev: &Event| event_time(time_field, ev);
     let times = entries
         .iter()
         .map(|e| e.event().and_then(|ev| time_of(ev)))
@@ -734,11 +738,11 @@ fn alert_for(index: usize, rule: &ScanRule, hit: &Hit, originals: &Originals) ->
     })
 }
 
-/// An event's time for this rule: its timestamp field, falling back to
+/// An event's time for a rule: its timestamp field, falling back to
 /// `@timestamp` when the event lacks an overriding field (as Kibana does).
-fn event_time(rule: &ScanRule, ev: &Event) -> Option<Timestamp> {
-    let path = FieldPath::dotted(&rule.config.timestamp_field);
-    ev.timestamp(&path)
-        .or_else(|_| ev.timestamp(&FieldPath::dotted("@timestamp")))
+fn event_time(time_field: &FieldPath, ev: &Event) -> Option<Timestamp> {
+    static DEFAULT: OnceLock<FieldPath> = OnceLock::new();
+    ev.timestamp(time_field)
+        .or_else(|_| ev.timestamp(DEFAULT.get_or_init(|| FieldPath::dotted("@timestamp"))))
         .ok()
 }

@@ -33,3 +33,24 @@ pub fn fresh_temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     dir
 }
+
+/// Runs the program `bin` (a test's `env!("CARGO_BIN_EXE_…")`) with `args`
+/// in the workspace root, so paths like `examples/rules` resolve.
+pub fn run_in_workspace(bin: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin)
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .unwrap_or_else(|e| panic!("run {bin}: {e}"))
+}
+
+/// The lines a run wrote to stdout, sorted: output compared as a multiset.
+pub fn sorted_stdout_lines(out: &std::process::Output) -> Vec<String> {
+    let mut lines: Vec<String> = String::from_utf8(out.stdout.clone())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}

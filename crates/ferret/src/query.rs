@@ -33,9 +33,7 @@ use ferret_engine::{
     Entry, Hit, KeyValue, PlanOptions, QueryRunner, RunConfig, DEFAULT_MAX_LIVE_PARTIALS,
 };
 use ferret_eql::diagnostic::{render, Diagnostic};
-use ferret_event::{
-    Event, FieldPath, Projection, RawBatch, RawItem, Reader, SkipReporter, SkipSink,
-};
+use ferret_event::{Event, FieldPath, Projection, RawBatch, Reader, SkipReporter, SkipSink};
 use ferret_scan::originals::Originals;
 use rayon::prelude::*;
 
@@ -173,11 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(event) => {
                     let event = Arc::new(event);
                     runner.push(&event);
-                    if Arc::strong_count(&event) > 1 {
-                        if let RawItem::Record(rec) = raw.get(i) {
-                            originals.keep(&event, rec.bytes);
-                        }
-                    }
+                    originals.keep_if_held(&event, &raw, i);
                 }
                 Err(skip) => skips.skip(skip),
             }

@@ -653,17 +653,8 @@ fn shuffled_input_gives_the_same_alerts_as_sorted_input() {
         sorted_alerts.iter().filter(|ids| ids.len() >= 2).count() >= 6,
         "too few multi-event sequence alerts on sorted input: {sorted_alerts:?}"
     );
-    let as_set = |o: &Output| {
-        let mut v: Vec<String> = String::from_utf8(o.stdout.clone())
-            .unwrap()
-            .lines()
-            .map(String::from)
-            .collect();
-        v.sort();
-        v
-    };
-    let a = as_set(&sorted);
-    let b = as_set(&shuffled);
+    let a = ferret_testkit::sorted_stdout_lines(&sorted);
+    let b = ferret_testkit::sorted_stdout_lines(&shuffled);
     assert_eq!(a.len(), b.len(), "alert counts differ");
     assert!(
         a == b,

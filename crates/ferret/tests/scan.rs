@@ -8,14 +8,12 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use ferret_testkit::{fresh_temp_dir as tmpdir, shared_dir as shared, workspace_root as workspace};
+use ferret_testkit::{
+    fresh_temp_dir as tmpdir, run_in_workspace, shared_dir as shared, workspace_root as workspace,
+};
 
 fn ferret(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferret"))
-        .args(args)
-        .current_dir(workspace())
-        .output()
-        .expect("run ferret")
+    run_in_workspace(env!("CARGO_BIN_EXE_ferret"), args)
 }
 
 fn alerts(out: &Output) -> Vec<Value> {

@@ -4,26 +4,12 @@
 //! normal one.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use ferret_testkit::workspace_root as workspace;
+use ferret_testkit::{run_in_workspace, sorted_stdout_lines, workspace_root as workspace};
 
 fn ferret(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferret"))
-        .args(args)
-        .current_dir(workspace())
-        .output()
-        .expect("run ferret")
-}
-
-fn sorted_lines(out: &Output) -> Vec<String> {
-    let mut v: Vec<String> = String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    v.sort();
-    v
+    run_in_workspace(env!("CARGO_BIN_EXE_ferret"), args)
 }
 
 /// The example telemetry with its lines reversed.
@@ -53,7 +39,7 @@ fn scan(extra: &[&str], events: &str) -> Output {
 #[test]
 fn reversed_input_is_reported_with_a_window_and_exact_without_one() {
     let sorted = scan(&[], "examples/telemetry.ndjson");
-    let expected = sorted_lines(&sorted);
+    let expected = sorted_stdout_lines(&sorted);
     assert!(
         expected.iter().any(|l| l.contains("\"ferret.join_keys\"")),
         "a sequence fires"
@@ -69,11 +55,11 @@ fn reversed_input_is_reported_with_a_window_and_exact_without_one() {
     );
 
     let exact = scan(&["--reorder-window", "none"], rev);
-    assert_eq!(sorted_lines(&exact), expected);
+    assert_eq!(sorted_stdout_lines(&exact), expected);
     assert!(!String::from_utf8_lossy(&exact.stderr).contains("reorder window"));
 
     let reference = scan(&["--reference"], rev);
-    assert_eq!(sorted_lines(&reference), expected);
+    assert_eq!(sorted_stdout_lines(&reference), expected);
     let _ = std::fs::remove_file(rev);
 }
 
