@@ -18,6 +18,9 @@
 //!   does, with the same [`crate::SkipReason`]: skipped parts are parsed by
 //!   the same parser with the same nesting limit and number checks (not by
 //!   serde's lenient `IgnoredAny`, which has neither).
+//! - A tabled decode ([`Projection::decode`]) first tries a skimming reader
+//!   (`skim`) that checks the grammar without serde's per-token visitor
+//!   calls; wherever it is not sure of serde_json's verdict it defers to it.
 //!
 //! The pruned document is not the event as read: output that shows the
 //! event (`_source`, alert documents) must decode the raw record in full
@@ -34,6 +37,8 @@ use crate::path::{FieldPath, Segment};
 use crate::read::{classify_error, not_an_object, utf8_error, DecodeError, RawRecord, Skip};
 use crate::table::{FieldTable, TableLayout};
 use crate::Event;
+
+mod skim;
 
 /// The set of fields to keep, as a trie of key segments.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,14 +140,30 @@ impl Projection {
         if self.root.whole {
             return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
         }
-        let mut cells = Cells::default();
-        let tree = self.parse(rec.bytes, Some(&mut cells));
+        let mut cells = Cells {
+            cells: Vec::with_capacity(self.layout.columns() + 8),
+            fallback: false,
+        };
+        let tree = self.parse_tabled(rec.bytes, &mut cells);
         if cells.fallback {
             return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
         }
         let mut ev = crate::read::into_event(rec, tree)?;
         ev.set_table(FieldTable::build(self.layout.clone(), cells.cells));
         Ok(ev)
+    }
+
+    /// The pruned document of a tabled decode, its values in `cells`: by
+    /// the skimming reader when it can vouch for the record, else by
+    /// serde_json (the exact outcome, error included).
+    fn parse_tabled(&self, bytes: &[u8], cells: &mut Cells) -> Result<Value, DecodeError> {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            if let Ok(tree) = skim::skim(&self.root, text, cells) {
+                return Ok(tree);
+            }
+            *cells = Cells::default();
+        }
+        self.parse(bytes, Some(cells))
     }
 
     /// Parses `bytes` into the pruned document; with `cells`, tabled values
@@ -236,6 +257,19 @@ impl Node {
             Value::Array(items) => items.iter().all(|item| self.descend(item, out)),
             _ => true,
         }
+    }
+
+    /// [`Node::lookup`] with the child's position at this level for a
+    /// plain key, and `usize::MAX` for a dotted one.
+    fn lookup_at(&self, key: &str) -> Option<(usize, &Node)> {
+        if !key.as_bytes().contains(&b'.') {
+            return self
+                .children
+                .iter()
+                .position(|(k, _)| k == key)
+                .map(|i| (i, &self.children[i].1));
+        }
+        self.lookup(key).map(|n| (usize::MAX, n))
     }
 
     /// The node a (possibly dotted) key leads to, if any path goes there.

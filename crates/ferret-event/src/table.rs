@@ -38,6 +38,10 @@ impl TableLayout {
         self.columns = self.columns.max(column + 1);
     }
 
+    pub(crate) fn columns(&self) -> usize {
+        self.columns as usize
+    }
+
     fn column(&self, path_id: u32) -> Option<u32> {
         match self.column_of.get(path_id as usize) {
             Some(&c) if c != NO_COLUMN => Some(c),

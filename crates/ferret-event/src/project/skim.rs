@@ -1,0 +1,626 @@
+//! The fast path of a tabled decode: a hand-written JSON reader that checks
+//! the grammar of the whole record but builds values only for projected
+//! fields.
+//!
+//! Through serde's visitor API, serde_json spends most of a projected decode
+//! on keys and values no rule reads (a visitor call per token, a key
+//! comparison per member). Skimming a skipped string is one `memchr2` plus a
+//! control-byte check; a skipped key is never compared unless a projected
+//! key at its level could be it.
+//!
+//! The reader is conservative. Wherever it is not certain that serde_json
+//! accepts a record and builds the same value from it (surrogate escapes,
+//! numbers it does not convert itself, nesting near serde_json's limit, a
+//! record that is not an object, any syntax error) it gives up with
+//! [`Doubt`] and the caller decodes with serde_json, which yields the exact
+//! outcome: the same event, or the same [`crate::SkipReason`] and position.
+//! So it never accepts what the full decoder rejects, and what it builds is
+//! what [`super::Prune`] builds (a property test below holds it to both).
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use super::{Cells, Node};
+
+/// The reader cannot vouch for the record: decode it with serde_json.
+#[derive(Debug)]
+pub(super) struct Doubt;
+
+/// serde_json rejects nesting at 128 levels; giving up well before leaves
+/// the exact error to it.
+const MAX_DEPTH: u32 = 100;
+
+/// Integers of up to this many digits fit a u64 whatever they are.
+const SAFE_DIGITS: usize = 19;
+
+/// Decodes `text` (one record) the way `Prune` with cells does from `root`:
+/// tabled values into `cells`, and the returned document keeping only
+/// nodes marked `tree`.
+pub(super) fn skim(root: &Node, text: &str, cells: &mut Cells) -> Result<Value, Doubt> {
+    let mut r = Reader {
+        text,
+        b: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
+    r.ws();
+    if r.peek() != Some(b'{') {
+        return Err(Doubt);
+    }
+    let doc = r.pruned(root, cells)?;
+    r.ws();
+    if r.pos != r.b.len() {
+        return Err(Doubt);
+    }
+    Ok(doc)
+}
+
+struct Reader<'t> {
+    text: &'t str,
+    b: &'t [u8],
+    pos: usize,
+    depth: u32,
+}
+
+/// A number's text and whether it is a plain non-negative integer short
+/// enough to convert here (anything else goes through serde_json).
+struct Number {
+    start: usize,
+    end: usize,
+    plain: bool,
+    exponent: bool,
+}
+
+impl<'t> Reader<'t> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Result<(), Doubt> {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(Doubt)
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), Doubt> {
+        if self.b[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(Doubt)
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), Doubt> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Doubt);
+        }
+        self.pos += 1;
+        self.ws();
+        Ok(())
+    }
+
+    /// Reads a string (at its opening quote): the span between the quotes
+    /// and whether it holds escapes.
+    fn string_span(&mut self) -> Result<(usize, usize, bool), Doubt> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            let rest = &self.b[self.pos..];
+            let i = memchr::memchr2(b'"', b'\\', rest).ok_or(Doubt)?;
+            if rest[..i].iter().any(|&c| c < 0x20) {
+                return Err(Doubt);
+            }
+            self.pos += i;
+            if self.b[self.pos] == b'"' {
+                let end = self.pos;
+                self.pos += 1;
+                return Ok((start, end, escaped));
+            }
+            escaped = true;
+            match self.b.get(self.pos + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 2,
+                Some(b'u') => {
+                    let hex = self.b.get(self.pos + 2..self.pos + 6).ok_or(Doubt)?;
+                    let mut n = 0u32;
+                    for &h in hex {
+                        n = n * 16 + (h as char).to_digit(16).ok_or(Doubt)?;
+                    }
+                    // Surrogate pairs and lone surrogates: serde_json's call.
+                    if (0xD800..=0xDFFF).contains(&n) {
+                        return Err(Doubt);
+                    }
+                    self.pos += 6;
+                }
+                _ => return Err(Doubt),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<Cow<'t, str>, Doubt> {
+        let (start, end, escaped) = self.string_span()?;
+        if !escaped {
+            return Ok(Cow::Borrowed(&self.text[start..end]));
+        }
+        serde_json::from_str::<String>(&self.text[start - 1..end + 1])
+            .map(Cow::Owned)
+            .map_err(|_| Doubt)
+    }
+
+    fn number_span(&mut self) -> Result<Number, Doubt> {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(Doubt),
+        }
+        let int_end = self.pos;
+        let mut fraction = false;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            fraction = true;
+            self.some_digits()?;
+        }
+        let mut exponent = false;
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            exponent = true;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.some_digits()?;
+        }
+        // `01`: serde_json's error to report.
+        if let Some(b'0'..=b'9') = self.peek() {
+            return Err(Doubt);
+        }
+        Ok(Number {
+            start,
+            end: self.pos,
+            plain: !negative && !fraction && !exponent && int_end - start <= SAFE_DIGITS,
+            exponent,
+        })
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Result<(), Doubt> {
+        let at = self.pos;
+        self.digits();
+        if self.pos == at {
+            Err(Doubt)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn number(&mut self) -> Result<Value, Doubt> {
+        let n = self.number_span()?;
+        if n.plain {
+            let v = self.b[n.start..n.end]
+                .iter()
+                .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+            return Ok(Value::from(v));
+        }
+        serde_json::from_str::<Value>(&self.text[n.start..n.end]).map_err(|_| Doubt)
+    }
+
+    fn skip_number(&mut self) -> Result<(), Doubt> {
+        let n = self.number_span()?;
+        // Only an exponent or hundreds of digits can leave f64's range.
+        if n.exponent || n.end - n.start > 300 {
+            serde_json::from_str::<Value>(&self.text[n.start..n.end]).map_err(|_| Doubt)?;
+        }
+        Ok(())
+    }
+
+    /// After a member or element: true if another follows, false at the
+    /// closing `close`.
+    fn next(&mut self, close: u8) -> Result<bool, Doubt> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.ws();
+                Ok(true)
+            }
+            Some(c) if c == close => {
+                self.pos += 1;
+                self.depth -= 1;
+                Ok(false)
+            }
+            _ => Err(Doubt),
+        }
+    }
+
+    /// Reads `"key" :` and the whitespace after it.
+    fn key(&mut self) -> Result<Cow<'t, str>, Doubt> {
+        let key = self.string()?;
+        self.ws();
+        self.eat(b':')?;
+        self.ws();
+        Ok(key)
+    }
+
+    /// Iterates the members of an object (at its `{`), calling `member`
+    /// with each key once the reader is at the member's value.
+    fn members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'t, str>) -> Result<(), Doubt>,
+    ) -> Result<(), Doubt> {
+        self.enter()?;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.key()?;
+            member(self, key)?;
+            if !self.next(b'}')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Iterates the elements of an array (at its `[`).
+    fn elements(
+        &mut self,
+        mut element: impl FnMut(&mut Self) -> Result<(), Doubt>,
+    ) -> Result<(), Doubt> {
+        self.enter()?;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            element(self)?;
+            if !self.next(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A whole value, as `Value`'s own deserializer builds it.
+    fn value(&mut self) -> Result<Value, Doubt> {
+        match self.peek().ok_or(Doubt)? {
+            b'{' => {
+                let mut map = Map::new();
+                self.members(|r, key| {
+                    let v = r.value()?;
+                    map.insert(key.into_owned(), v);
+                    Ok(())
+                })?;
+                Ok(Value::Object(map))
+            }
+            b'[' => {
+                let mut items = Vec::new();
+                self.elements(|r| {
+                    items.push(r.value()?);
+                    Ok(())
+                })?;
+                Ok(Value::Array(items))
+            }
+            b'"' => Ok(Value::String(self.string()?.into_owned())),
+            b't' => self.literal(b"true").map(|_| Value::Bool(true)),
+            b'f' => self.literal(b"false").map(|_| Value::Bool(false)),
+            b'n' => self.literal(b"null").map(|_| Value::Null),
+            _ => self.number(),
+        }
+    }
+
+    /// Checks and passes over a value.
+    fn skip(&mut self) -> Result<(), Doubt> {
+        match self.peek().ok_or(Doubt)? {
+            b'{' => self.members(|r, _| r.skip()),
+            b'[' => self.elements(Self::skip),
+            b'"' => self.string_span().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.skip_number(),
+        }
+    }
+
+    /// A whole value's cells as `push_flat_owned` makes them, without
+    /// building the arrays.
+    fn flat_into(&mut self, column: u32, cells: &mut Cells) -> Result<(), Doubt> {
+        if self.peek() == Some(b'[') {
+            return self.elements(|r| r.flat_into(column, cells));
+        }
+        let v = self.value()?;
+        cells.cells.push((column, v));
+        Ok(())
+    }
+
+    /// A value under `node`, as `Prune` (with cells) builds it.
+    fn pruned(&mut self, node: &Node, cells: &mut Cells) -> Result<Value, Doubt> {
+        match self.peek().ok_or(Doubt)? {
+            b'{' => {
+                let mut out = Map::new();
+                // Projected children met at this level (by position in
+                // `node.children`), to spot duplicate keys.
+                let mut met = Met::default();
+                self.members(|r, key| {
+                    let Some((at, child)) = node.lookup_at(&key) else {
+                        return r.skip();
+                    };
+                    let keep = child.tree;
+                    // A dotted key means no table whatever else comes.
+                    if at == usize::MAX || !met.first_time(at) {
+                        cells.fallback = true;
+                    }
+                    let v = if child.whole {
+                        match child.column {
+                            Some(column) if child.children.is_empty() && !keep => {
+                                return r.flat_into(column, cells);
+                            }
+                            _ => {
+                                let v = r.value()?;
+                                if !child.collect(&v, &mut cells.cells) {
+                                    cells.fallback = true;
+                                }
+                                v
+                            }
+                        }
+                    } else {
+                        r.pruned(child, cells)?
+                    };
+                    if keep {
+                        out.insert(key.into_owned(), v);
+                    }
+                    Ok(())
+                })?;
+                Ok(if node.tree {
+                    Value::Object(out)
+                } else {
+                    Value::Null
+                })
+            }
+            b'[' => {
+                let keep = node.tree;
+                let mut out = Vec::new();
+                self.elements(|r| {
+                    let v = r.pruned(node, cells)?;
+                    if keep {
+                        out.push(v);
+                    }
+                    Ok(())
+                })?;
+                Ok(if keep { Value::Array(out) } else { Value::Null })
+            }
+            // A scalar where an object was expected: its shape only, as
+            // `Prune` keeps it.
+            b'"' => self.string_span().map(|_| Value::Null),
+            b't' => self.literal(b"true").map(|_| Value::Bool(true)),
+            b'f' => self.literal(b"false").map(|_| Value::Bool(false)),
+            b'n' => self.literal(b"null").map(|_| Value::Null),
+            _ => self.number(),
+        }
+    }
+}
+
+/// The set of child positions met at one object level: a bit mask, and a
+/// list past 64 children.
+#[derive(Default)]
+struct Met {
+    bits: u64,
+    more: Vec<usize>,
+}
+
+impl Met {
+    /// Records `at`; false if it was already there.
+    fn first_time(&mut self, at: usize) -> bool {
+        if at < 64 {
+            let bit = 1u64 << at;
+            let new = self.bits & bit == 0;
+            self.bits |= bit;
+            new
+        } else if self.more.contains(&at) {
+            false
+        } else {
+            self.more.push(at);
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::super::{Cells, Projection};
+    use super::skim;
+    use crate::{FieldPath, Segment};
+
+    /// The serde path's outcome for a tabled decode: document, cells and
+    /// fallback flag, or the error's reason.
+    type Decoded = (Value, Vec<(u32, Value)>, bool);
+    type Outcome = Result<Decoded, String>;
+
+    fn by_serde(proj: &Projection, text: &str) -> Outcome {
+        let mut cells = Cells::default();
+        proj.parse(text.as_bytes(), Some(&mut cells))
+            .map(|doc| (doc, cells.cells, cells.fallback))
+            .map_err(|e| format!("{:?}", e.reason))
+    }
+
+    fn by_skim(proj: &Projection, text: &str) -> Option<Decoded> {
+        let mut cells = Cells::default();
+        let doc = skim(&proj.root, text, &mut cells).ok()?;
+        Some((doc, cells.cells, cells.fallback))
+    }
+
+    /// JSON text, not values: duplicate keys, escapes, odd numbers and
+    /// whitespace are what the reader must get right.
+    fn text() -> impl Strategy<Value = String> {
+        let leaf = prop::sample::select(vec![
+            "null",
+            "true",
+            "false",
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "1.5",
+            "-0.25",
+            "1e3",
+            "1E-2",
+            "2.5e+10",
+            "1e400",
+            "-1e400",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1234567890123456789",
+            "12345678901234567890123",
+            "\"\"",
+            "\"a\"",
+            "\"a.b\"",
+            "\"\\n\"",
+            "\"\\u00e9x\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\ud800\"",
+            "\"é\"",
+            "\"a\\\"b\"",
+            "\"\\/\\\\\"",
+        ])
+        .prop_map(String::from);
+        leaf.prop_recursive(5, 48, 5, |inner| {
+            let ws = prop::sample::select(vec!["", "", " ", "\n\t"]);
+            prop_oneof![
+                (prop::collection::vec(inner.clone(), 0..4), ws.clone())
+                    .prop_map(|(items, ws)| format!("[{ws}{}{ws}]", items.join(","))),
+                (
+                    prop::collection::vec(
+                        (
+                            prop::sample::select(vec!["a", "b", "c", "a.b", "b.c", "", "\\u0061"]),
+                            inner
+                        ),
+                        0..5
+                    ),
+                    ws
+                )
+                    .prop_map(|(members, ws)| {
+                        let members: Vec<String> = members
+                            .iter()
+                            .map(|(k, v)| format!("{ws}\"{k}\"{ws}:{ws}{v}"))
+                            .collect();
+                        format!("{{{}{ws}}}", members.join(","))
+                    }),
+            ]
+        })
+        .prop_map(|t| {
+            if t.starts_with('{') {
+                t
+            } else {
+                format!("{{\"a\":{t}}}")
+            }
+        })
+    }
+
+    fn paths() -> impl Strategy<Value = Vec<FieldPath>> {
+        let path = prop::collection::vec(
+            prop_oneof![
+                4 => prop::sample::select(vec!["a", "b", "c"]).prop_map(|k| Segment::Key(k.into())),
+                1 => (0i64..2).prop_map(Segment::Index),
+            ],
+            1..4,
+        )
+        .prop_map(|mut segs| {
+            if matches!(segs[0], Segment::Index(_)) {
+                segs[0] = Segment::Key("a".into());
+            }
+            FieldPath::new(segs)
+        });
+        prop::collection::vec(path, 0..4)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Whatever the reader accepts, serde_json accepts and decodes to
+        /// the same document and cells.
+        #[test]
+        fn skim_agrees_with_serde(text in text(), paths in paths(), cut in any::<prop::sample::Index>()) {
+            let proj = Projection::new(&paths);
+            let cut_text = &text[..text.floor_char_boundary(cut.index(text.len() + 1))];
+            for input in [text.as_str(), cut_text] {
+                if let Some(skimmed) = by_skim(&proj, input) {
+                    prop_assert_eq!(Ok(skimmed), by_serde(&proj, input), "{}", input);
+                }
+            }
+        }
+
+        /// Ordinary records (what serde_json itself writes) never need the
+        /// slow path.
+        #[test]
+        fn skim_vouches_for_ordinary_records(text in text(), paths in paths()) {
+            let proj = Projection::new(&paths);
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                let plain = v.to_string();
+                prop_assume!(!plain.contains("\\ud") && !plain.contains('e') && !plain.contains('E'));
+                prop_assert!(by_skim(&proj, &plain).is_some(), "{}", plain);
+            }
+        }
+    }
+
+    #[test]
+    fn doubts_what_serde_must_judge() {
+        let proj = Projection::new(&[FieldPath::dotted("keep")]);
+        let deep = format!("{{\"skip\":{}1{}}}", "[".repeat(120), "]".repeat(120));
+        for text in [
+            "{\"skip\":\"\\ud800\"}",
+            "{\"skip\":1e400}",
+            "{\"skip\":01}",
+            "{\"skip\":1.}",
+            "{\"skip\":-}",
+            "{\"skip\":\"\\x\"}",
+            "{\"skip\":\"a\u{1}\"}",
+            "{\"skip\":[1,]}",
+            "{\"skip\":1,}",
+            "{\"skip\":tru}",
+            "{\"skip\":1} x",
+            "[{\"keep\":1}]",
+            deep.as_str(),
+        ] {
+            assert!(by_skim(&proj, text).is_none(), "{text}");
+        }
+        let ok = "{ \"keep\" : [1, -2, 3.5, \"x\\ty\"], \"skip\": {\"a\": [true, null, 2.5e3]} }\n";
+        let (_, cells, fallback) = by_skim(&proj, ok).unwrap();
+        assert!(!fallback);
+        assert_eq!(
+            cells.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+            serde_json::json!([1, -2, 3.5, "x\ty"])
+                .as_array()
+                .unwrap()
+                .clone()
+        );
+    }
+}
