@@ -17,7 +17,7 @@ use ferret_event::Value;
 use crate::scan::Alert;
 
 /// Bytes of alerts held in memory before a run is written out.
-pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
+pub const DEFAULT_MEMORY_BUDGET: usize = 16 << 20;
 
 /// The order of output: time, then the rule's rank (its place by name and
 /// id), then content.

@@ -220,6 +220,8 @@ struct Seen {
 /// Where a scan's time went (wall clock, summed over batches).
 #[derive(Clone, Debug, Default)]
 pub struct Phases {
+    /// Setting up: runners, the projection, dispatch and the prefilter.
+    pub setup: Duration,
     /// Reading and splitting input into records.
     pub read: Duration,
     /// Decoding records, field tables, dispatch keys and prefilters (in
@@ -406,6 +408,7 @@ pub fn scan(
     skips: &mut dyn SkipSink,
     progress: &mut dyn FnMut(u64),
 ) -> ScanOutcome {
+    let setup = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
@@ -437,7 +440,10 @@ pub fn scan(
     let file_names = reader.file_names().to_vec();
     let mut raw = RawBatch::new();
     let mut read = 0u64;
-    let mut phases = Phases::default();
+    let mut phases = Phases {
+        setup: setup.elapsed(),
+        ..Phases::default()
+    };
     // Alerts of hits already final (see `QueryRunner::drain_hits`): built
     // per rule in parallel, then collected in the sink.
     let mut batch_alerts: Vec<Vec<Alert>> = vec![Vec::new(); compiled.rules.len()];

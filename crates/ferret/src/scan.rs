@@ -138,11 +138,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
+    let clock = Instant::now();
     let set = RuleSet::load(&args.rules, &filter);
+    let load_time = clock.elapsed();
     let load_errors = set.errors.len();
     let mut stderr = std::io::stderr().lock();
     report_load_problems(&mut stderr, &set, args.verbose)?;
     let unsupported = set.unsupported.len();
+    let clock = Instant::now();
     let compiled = compile(
         RuleSet {
             rules: set.rules,
@@ -155,6 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             field_types,
         },
     );
+    let compile_time = clock.elapsed();
     report_compile_problems(&mut stderr, &compiled, args.verbose)?;
     if compiled.rules.is_empty() {
         writeln!(
@@ -258,6 +262,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             compiled.rules.len()
         )?;
         let p = &outcome.phases;
+        writeln!(
+            stderr,
+            "start-up: load {:.3}s, compile {:.3}s, scan set-up {:.3}s",
+            load_time.as_secs_f64(),
+            compile_time.as_secs_f64(),
+            p.setup.as_secs_f64()
+        )?;
         writeln!(
             stderr,
             "time: read {:.2}s, decode {:.2}s, dispatch {:.2}s, rules {:.2}s, alerts {:.2}s",
