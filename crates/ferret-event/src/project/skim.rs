@@ -271,35 +271,36 @@ impl<'t> Reader<'t> {
         &mut self,
         mut member: impl FnMut(&mut Self, Cow<'t, str>) -> Result<(), Doubt>,
     ) -> Result<(), Doubt> {
-        self.enter()?;
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            let key = self.key()?;
-            member(self, key)?;
-            if !self.next(b'}')? {
-                return Ok(());
-            }
-        }
+        self.container(b'}', |r| {
+            let key = r.key()?;
+            member(r, key)
+        })
     }
 
     /// Iterates the elements of an array (at its `[`).
     fn elements(
         &mut self,
-        mut element: impl FnMut(&mut Self) -> Result<(), Doubt>,
+        element: impl FnMut(&mut Self) -> Result<(), Doubt>,
+    ) -> Result<(), Doubt> {
+        self.container(b']', element)
+    }
+
+    /// Enters an object or array and calls `item` for each of its entries,
+    /// up to `close`.
+    fn container(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Result<(), Doubt>,
     ) -> Result<(), Doubt> {
         self.enter()?;
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.pos += 1;
             self.depth -= 1;
             return Ok(());
         }
         loop {
-            element(self)?;
-            if !self.next(b']')? {
+            item(self)?;
+            if !self.next(close)? {
                 return Ok(());
             }
         }
