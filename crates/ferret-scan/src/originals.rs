@@ -29,9 +29,10 @@ pub struct Originals {
     prune_at: usize,
     budget: usize,
     in_memory: usize,
-    /// Where records past the budget go; `None` until needed, or after it
-    /// could not be created or written (then everything stays in memory).
+    /// Where records past the budget go; `None` until needed.
     spill: Option<Spill>,
+    /// The spill file could not be created or written: new records stay
+    /// in memory (those already written are still read from it).
     spill_failed: bool,
 }
 
@@ -111,9 +112,9 @@ impl Originals {
         match self.write(bytes) {
             Ok(stored) => stored,
             Err(_) => {
-                // A full or read-only temp dir costs memory, not records.
+                // A full or read-only temp dir costs memory, not records;
+                // the file stays for the records already in it.
                 self.spill_failed = true;
-                self.spill = None;
                 self.in_memory += bytes.len();
                 Stored::Memory(bytes.into())
             }
@@ -195,5 +196,25 @@ mod tests {
         }
         let stranger = Arc::new(Event::new(json!({}), Origin::default()));
         assert_eq!(originals.full_doc(&stranger), None);
+    }
+
+    #[test]
+    fn a_failed_spill_keeps_what_was_written_and_new_records_in_memory() {
+        let named = tempfile::NamedTempFile::new().unwrap();
+        let mut originals = Originals::with_budget(0);
+        originals.spill = Some(Spill {
+            file: named.reopen().unwrap(),
+            len: 0,
+        });
+        let ev = |i: i32| Arc::new(Event::new(json!({ "n": i }), Origin::default()));
+        let first = ev(1);
+        originals.keep(&first, br#"{"n":1}"#);
+        // The file turns read-only: the next write fails.
+        originals.spill.as_mut().unwrap().file = std::fs::File::open(named.path()).unwrap();
+        let second = ev(2);
+        originals.keep(&second, br#"{"n":2}"#);
+        assert!(originals.spill_failed);
+        assert_eq!(originals.full_doc(&first), Some(json!({ "n": 1 })));
+        assert_eq!(originals.full_doc(&second), Some(json!({ "n": 2 })));
     }
 }
