@@ -161,7 +161,9 @@ impl Projection {
             if let Ok(tree) = skim::skim(&self.root, text, cells) {
                 return Ok(tree);
             }
-            *cells = Cells::default();
+            // Start over, keeping the capacity reserved for the cells.
+            cells.cells.clear();
+            cells.fallback = false;
         }
         self.parse(bytes, Some(cells))
     }
