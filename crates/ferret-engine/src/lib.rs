@@ -20,6 +20,7 @@ pub use value::{FloatKey, KeyValue};
 pub mod exec;
 pub mod plan;
 
+pub use exec::order::OrderFields;
 pub use exec::{
     run, Aggregate, Entry, Hit, Output, QueryRunner, RunConfig, Stats, DEFAULT_MAX_LIVE_PARTIALS,
 };

@@ -654,6 +654,36 @@ fn reorder_window_absorbs_bounded_disorder_and_counts_late_events() {
 }
 
 #[test]
+fn advancing_time_matches_buffered_candidates_without_more_events() {
+    let query = "sequence by k [process where true] [file where true]";
+    let plan = Arc::new(
+        ferret_engine::plan(&ferret_eql::parse(query).unwrap(), &PlanOptions::default()).unwrap(),
+    );
+    let config = RunConfig {
+        reorder_window: Some(std::time::Duration::from_secs(1)),
+        ..RunConfig::default()
+    };
+    let mut runner = ferret_engine::QueryRunner::new(plan, &config);
+    let events = common::events(vec![
+        ev(1, 1_000, "process", json!({"k": 1})),
+        ev(2, 1_500, "file", json!({"k": 1})),
+    ]);
+    for e in &events {
+        runner.push(e);
+    }
+    // Both wait in the window: nothing is decided yet.
+    assert!(runner.drain_hits().is_empty());
+    // Other events (of other rules) took the input 1.2 s past them.
+    runner.advance(ferret_event::Timestamp(2_700 * 1_000_000));
+    let hits = runner.drain_hits();
+    assert_eq!(common::hit_ids(&hits, "id").len(), 1);
+    // The buffer let go of both events.
+    assert_eq!(Arc::strong_count(&events[0]), 2, "held by the hit only");
+    drop(hits);
+    assert_eq!(Arc::strong_count(&events[0]), 1);
+}
+
+#[test]
 fn planner_rejects_shapes_elasticsearch_rejects() {
     let cases = [
         (

@@ -140,17 +140,23 @@ impl Projection {
         if self.root.whole {
             return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
         }
-        let mut cells = Cells {
-            cells: Vec::with_capacity(self.layout.columns() + 8),
-            fallback: false,
-        };
-        let tree = self.parse_tabled(rec.bytes, &mut cells);
-        if cells.fallback {
-            return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
+        thread_local! {
+            /// The cells of the record being decoded; reused, so each
+            /// decode allocates only what its event keeps.
+            static CELLS: std::cell::RefCell<Cells> = std::cell::RefCell::default();
         }
-        let mut ev = crate::read::into_event(rec, tree)?;
-        ev.set_table(FieldTable::build(self.layout.clone(), cells.cells));
-        Ok(ev)
+        CELLS.with_borrow_mut(|cells| {
+            cells.cells.clear();
+            cells.fallback = false;
+            let tree = self.parse_tabled(rec.bytes, cells);
+            if cells.fallback {
+                cells.cells.clear();
+                return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
+            }
+            let mut ev = crate::read::into_event(rec, tree).inspect_err(|_| cells.cells.clear())?;
+            ev.set_table(FieldTable::build(self.layout.clone(), &mut cells.cells));
+            Ok(ev)
+        })
     }
 
     /// The pruned document of a tabled decode, its values in `cells`: by

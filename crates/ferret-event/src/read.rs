@@ -498,6 +498,25 @@ impl RawBatch {
         }
     }
 
+    /// Where entry `i`'s record lies in the batch's buffer (`None` for a
+    /// skip or an index out of range).
+    pub fn record_span(&self, i: usize) -> Option<std::ops::Range<usize>> {
+        match self.items.get(i)? {
+            Item::Record { start, end, .. } => Some(*start..*end),
+            Item::Skip(_) => None,
+        }
+    }
+
+    /// Empties the batch and hands over its buffer, whose bytes at each
+    /// [`RawBatch::record_span`] are the records; `spare` (cleared) becomes
+    /// the buffer the next batch is read into. For keeping some records
+    /// past the batch without copying them one by one.
+    pub fn take_buffer(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        spare.clear();
+        self.items.clear();
+        std::mem::replace(&mut self.buf, spare)
+    }
+
     fn bytes_len(&self) -> usize {
         self.buf.len()
     }
@@ -702,6 +721,12 @@ impl Reader {
     /// Returns false when every input is exhausted and nothing was added.
     pub fn next_raw_batch(&mut self, batch: &mut RawBatch) -> bool {
         batch.clear();
+        // Room for a full batch and its last line, reserved at once: grown
+        // by doubling, the buffer would end up twice the batch size.
+        let room = self.limits.batch_bytes.saturating_add(1 << 16);
+        if batch.buf.capacity() < room {
+            batch.buf.reserve_exact(room);
+        }
         if !Arc::ptr_eq(&batch.names, &self.names) {
             batch.names = self.names.clone();
         }

@@ -38,10 +38,6 @@ impl TableLayout {
         self.columns = self.columns.max(column + 1);
     }
 
-    pub(crate) fn columns(&self) -> usize {
-        self.columns as usize
-    }
-
     fn column(&self, path_id: u32) -> Option<u32> {
         match self.column_of.get(path_id as usize) {
             Some(&c) if c != NO_COLUMN => Some(c),
@@ -51,37 +47,64 @@ impl TableLayout {
 }
 
 /// The values of every covered path of one event.
+///
+/// A scan's projection has hundreds of columns and an event fills a few
+/// dozen, so only non-empty columns take room: `words` marks them, one bit
+/// per column, and each word carries the number of non-empty columns before
+/// it, which makes finding a column's values one popcount. Events held by
+/// sequences and samples keep their tables, so this size is what memory
+/// grows by.
 #[derive(Clone, Debug)]
 pub struct FieldTable {
     layout: Arc<TableLayout>,
-    /// Column `c`'s values are `values[starts[c]..starts[c + 1]]`.
-    starts: Box<[u32]>,
-    values: Vec<Value>,
+    /// Per 64 columns: which are non-empty, and how many non-empty columns
+    /// precede the word.
+    words: Box<[Word]>,
+    /// The `k`-th non-empty column's values end at `ends[k]` (and start
+    /// where the previous one ends, or at 0).
+    ends: Box<[u32]>,
+    values: Box<[Value]>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Word {
+    bits: u64,
+    before: u32,
 }
 
 impl FieldTable {
-    /// Builds a table from `(column, value)` pairs in document order.
-    pub(crate) fn build(layout: Arc<TableLayout>, mut cells: Vec<(u32, Value)>) -> FieldTable {
+    /// Builds a table from `(column, value)` pairs in document order,
+    /// draining `cells` (its capacity stays for the next event).
+    pub(crate) fn build(layout: Arc<TableLayout>, cells: &mut Vec<(u32, Value)>) -> FieldTable {
         // Stable: keeps each column's values in document order.
         cells.sort_by_key(|(c, _)| *c);
-        let columns = layout.columns as usize;
-        let mut starts = vec![0u32; columns + 1].into_boxed_slice();
+        let mut words = vec![Word::default(); (layout.columns as usize).div_ceil(64)];
+        let mut ends = Vec::new();
         let mut values = Vec::with_capacity(cells.len());
-        let mut next = 0usize;
-        for (i, (column, v)) in cells.into_iter().enumerate() {
-            while next <= column as usize {
-                starts[next] = i as u32;
-                next += 1;
+        for (column, v) in cells.drain(..) {
+            let (w, bit) = ((column / 64) as usize, 1u64 << (column % 64));
+            if words[w].bits & bit == 0 {
+                // A new column: the previous one ends here.
+                if !values.is_empty() {
+                    ends.push(values.len() as u32);
+                }
+                words[w].bits |= bit;
             }
             values.push(v);
         }
-        for start in &mut starts[next..] {
-            *start = values.len() as u32;
+        if !values.is_empty() {
+            ends.push(values.len() as u32);
+        }
+        let mut before = 0;
+        for w in &mut words {
+            w.before = before;
+            before += w.bits.count_ones();
         }
         FieldTable {
             layout,
-            starts,
-            values,
+            words: words.into_boxed_slice(),
+            ends: ends.into_boxed_slice(),
+            values: values.into_boxed_slice(),
         }
     }
 
@@ -89,9 +112,15 @@ impl FieldTable {
     /// resolution yields them), or `None` when the table does not cover it.
     #[inline]
     pub fn get(&self, path_id: u32) -> Option<&[Value]> {
-        let c = self.layout.column(path_id)? as usize;
-        let (start, end) = (self.starts[c] as usize, self.starts[c + 1] as usize);
-        Some(&self.values[start..end])
+        let c = self.layout.column(path_id)?;
+        let word = self.words[(c / 64) as usize];
+        let bit = 1u64 << (c % 64);
+        if word.bits & bit == 0 {
+            return Some(&[]);
+        }
+        let k = (word.before + (word.bits & (bit - 1)).count_ones()) as usize;
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        Some(&self.values[start..self.ends[k] as usize])
     }
 }
 
@@ -112,12 +141,40 @@ mod tests {
             (2, json!("c2")),
             (0, json!("a2")),
         ];
-        let t = FieldTable::build(Arc::new(layout), cells);
+        let t = FieldTable::build(Arc::new(layout), &mut cells.clone());
         assert_eq!(t.get(7), Some(&[json!("a1"), json!("a2")][..]));
         assert_eq!(t.get(3), Some(&[][..]));
         assert_eq!(t.get(9), Some(&[json!("c1"), json!("c2")][..]));
         assert_eq!(t.get(4), Some(&[][..]));
         assert_eq!(t.get(5), None);
         assert_eq!(t.get(1000), None);
+    }
+
+    proptest::proptest! {
+        /// Any fill of any number of columns (several bitmap words) reads
+        /// back as grouping the cells by column in document order does.
+        #[test]
+        fn sparse_table_reads_back_every_column(
+            columns in 1u32..300,
+            raw in proptest::collection::vec((0u32..300, 0i64..1000), 0..120),
+        ) {
+            let mut layout = TableLayout::default();
+            // Path ids differ from columns, as in a real projection.
+            for c in 0..columns {
+                layout.add(c * 3 + 1, c);
+            }
+            let cells: Vec<(u32, Value)> =
+                raw.iter().map(|&(c, v)| (c % columns, json!(v))).collect();
+            let t = FieldTable::build(Arc::new(layout), &mut cells.clone());
+            for c in 0..columns {
+                let expected: Vec<Value> = cells
+                    .iter()
+                    .filter(|(col, _)| *col == c)
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                proptest::prop_assert_eq!(t.get(c * 3 + 1), Some(&expected[..]));
+                proptest::prop_assert_eq!(t.get(c * 3 + 2), None);
+            }
+        }
     }
 }

@@ -5,145 +5,298 @@
 //! bytes of every event a runner keeps are kept beside it, dropped when no
 //! runner holds the event any more, and decoded in full only for output.
 //!
-//! Runners can hold many events for long (samples keep events per key to
-//! the end, sequences without `maxspan` keep partials), so past a memory
-//! budget new records go to an anonymous temporary file and are read back
-//! only for output.
+//! Most held events are held briefly: a sequence rule's reorder buffer keeps
+//! every candidate for the length of the window. Copying each of their
+//! records cost more than the rules' work on them, so a batch whose events
+//! are held keeps its whole read buffer ("pinned") and records are found in
+//! it by offset. Pinned buffers are bounded ([`DEFAULT_PINNED_BUDGET`]):
+//! past it the oldest buffer is released and the records of its events
+//! still held are copied out. Those are the long-held ones (samples keep
+//! events per key to the end, sequences without `maxspan` keep partials);
+//! past a memory budget they go to an anonymous temporary file, written a
+//! chunk at a time, and are read back only for output.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
+use std::ops::Range;
 use std::sync::{Arc, Weak};
 
-use ferret_event::{decode_bytes, Event, RawBatch, RawItem, Value};
+use ferret_event::{decode_bytes, Event, RawBatch, Value};
 
-/// Bytes of raw records kept in memory before new ones go to disk.
+/// Bytes of copied-out records kept in memory before new ones go to disk.
 pub const DEFAULT_MEMORY_BUDGET: usize = 16 << 20;
+
+/// Bytes of pinned read buffers (a few batches: a reorder window's worth of
+/// events at ordinary rates).
+pub const DEFAULT_PINNED_BUDGET: usize = 32 << 20;
+
+/// Bytes gathered before one write to the spill file.
+const SPILL_CHUNK: usize = 1 << 20;
 
 /// Raw bytes of the events some runner still holds, by the event's address,
 /// so alerts can show the full event although runners saw a projection.
 /// The `Weak` keeps the address from being reused and tells when no runner
 /// holds the event any more.
 pub struct Originals {
-    map: HashMap<usize, (Weak<Event>, Stored)>,
+    map: HashMap<usize, (Weak<Event>, Place), BuildHasherDefault<AddressHasher>>,
+    /// Read buffers of recent batches with held events, oldest first; the
+    /// front one has id `first_pinned`.
+    pinned: VecDeque<Pinned>,
+    first_pinned: u64,
+    pinned_bytes: usize,
+    pinned_budget: usize,
+    /// A released buffer, handed back to the reader to fill.
+    spare: Option<Vec<u8>>,
     prune_at: usize,
     budget: usize,
     in_memory: usize,
     /// Where records past the budget go; `None` until needed.
     spill: Option<Spill>,
+    spill_chunk: usize,
     /// The spill file could not be created or written: new records stay
     /// in memory (those already written are still read from it).
     spill_failed: bool,
 }
 
-enum Stored {
+enum Place {
+    /// `range` of pinned buffer `batch`.
+    Pinned {
+        batch: u64,
+        range: Range<usize>,
+    },
     Memory(Box<[u8]>),
-    /// `len` bytes at `offset` of the spill file.
+    /// `len` bytes at `offset` of the spill file (or of its pending chunk).
     Disk {
         offset: u64,
         len: u32,
     },
 }
 
+struct Pinned {
+    buf: Vec<u8>,
+    /// Map keys of the events whose records are in `buf`.
+    events: Vec<usize>,
+}
+
 struct Spill {
     file: File,
-    len: u64,
+    /// Bytes in the file.
+    written: u64,
+    /// The bytes after `written`, not yet written. Kept if a write fails:
+    /// the records in it are then read from here.
+    pending: Vec<u8>,
+}
+
+/// Map keys are addresses of live allocations: distinct, and only their
+/// low bits vary, so a multiply spreads them well enough.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(26);
+    }
 }
 
 impl Default for Originals {
     fn default() -> Self {
-        Originals::with_budget(DEFAULT_MEMORY_BUDGET)
+        Originals::with_budgets(DEFAULT_PINNED_BUDGET, DEFAULT_MEMORY_BUDGET)
     }
 }
 
 impl Originals {
-    /// Keeps up to `budget` bytes of records in memory, the rest on disk.
-    pub fn with_budget(budget: usize) -> Self {
+    /// Pins up to `pinned_budget` bytes of read buffers and keeps up to
+    /// `budget` bytes of copied-out records in memory, the rest on disk.
+    pub fn with_budgets(pinned_budget: usize, budget: usize) -> Self {
         Originals {
-            map: HashMap::new(),
+            map: HashMap::default(),
+            pinned: VecDeque::new(),
+            first_pinned: 0,
+            pinned_bytes: 0,
+            pinned_budget,
+            spare: None,
             prune_at: 4096,
             budget,
             in_memory: 0,
             spill: None,
+            spill_chunk: SPILL_CHUNK,
             spill_failed: false,
         }
     }
 
-    /// Keeps the raw record of `ev` (entry `item` of `raw`) if something
-    /// besides the caller's `Arc` holds the event: the caller offers each
-    /// event, right after pushing it to the runners, with its only other
-    /// reference.
-    pub fn keep_if_held(&mut self, ev: &Arc<Event>, raw: &RawBatch, item: usize) {
-        if Arc::strong_count(ev) > 1 {
-            if let RawItem::Record(rec) = raw.get(item) {
-                self.keep(ev, rec.bytes);
-            }
+    /// Keeps the raw records of the events of `raw` that something holds
+    /// besides `events` (each event with the batch entry it came from):
+    /// call it once the batch's events have been offered to every runner,
+    /// with their only other references. Empties `raw` when it keeps its
+    /// buffer.
+    pub fn keep_held(&mut self, raw: &mut RawBatch, events: &[(Arc<Event>, usize)]) {
+        let held: Vec<(&Arc<Event>, Range<usize>)> = events
+            .iter()
+            .filter(|(ev, _)| Arc::strong_count(ev) > 1)
+            .filter_map(|(ev, item)| Some((ev, raw.record_span(*item)?)))
+            .collect();
+        self.release_dead_front();
+        if held.is_empty() {
+            return;
         }
+        let batch = self.first_pinned + self.pinned.len() as u64;
+        let mut keys = Vec::with_capacity(held.len());
+        for (ev, range) in held {
+            let key = Arc::as_ptr(ev) as usize;
+            self.insert(key, Arc::downgrade(ev), Place::Pinned { batch, range });
+            keys.push(key);
+        }
+        let buf = raw.take_buffer(self.spare.take().unwrap_or_default());
+        self.pinned_bytes += buf.capacity();
+        self.pinned.push_back(Pinned { buf, events: keys });
+        while self.pinned_bytes > self.pinned_budget && self.pinned.len() > 1 {
+            self.release_front(true);
+        }
+        self.prune();
     }
 
     /// Keeps `bytes` as the raw record of `ev` while some `Arc` of it lives.
     pub fn keep(&mut self, ev: &Arc<Event>, bytes: &[u8]) {
-        let stored = self.store(bytes);
-        if let Some((_, Stored::Memory(old))) = self
-            .map
-            .insert(Arc::as_ptr(ev) as usize, (Arc::downgrade(ev), stored))
-        {
+        let place = self.store(bytes);
+        self.insert(Arc::as_ptr(ev) as usize, Arc::downgrade(ev), place);
+        self.prune();
+    }
+
+    fn insert(&mut self, key: usize, ev: Weak<Event>, place: Place) {
+        if let Some((_, Place::Memory(old))) = self.map.insert(key, (ev, place)) {
             self.in_memory -= old.len();
-        }
-        if self.map.len() > self.prune_at {
-            let mut freed = 0;
-            self.map.retain(|_, (w, stored)| {
-                let live = w.strong_count() > 0;
-                if let (false, Stored::Memory(b)) = (live, stored) {
-                    freed += b.len();
-                }
-                live
-            });
-            self.in_memory -= freed;
-            self.prune_at = (self.map.len() * 2).max(4096);
         }
     }
 
-    fn store(&mut self, bytes: &[u8]) -> Stored {
+    /// Drops the entries of events no longer held, once the map has doubled.
+    fn prune(&mut self) {
+        if self.map.len() <= self.prune_at {
+            return;
+        }
+        let mut freed = 0;
+        self.map.retain(|_, (w, place)| {
+            let live = w.strong_count() > 0;
+            if let (false, Place::Memory(b)) = (live, place) {
+                freed += b.len();
+            }
+            live
+        });
+        self.in_memory -= freed;
+        self.prune_at = (self.map.len() * 2).max(4096);
+    }
+
+    /// Releases the oldest pinned buffers while none of their events is
+    /// held any more.
+    fn release_dead_front(&mut self) {
+        while let Some(front) = self.pinned.front() {
+            let batch = self.first_pinned;
+            let live = front.events.iter().any(|key| {
+                matches!(self.map.get(key), Some((w, Place::Pinned { batch: b, .. }))
+                    if *b == batch && w.strong_count() > 0)
+            });
+            if live {
+                return;
+            }
+            self.release_front(false);
+        }
+    }
+
+    /// Releases the oldest pinned buffer; with `copy`, the records of its
+    /// events still held are copied out first.
+    fn release_front(&mut self, copy: bool) {
+        let Some(front) = self.pinned.pop_front() else {
+            return;
+        };
+        let batch = self.first_pinned;
+        self.first_pinned += 1;
+        self.pinned_bytes -= front.buf.capacity();
+        for key in &front.events {
+            let Some((w, Place::Pinned { batch: b, range })) = self.map.get(key) else {
+                continue;
+            };
+            if *b != batch {
+                continue;
+            }
+            if copy && w.strong_count() > 0 {
+                let range = range.clone();
+                let place = self.store(&front.buf[range]);
+                self.map.get_mut(key).expect("looked up above").1 = place;
+            } else {
+                self.map.remove(key);
+            }
+        }
+        self.spare = Some(front.buf);
+    }
+
+    fn store(&mut self, bytes: &[u8]) -> Place {
         if self.in_memory + bytes.len() <= self.budget || self.spill_failed {
             self.in_memory += bytes.len();
-            return Stored::Memory(bytes.into());
+            return Place::Memory(bytes.into());
         }
         match self.write(bytes) {
-            Ok(stored) => stored,
+            Ok(place) => place,
             Err(_) => {
                 // A full or read-only temp dir costs memory, not records;
                 // the file stays for the records already in it.
                 self.spill_failed = true;
                 self.in_memory += bytes.len();
-                Stored::Memory(bytes.into())
+                Place::Memory(bytes.into())
             }
         }
     }
 
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<Stored> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<Place> {
         let len = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
         if self.spill.is_none() {
             self.spill = Some(Spill {
                 file: tempfile::tempfile()?,
-                len: 0,
+                written: 0,
+                pending: Vec::new(),
             });
         }
         let spill = self.spill.as_mut().expect("just set");
-        spill.file.write_all(bytes)?;
-        let offset = spill.len;
-        spill.len += u64::from(len);
-        Ok(Stored::Disk { offset, len })
+        if spill.pending.len() + bytes.len() > self.spill_chunk && !spill.pending.is_empty() {
+            spill.file.write_all(&spill.pending)?;
+            spill.written += spill.pending.len() as u64;
+            spill.pending.clear();
+        }
+        let offset = spill.written + spill.pending.len() as u64;
+        spill.pending.extend_from_slice(bytes);
+        Ok(Place::Disk { offset, len })
     }
 
     /// The event as read: its full document when it was projected.
     pub fn full_doc(&self, ev: &Arc<Event>) -> Option<Value> {
-        let (_, stored) = self.map.get(&(Arc::as_ptr(ev) as usize))?;
-        match stored {
-            Stored::Memory(bytes) => decode_bytes(bytes).ok(),
-            Stored::Disk { offset, len } => {
-                let mut buf = vec![0u8; *len as usize];
-                read_at(&self.spill.as_ref()?.file, &mut buf, *offset).ok()?;
+        let (_, place) = self.map.get(&(Arc::as_ptr(ev) as usize))?;
+        match place {
+            Place::Pinned { batch, range } => {
+                let pinned = self
+                    .pinned
+                    .get(batch.checked_sub(self.first_pinned)? as usize)?;
+                decode_bytes(&pinned.buf[range.clone()]).ok()
+            }
+            Place::Memory(bytes) => decode_bytes(bytes).ok(),
+            Place::Disk { offset, len } => {
+                let spill = self.spill.as_ref()?;
+                let len = *len as usize;
+                if let Some(at) = offset.checked_sub(spill.written) {
+                    let at = at as usize;
+                    return decode_bytes(spill.pending.get(at..at + len)?).ok();
+                }
+                let mut buf = vec![0u8; len];
+                read_at(&spill.file, &mut buf, *offset).ok()?;
                 decode_bytes(&buf).ok()
             }
         }
@@ -173,12 +326,14 @@ fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferret_event::Origin;
+    use ferret_event::{Input, Limits, Origin, Reader};
     use serde_json::json;
 
     #[test]
     fn records_past_the_budget_come_back_from_disk() {
-        let mut originals = Originals::with_budget(40);
+        let mut originals = Originals::with_budgets(0, 40);
+        // Several writes to the file, and records still in the last chunk.
+        originals.spill_chunk = 100;
         let events: Vec<Arc<Event>> = (0..50)
             .map(|i| Arc::new(Event::new(json!({ "n": i }), Origin::default())))
             .collect();
@@ -186,7 +341,8 @@ mod tests {
             let text = json!({ "n": i, "pad": "x".repeat(i) }).to_string();
             originals.keep(ev, text.as_bytes());
         }
-        assert!(originals.spill.as_ref().is_some_and(|s| s.len > 0));
+        let spill = originals.spill.as_ref().unwrap();
+        assert!(spill.written > 0 && !spill.pending.is_empty());
         assert!(originals.in_memory <= 40);
         for (i, ev) in events.iter().enumerate() {
             assert_eq!(
@@ -201,20 +357,93 @@ mod tests {
     #[test]
     fn a_failed_spill_keeps_what_was_written_and_new_records_in_memory() {
         let named = tempfile::NamedTempFile::new().unwrap();
-        let mut originals = Originals::with_budget(0);
+        let mut originals = Originals::with_budgets(0, 0);
+        originals.spill_chunk = 0;
         originals.spill = Some(Spill {
             file: named.reopen().unwrap(),
-            len: 0,
+            written: 0,
+            pending: Vec::new(),
         });
         let ev = |i: i32| Arc::new(Event::new(json!({ "n": i }), Origin::default()));
         let first = ev(1);
         originals.keep(&first, br#"{"n":1}"#);
-        // The file turns read-only: the next write fails.
-        originals.spill.as_mut().unwrap().file = std::fs::File::open(named.path()).unwrap();
         let second = ev(2);
         originals.keep(&second, br#"{"n":2}"#);
+        // The file turns read-only: writing the pending second record fails.
+        originals.spill.as_mut().unwrap().file = std::fs::File::open(named.path()).unwrap();
+        let third = ev(3);
+        originals.keep(&third, br#"{"n":3}"#);
         assert!(originals.spill_failed);
         assert_eq!(originals.full_doc(&first), Some(json!({ "n": 1 })));
         assert_eq!(originals.full_doc(&second), Some(json!({ "n": 2 })));
+        assert_eq!(originals.full_doc(&third), Some(json!({ "n": 3 })));
+    }
+
+    /// Batches of `per_batch` records `{"n": i}` read from memory, as a scan
+    /// reads them.
+    fn batches(records: usize, per_batch: usize) -> (Reader, RawBatch) {
+        let text: String = (0..records).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+        let reader = Reader::new(vec![Input::stream("mem", std::io::Cursor::new(text))])
+            .with_limits(Limits {
+                batch_records: per_batch,
+                ..Limits::default()
+            });
+        (reader, RawBatch::new())
+    }
+
+    #[test]
+    fn held_records_come_from_pinned_buffers_then_from_copies() {
+        let (mut reader, mut raw) = batches(40, 10);
+        // Room for two pinned buffers of the reader's size.
+        let mut originals = Originals::with_budgets(2 * ((4 << 20) + (1 << 16)), 1 << 20);
+        let mut held: Vec<Arc<Event>> = Vec::new();
+        while reader.next_raw_batch(&mut raw) {
+            let events: Vec<(Arc<Event>, usize)> = (0..raw.len())
+                .map(|i| (Arc::new(raw.decode(i).unwrap()), i))
+                .collect();
+            // Every third event is held by "a runner".
+            held.extend(events.iter().step_by(3).map(|(e, _)| e.clone()));
+            originals.keep_held(&mut raw, &events);
+            assert!(raw.is_empty(), "a kept batch hands over its buffer");
+        }
+        // Four batches with held events, two pinned: the older two were
+        // released and their held records copied out.
+        assert_eq!(originals.pinned.len(), 2);
+        assert_eq!(originals.first_pinned, 2);
+        let copied = originals
+            .map
+            .values()
+            .filter(|(_, p)| matches!(p, Place::Memory(_)))
+            .count();
+        assert_eq!(
+            copied,
+            held.iter()
+                .filter(|e| e.doc["n"].as_u64() < Some(20))
+                .count()
+        );
+        for ev in &held {
+            assert_eq!(originals.full_doc(ev).as_ref(), Some(&ev.doc));
+        }
+    }
+
+    #[test]
+    fn a_buffer_is_released_once_none_of_its_events_is_held() {
+        let (mut reader, mut raw) = batches(30, 10);
+        let mut originals = Originals::default();
+        let mut held: Vec<Arc<Event>> = Vec::new();
+        while reader.next_raw_batch(&mut raw) {
+            let events: Vec<(Arc<Event>, usize)> = (0..raw.len())
+                .map(|i| (Arc::new(raw.decode(i).unwrap()), i))
+                .collect();
+            // Only the newest batch's first event is held.
+            held.clear();
+            held.push(events[0].0.clone());
+            originals.keep_held(&mut raw, &events);
+        }
+        // Each batch found the one before it unheld and released it.
+        assert_eq!(originals.pinned.len(), 1);
+        assert_eq!(originals.first_pinned, 2);
+        assert_eq!(originals.map.len(), 1);
+        assert_eq!(originals.full_doc(&held[0]), Some(json!({ "n": 20 })));
     }
 }

@@ -49,7 +49,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use ferret_engine::{Entry, Hit, QueryRunner, Stats};
+use ferret_engine::{Entry, Hit, OrderFields, QueryRunner, Stats};
 use ferret_event::{
     Event, FieldPath, Projection, RawBatch, ReadStats, Reader, Skip, SkipSink, Timestamp, Value,
 };
@@ -427,6 +427,23 @@ pub fn scan(
             (QueryRunner::new(r.plan.clone(), &config), Seen::default())
         })
         .collect();
+    // The distinct ways the rules read an event's time, and each rule's:
+    // after each batch every runner learns how far its time has come.
+    let mut clocks: Vec<OrderFields> = Vec::new();
+    let clock_of: Vec<usize> = runners
+        .iter()
+        .map(|(runner, _)| {
+            let o = runner.order_fields();
+            let same = |c: &OrderFields| {
+                c.timestamp == o.timestamp && c.timestamp_fallback == o.timestamp_fallback
+            };
+            clocks.iter().position(same).unwrap_or_else(|| {
+                clocks.push(o.clone());
+                clocks.len() - 1
+            })
+        })
+        .collect();
+    let mut newest: Vec<Option<Timestamp>> = vec![None; clocks.len()];
     let projection = (!opts.reference).then(|| projection_for(compiled));
     let mut dispatch = Dispatch::new(compiled);
     let prefilter = (!opts.reference).then(|| {
@@ -506,6 +523,11 @@ pub fn scan(
             reader.stats_mut().record(&result);
             match result {
                 Ok((ev, key, candidates)) => {
+                    for (clock, newest) in clocks.iter().zip(&mut newest) {
+                        if let Some(t) = clock.timestamp(&ev) {
+                            *newest = Some(newest.map_or(t, |n| n.max(t)));
+                        }
+                    }
                     for &r in dispatch.rules_for(compiled, key).iter() {
                         if candidates.contains(r) {
                             rule_ids.push(r);
@@ -547,14 +569,17 @@ pub fn scan(
                             }
                         }
                     }
+                    for (i, (runner, _)) in group.iter_mut().enumerate() {
+                        if let Some(t) = newest[clock_of[lo as usize + i]] {
+                            runner.advance(t);
+                        }
+                    }
                 })
         });
         phases.rules += clock.elapsed();
         let clock = Instant::now();
         // Keep the raw record of every event some runner held on to.
-        for (ev, item) in &events {
-            originals.keep_if_held(ev, &raw, *item);
-        }
+        originals.keep_held(&mut raw, &events);
         // Most events are held by no rule: freeing them (field tables,
         // values) is work worth spreading over the pool too.
         pool.install(|| events.into_par_iter().for_each(drop));

@@ -165,17 +165,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 })
                 .collect()
         });
+        let mut events = Vec::with_capacity(decoded.len());
         for (i, result) in decoded.into_iter().enumerate() {
             reader.stats_mut().record(&result);
             match result {
                 Ok(event) => {
                     let event = Arc::new(event);
                     runner.push(&event);
-                    originals.keep_if_held(&event, &raw, i);
+                    events.push((event, i));
                 }
                 Err(skip) => skips.skip(skip),
             }
         }
+        originals.keep_held(&mut raw, &events);
     }
     let read_stats = reader.stats().clone();
     let out = runner.finish();

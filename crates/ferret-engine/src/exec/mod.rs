@@ -28,7 +28,7 @@ pub mod sequence;
 
 use std::sync::Arc;
 
-use ferret_event::{Event, FieldPath};
+use ferret_event::{Event, FieldPath, Timestamp};
 
 use crate::expr::EvalInput;
 use crate::plan::{Body, PipePlan, Plan};
@@ -60,7 +60,8 @@ pub struct RunConfig {
     /// Sequences only: how far out of time order input may be. `None` (the
     /// default) keeps every candidate event and sorts at the end, which is
     /// exact for any order; `Some(w)` matches candidates as soon as they are
-    /// `w` older than the newest timestamp seen, bounding memory, and counts
+    /// `w` older than the newest timestamp seen (pushed, or given to
+    /// [`QueryRunner::advance`]), bounding memory, and counts
     /// (and ignores) candidates arriving later than that in
     /// [`Stats::late_events`]. See [`sequence`].
     pub reorder_window: Option<std::time::Duration>,
@@ -254,6 +255,21 @@ impl QueryRunner {
     /// such hits (pipes and limits look at all hits): others return none
     /// here and everything from [`QueryRunner::finish`]. Hits taken here
     /// are not returned again; their order is not Elasticsearch's.
+    /// Tells the runner the input has reached `ts`, by its timestamp field
+    /// ([`QueryRunner::order_fields`]): a sequence with a reorder window
+    /// matches the candidates that fell out of the window (see
+    /// [`RunConfig::reorder_window`]). Other runners have nothing to do.
+    pub fn advance(&mut self, ts: Timestamp) {
+        if let (State::Sequence(st), Body::Sequence(sp)) = (&mut self.state, &self.plan.body) {
+            st.advance(sp, ts, &mut self.stats);
+        }
+    }
+
+    /// How this runner reads an event's time and order.
+    pub fn order_fields(&self) -> &OrderFields {
+        &self.order
+    }
+
     pub fn drain_hits(&mut self) -> Vec<Hit> {
         if !self.plan.pipes.is_empty() || self.config.size.is_some() {
             return Vec::new();

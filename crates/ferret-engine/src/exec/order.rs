@@ -89,11 +89,16 @@ pub struct OrderFields {
 }
 
 impl OrderFields {
-    pub fn ordinal(&self, event: &Event, seq: u64) -> Ordinal {
-        let ts = event.first_timestamp(&self.timestamp).or_else(|| {
+    /// The event's time: the timestamp field, else the fallback.
+    pub fn timestamp(&self, event: &Event) -> Option<Timestamp> {
+        event.first_timestamp(&self.timestamp).or_else(|| {
             let fallback = self.timestamp_fallback.as_ref()?;
             event.first_timestamp(fallback)
-        });
+        })
+    }
+
+    pub fn ordinal(&self, event: &Event, seq: u64) -> Ordinal {
+        let ts = self.timestamp(event);
         Ordinal {
             ts: match ts {
                 Some(t) => (false, t),

@@ -41,7 +41,8 @@
 //!   some stage or `until`) is kept and sorted at `finish`: exact for any
 //!   input order; memory proportional to the number of candidates.
 //! * With a window `w`, candidates wait in a reorder buffer and are matched
-//!   as soon as they are older than the newest timestamp seen minus `w`, so
+//!   as soon as they are older than the newest timestamp seen (pushed or
+//!   given to [`super::QueryRunner::advance`]) minus `w`, so
 //!   memory is bounded by the window and the live-partials cap. Input may be
 //!   out of order by up to `w`; a candidate arriving later than that (older
 //!   than one already matched) is counted in [`Stats::late_events`] and not
@@ -252,11 +253,11 @@ impl SequenceState {
             matches,
             deferred,
         };
-        let Some(window) = self.window else {
+        if self.window.is_none() {
             // Exact mode: sorted once at `finish`.
             self.buffer.push_back(c);
             return;
-        };
+        }
         match self.buffer.back() {
             Some(last) if last.ord > c.ord => {
                 let at = self.buffer.partition_point(|x| x.ord < c.ord);
@@ -264,6 +265,19 @@ impl SequenceState {
             }
             _ => self.buffer.push_back(c),
         }
+        self.advance(plan, ts, stats);
+    }
+
+    /// The input has reached time `ts` (by this rule's timestamp field):
+    /// with a reorder window, candidates older than `ts` minus the window
+    /// are matched now. A scan calls it with the newest time of each batch,
+    /// so a rule that few events reach does not hold its last candidates
+    /// until its next one arrives; anything that old arriving later is out
+    /// of order by more than the window, which the window does not cover.
+    pub(crate) fn advance(&mut self, plan: &SequencePlan, ts: Timestamp, stats: &mut Stats) {
+        let Some(window) = self.window else {
+            return;
+        };
         let newest = self.max_ts.map_or(ts, |m| m.max(ts));
         self.max_ts = Some(newest);
         while let Some(oldest) = self.buffer.front() {
