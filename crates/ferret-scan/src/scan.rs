@@ -222,7 +222,9 @@ struct Seen {
 pub struct Phases {
     /// Setting up: runners, the projection, dispatch and the prefilter.
     pub setup: Duration,
-    /// Reading and splitting input into records.
+    /// Reading and splitting input into records. Reading and decoding run
+    /// a batch ahead of the other phases, on another thread, so the phases
+    /// add up to more than the scan's wall time.
     pub read: Duration,
     /// Decoding records, field tables, dispatch keys and prefilters (in
     /// parallel).
@@ -295,6 +297,32 @@ struct DispatchKey {
     categories: Vec<Vec<String>>,
 }
 
+/// The dispatch key of an event over the category fields `fields` (run in
+/// parallel, once per event).
+fn dispatch_key(fields: &[FieldPath], ev: &Event) -> DispatchKey {
+    let scope = EventScope::of(ev);
+    let categories = fields
+        .iter()
+        .map(|f| {
+            let mut out: Vec<String> = Vec::new();
+            ev.for_each(f, &mut |v| {
+                if let Value::String(s) = v {
+                    if !out.contains(s) {
+                        out.push(s.clone());
+                    }
+                }
+            });
+            out.sort_unstable();
+            out
+        })
+        .collect();
+    DispatchKey {
+        index: scope.index,
+        os_type: scope.os_type,
+        categories,
+    }
+}
+
 /// Rule lists per [`DispatchKey`], computed on first sight.
 struct Dispatch {
     /// The distinct category fields of the rules.
@@ -335,32 +363,6 @@ impl Dispatch {
             fields,
             rules,
             cache: HashMap::new(),
-        }
-    }
-
-    /// The dispatch key of an event (run in parallel, once per event).
-    fn key(&self, ev: &Event) -> DispatchKey {
-        let scope = EventScope::of(ev);
-        let categories = self
-            .fields
-            .iter()
-            .map(|f| {
-                let mut out: Vec<String> = Vec::new();
-                ev.for_each(f, &mut |v| {
-                    if let Value::String(s) = v {
-                        if !out.contains(s) {
-                            out.push(s.clone());
-                        }
-                    }
-                });
-                out.sort_unstable();
-                out
-            })
-            .collect();
-        DispatchKey {
-            index: scope.index,
-            os_type: scope.os_type,
-            categories,
         }
     }
 
@@ -473,14 +475,14 @@ pub fn scan(
         .iter()
         .map(|r| FieldPath::dotted(&r.config.timestamp_field))
         .collect();
-    loop {
-        let clock = Instant::now();
-        if !reader.next_raw_batch(&mut raw) {
-            break;
-        }
-        read += raw.len() as u64;
-        phases.read += clock.elapsed();
-        if opts.reference {
+    if opts.reference {
+        loop {
+            let clock = Instant::now();
+            if !reader.next_raw_batch(&mut raw) {
+                break;
+            }
+            read += raw.len() as u64;
+            phases.read += clock.elapsed();
             let check = |ev| timed.check(ev, &file_names);
             reference_batch(
                 &pool,
@@ -492,118 +494,147 @@ pub fn scan(
                 &check,
             );
             progress(read);
-            continue;
         }
+    } else {
         let projection = projection.as_ref().expect("set unless reference");
         let prefilter = prefilter.as_ref().expect("set unless reference");
-        let clock = Instant::now();
-        let decoded: Vec<Result<(Event, DispatchKey, Candidates), _>> = pool.install(|| {
-            (0..raw.len())
-                .into_par_iter()
-                .map(|i| {
-                    let ev = raw.decode_projected(i, projection)?;
-                    timed.check(ev, &file_names).map(|ev| {
-                        let key = dispatch.key(&ev);
-                        let candidates = prefilter.candidates(&ev);
-                        (ev, key, candidates)
-                    })
-                })
-                .collect()
-        });
-        phases.decode += clock.elapsed();
-        let clock = Instant::now();
-        // Events and the batch entry each came from.
-        let mut events: Vec<(Arc<Event>, usize)> = Vec::with_capacity(decoded.len());
-        // The rules of event `n` are `rule_ids[starts[n]..starts[n + 1]]`,
-        // ascending.
-        rule_ids.clear();
-        starts.clear();
-        starts.push(0);
-        for (item, result) in decoded.into_iter().enumerate() {
-            reader.stats_mut().record(&result);
-            match result {
-                Ok((ev, key, candidates)) => {
-                    for (clock, newest) in clocks.iter().zip(&mut newest) {
-                        if let Some(t) = clock.timestamp(&ev) {
-                            *newest = Some(newest.map_or(t, |n| n.max(t)));
-                        }
+        let key_fields = dispatch.fields.clone();
+        // Reading and decoding run a batch ahead, on their own thread (the
+        // decoding itself in the pool), while this thread hands the
+        // previous batch to the rules: the serial steps (reading,
+        // dispatch, alerts) no longer leave the pool idle.
+        let (decoded_tx, decoded_rx) = std::sync::mpsc::sync_channel::<Decoded>(1);
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<RawBatch>();
+        let pool = &pool;
+        let timed = &timed;
+        let file_names = &file_names;
+        reader = std::thread::scope(|s| {
+            let producer = s.spawn(move || {
+                let mut read = 0u64;
+                loop {
+                    let clock = Instant::now();
+                    let mut raw = spare_rx.try_recv().unwrap_or_default();
+                    if !reader.next_raw_batch(&mut raw) {
+                        break;
                     }
-                    for &r in dispatch.rules_for(compiled, key).iter() {
-                        if candidates.contains(r) {
-                            rule_ids.push(r);
-                        }
+                    read += raw.len() as u64;
+                    let read_time = clock.elapsed();
+                    let clock = Instant::now();
+                    let events = pool.install(|| {
+                        (0..raw.len())
+                            .into_par_iter()
+                            .map(|i| {
+                                let ev = raw.decode_projected(i, projection)?;
+                                timed.check(ev, file_names).map(|ev| {
+                                    let key = dispatch_key(&key_fields, &ev);
+                                    let candidates = prefilter.candidates(&ev);
+                                    (ev, key, candidates)
+                                })
+                            })
+                            .collect::<Vec<_>>()
+                    });
+                    for result in &events {
+                        reader.stats_mut().record(result);
                     }
-                    starts.push(rule_ids.len());
-                    events.push((Arc::new(ev), item));
+                    let batch = Decoded {
+                        raw,
+                        events,
+                        read,
+                        read_time,
+                        decode_time: clock.elapsed(),
+                    };
+                    if decoded_tx.send(batch).is_err() {
+                        break;
+                    }
                 }
-                Err(skip) => skips.skip(skip),
-            }
-        }
-        phases.dispatch += clock.elapsed();
-        let clock = Instant::now();
-        // Event by event within a group of rules: an event's fields stay in
-        // cache while the group's rules read them (rule by rule over the
-        // whole batch re-read every event from memory per rule).
-        pool.install(|| {
-            runners
-                .par_chunks_mut(RULE_GROUP)
-                .enumerate()
-                .for_each(|(g, group)| {
-                    let lo = (g * RULE_GROUP) as u32;
-                    let hi = lo + group.len() as u32;
-                    for (n, (ev, _)) in events.iter().enumerate() {
-                        let ids = &rule_ids[starts[n]..starts[n + 1]];
-                        let from = ids.partition_point(|&r| r < lo);
-                        // Every 16th event is timed, for the per-rule
-                        // estimate (a clock read per push costs too much).
-                        let timed = n % BUSY_SAMPLE == 0;
-                        for &r in ids[from..].iter().take_while(|&&r| r < hi) {
-                            let (runner, seen) = &mut group[(r - lo) as usize];
-                            seen.events += 1;
-                            if timed {
-                                let clock = Instant::now();
-                                runner.push(ev);
-                                seen.busy += clock.elapsed() * BUSY_SAMPLE as u32;
-                            } else {
-                                runner.push(ev);
+                reader
+            });
+            for batch in decoded_rx {
+                phases.read += batch.read_time;
+                phases.decode += batch.decode_time;
+                let mut raw = batch.raw;
+                let clock = Instant::now();
+                // Events and the batch entry each came from.
+                let mut events: Vec<(Arc<Event>, usize)> = Vec::with_capacity(batch.events.len());
+                // The rules of event `n` are `rule_ids[starts[n]..starts[n + 1]]`,
+                // ascending.
+                rule_ids.clear();
+                starts.clear();
+                starts.push(0);
+                for (item, result) in batch.events.into_iter().enumerate() {
+                    match result {
+                        Ok((ev, key, candidates)) => {
+                            for (clock, newest) in clocks.iter().zip(&mut newest) {
+                                if let Some(t) = clock.timestamp(&ev) {
+                                    *newest = Some(newest.map_or(t, |n| n.max(t)));
+                                }
                             }
+                            for &r in dispatch.rules_for(compiled, key).iter() {
+                                if candidates.contains(r) {
+                                    rule_ids.push(r);
+                                }
+                            }
+                            starts.push(rule_ids.len());
+                            events.push((Arc::new(ev), item));
                         }
+                        Err(skip) => skips.skip(skip),
                     }
-                    for (i, (runner, _)) in group.iter_mut().enumerate() {
-                        if let Some(t) = newest[clock_of[lo as usize + i]] {
-                            runner.advance(t);
-                        }
-                    }
-                })
-        });
-        phases.rules += clock.elapsed();
-        let clock = Instant::now();
-        // Keep the raw record of every event some runner held on to.
-        originals.keep_held(&mut raw, &events);
-        // Most events are held by no rule: freeing them (field tables,
-        // values) is work worth spreading over the pool too.
-        pool.install(|| events.into_par_iter().for_each(drop));
-        // Turn final hits into alerts now, so neither they nor their events
-        // are held to the end.
-        let originals = &originals;
-        pool.install(|| {
-            runners
-                .par_iter_mut()
-                .zip(time_fields.par_iter())
-                .zip(batch_alerts.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (((runner, _), time_field), out))| {
+                }
+                phases.dispatch += clock.elapsed();
+                let clock = Instant::now();
+                run_rules(
+                    pool,
+                    &mut runners,
+                    &events,
+                    &rule_ids,
+                    &starts,
+                    &newest,
+                    &clock_of,
+                );
+                phases.rules += clock.elapsed();
+                let clock = Instant::now();
+                originals.keep_held(&mut raw, &events);
+                // The reader fills this batch again (with a fresh buffer if
+                // its own was kept).
+                let _ = spare_tx.send(raw);
+                // Most events are held by no rule and are freed here, while
+                // the pool decodes the next batch.
+                drop(events);
+                // Turn final hits into alerts now, so neither they nor their events
+                // are held to the end.
+                let originals = &originals;
+                let drain = |i: usize, runner: &mut QueryRunner, out: &mut Vec<Alert>| {
                     for hit in runner.drain_hits() {
-                        out.extend(alert_for(i, time_field, &hit, originals));
+                        out.extend(alert_for(i, &time_fields[i], &hit, originals));
                     }
-                })
+                };
+                if runners.len() <= RULE_GROUP {
+                    for (i, ((runner, _), out)) in
+                        runners.iter_mut().zip(batch_alerts.iter_mut()).enumerate()
+                    {
+                        drain(i, runner, out);
+                    }
+                } else {
+                    pool.install(|| {
+                        runners
+                            .par_iter_mut()
+                            .zip(batch_alerts.par_iter_mut())
+                            .enumerate()
+                            .for_each(|(i, ((runner, _), out))| drain(i, runner, out))
+                    });
+                }
+                for (i, out) in batch_alerts.iter_mut().enumerate() {
+                    alert_counts[i] += out.len() as u64;
+                    sink.extend(out.drain(..));
+                }
+                phases.alerts += clock.elapsed();
+                progress(batch.read);
+            }
+            match producer.join() {
+                Ok(reader) => reader,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         });
-        for (i, out) in batch_alerts.iter_mut().enumerate() {
-            alert_counts[i] += out.len() as u64;
-            sink.extend(out.drain(..));
-        }
-        phases.alerts += clock.elapsed();
-        progress(read);
     }
     let clock = Instant::now();
     let finished: Vec<RuleStats> = pool.install(|| {
@@ -638,6 +669,73 @@ pub fn scan(
         rule_stats: finished,
         alerts,
         phases,
+    }
+}
+
+/// A batch read and decoded ahead of the rules.
+struct Decoded {
+    raw: RawBatch,
+    events: Vec<Result<(Event, DispatchKey, Candidates), Skip>>,
+    /// Records read so far, this batch included.
+    read: u64,
+    read_time: Duration,
+    decode_time: Duration,
+}
+
+/// Offers each event of a batch to its rules (`rule_ids[starts[n]..starts[n
+/// + 1]]` for event `n`), then tells every runner how far its time has
+/// come (`newest` by clock, `clock_of` by rule).
+///
+/// Event by event within a group of rules: an event's fields stay in cache
+/// while the group's rules read them (rule by rule over the whole batch
+/// re-read every event from memory per rule).
+fn run_rules(
+    pool: &rayon::ThreadPool,
+    runners: &mut [(QueryRunner, Seen)],
+    events: &[(Arc<Event>, usize)],
+    rule_ids: &[u32],
+    starts: &[usize],
+    newest: &[Option<Timestamp>],
+    clock_of: &[usize],
+) {
+    let run_group = |(g, group): (usize, &mut [(QueryRunner, Seen)])| {
+        let lo = (g * RULE_GROUP) as u32;
+        let hi = lo + group.len() as u32;
+        for (n, (ev, _)) in events.iter().enumerate() {
+            let ids = &rule_ids[starts[n]..starts[n + 1]];
+            let from = ids.partition_point(|&r| r < lo);
+            // Every 16th event is timed, for the per-rule estimate
+            // (a clock read per push costs too much).
+            let timed = n % BUSY_SAMPLE == 0;
+            for &r in ids[from..].iter().take_while(|&&r| r < hi) {
+                let (runner, seen) = &mut group[(r - lo) as usize];
+                seen.events += 1;
+                if timed {
+                    let clock = Instant::now();
+                    runner.push(ev);
+                    seen.busy += clock.elapsed() * BUSY_SAMPLE as u32;
+                } else {
+                    runner.push(ev);
+                }
+            }
+        }
+        for (i, (runner, _)) in group.iter_mut().enumerate() {
+            if let Some(t) = newest[clock_of[lo as usize + i]] {
+                runner.advance(t);
+            }
+        }
+    };
+    if runners.len() <= RULE_GROUP {
+        // One group: this thread runs it rather than queue behind the
+        // decoding of the next batch in the pool.
+        run_group((0, runners));
+    } else {
+        pool.install(|| {
+            runners
+                .par_chunks_mut(RULE_GROUP)
+                .enumerate()
+                .for_each(run_group)
+        });
     }
 }
 
