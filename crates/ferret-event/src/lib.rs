@@ -52,7 +52,7 @@ pub struct Event {
     pub doc: Value,
     pub origin: Origin,
     /// Values of the projected paths, resolved once (see [`table`]).
-    table: Option<Box<FieldTable>>,
+    table: Option<FieldTable>,
     /// The first path [`Event::first_timestamp`] was asked for, by id, and
     /// its answer: every rule orders by the same field, usually.
     first_ts: OnceLock<(u32, Option<Timestamp>)>,
@@ -69,7 +69,7 @@ impl Event {
     }
 
     pub(crate) fn set_table(&mut self, table: FieldTable) {
-        self.table = Some(Box::new(table));
+        self.table = Some(table);
     }
 
     /// Whether resolution reads a field table (for tests and diagnostics).

@@ -49,28 +49,25 @@ impl TableLayout {
 /// The values of every covered path of one event.
 ///
 /// A scan's projection has hundreds of columns and an event fills a few
-/// dozen, so only non-empty columns take room: `words` marks them, one bit
-/// per column, and each word carries the number of non-empty columns before
-/// it, which makes finding a column's values one popcount. Events held by
-/// sequences and samples keep their tables, so this size is what memory
-/// grows by.
+/// dozen, so only non-empty columns take room: a bitmap marks them, and
+/// each 64-column word of it carries the number of non-empty columns
+/// before it, which makes finding a column's values one popcount. Events
+/// held by sequences and samples keep their tables, so this size is what
+/// memory grows by; and an event is decoded into two allocations here
+/// (index and values), not one per column.
 #[derive(Clone, Debug)]
 pub struct FieldTable {
     layout: Arc<TableLayout>,
-    /// Per 64 columns: which are non-empty, and how many non-empty columns
-    /// precede the word.
-    words: Box<[Word]>,
-    /// The `k`-th non-empty column's values end at `ends[k]` (and start
-    /// where the previous one ends, or at 0).
-    ends: Box<[u32]>,
+    /// Per 64-column word, three entries: its low and high 32 bits (which
+    /// columns are non-empty) and how many non-empty columns precede it.
+    /// Then, for the `k`-th non-empty column, where its values end (they
+    /// start where the previous one's end, or at 0).
+    index: Box<[u32]>,
     values: Box<[Value]>,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct Word {
-    bits: u64,
-    before: u32,
-}
+/// Entries of [`FieldTable::index`] per bitmap word.
+const WORD: usize = 3;
 
 impl FieldTable {
     /// Builds a table from `(column, value)` pairs in document order,
@@ -78,32 +75,34 @@ impl FieldTable {
     pub(crate) fn build(layout: Arc<TableLayout>, cells: &mut Vec<(u32, Value)>) -> FieldTable {
         // Stable: keeps each column's values in document order.
         cells.sort_by_key(|(c, _)| *c);
-        let mut words = vec![Word::default(); (layout.columns as usize).div_ceil(64)];
-        let mut ends = Vec::new();
+        let words = (layout.columns as usize).div_ceil(64);
+        let mut bits = vec![0u64; words];
+        let mut ends: Vec<u32> = Vec::new();
         let mut values = Vec::with_capacity(cells.len());
         for (column, v) in cells.drain(..) {
             let (w, bit) = ((column / 64) as usize, 1u64 << (column % 64));
-            if words[w].bits & bit == 0 {
+            if bits[w] & bit == 0 {
                 // A new column: the previous one ends here.
                 if !values.is_empty() {
                     ends.push(values.len() as u32);
                 }
-                words[w].bits |= bit;
+                bits[w] |= bit;
             }
             values.push(v);
         }
         if !values.is_empty() {
             ends.push(values.len() as u32);
         }
+        let mut index = Vec::with_capacity(words * WORD + ends.len());
         let mut before = 0;
-        for w in &mut words {
-            w.before = before;
-            before += w.bits.count_ones();
+        for b in bits {
+            index.extend([b as u32, (b >> 32) as u32, before]);
+            before += b.count_ones();
         }
+        index.extend(ends);
         FieldTable {
             layout,
-            words: words.into_boxed_slice(),
-            ends: ends.into_boxed_slice(),
+            index: index.into_boxed_slice(),
             values: values.into_boxed_slice(),
         }
     }
@@ -113,14 +112,17 @@ impl FieldTable {
     #[inline]
     pub fn get(&self, path_id: u32) -> Option<&[Value]> {
         let c = self.layout.column(path_id)?;
-        let word = self.words[(c / 64) as usize];
+        let w = (c / 64) as usize * WORD;
+        let word = &self.index[w..w + WORD];
+        let bits = u64::from(word[0]) | (u64::from(word[1]) << 32);
         let bit = 1u64 << (c % 64);
-        if word.bits & bit == 0 {
+        if bits & bit == 0 {
             return Some(&[]);
         }
-        let k = (word.before + (word.bits & (bit - 1)).count_ones()) as usize;
-        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
-        Some(&self.values[start..self.ends[k] as usize])
+        let k = (word[2] + (bits & (bit - 1)).count_ones()) as usize;
+        let ends = &self.index[self.layout.columns.div_ceil(64) as usize * WORD..];
+        let start = if k == 0 { 0 } else { ends[k - 1] as usize };
+        Some(&self.values[start..ends[k] as usize])
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod compile;
+mod dispatch;
 pub mod index;
 pub mod originals;
 pub mod prefilter;

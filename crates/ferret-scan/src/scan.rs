@@ -45,7 +45,6 @@
 //!   and kept as compact records, spilled to sorted temporary runs past a
 //!   memory budget ([`crate::alerts`]).
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -59,6 +58,7 @@ use serde_json::Map;
 
 use crate::alerts::{AlertSink, Alerts};
 use crate::compile::{Compiled, EventScope};
+use crate::dispatch::Dispatch;
 use crate::originals::Originals;
 use crate::prefilter::{Candidates, Prefilter};
 
@@ -288,118 +288,6 @@ fn projection_for(compiled: &Compiled) -> Projection {
     Projection::new(&paths).with_document_paths([&FieldPath::dotted(crate::index::INDEX_KEY)])
 }
 
-/// What decides which rules an event can concern: its scope facts and the
-/// string values of each category field the rules use (sorted, deduped).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct DispatchKey {
-    index: Option<String>,
-    os_type: Option<String>,
-    categories: Vec<Vec<String>>,
-}
-
-/// The dispatch key of an event over the category fields `fields` (run in
-/// parallel, once per event).
-fn dispatch_key(fields: &[FieldPath], ev: &Event) -> DispatchKey {
-    let scope = EventScope::of(ev);
-    let categories = fields
-        .iter()
-        .map(|f| {
-            let mut out: Vec<String> = Vec::new();
-            ev.for_each(f, &mut |v| {
-                if let Value::String(s) = v {
-                    if !out.contains(s) {
-                        out.push(s.clone());
-                    }
-                }
-            });
-            out.sort_unstable();
-            out
-        })
-        .collect();
-    DispatchKey {
-        index: scope.index,
-        os_type: scope.os_type,
-        categories,
-    }
-}
-
-/// Rule lists per [`DispatchKey`], computed on first sight.
-struct Dispatch {
-    /// The distinct category fields of the rules.
-    fields: Vec<FieldPath>,
-    /// Per rule: its category field (index into `fields`) and the
-    /// categories it can use (`None`: `any`, every event).
-    rules: Vec<(usize, Option<Vec<String>>)>,
-    cache: HashMap<DispatchKey, Arc<[u32]>>,
-}
-
-/// Distinct keys cached before the cache is emptied (adversarial input with
-/// a new `_index` on every line must not grow memory).
-const DISPATCH_CACHE_CAP: usize = 4096;
-
-impl Dispatch {
-    fn new(compiled: &Compiled) -> Self {
-        let mut fields: Vec<FieldPath> = Vec::new();
-        let rules = compiled
-            .rules
-            .iter()
-            .map(|r| {
-                let path = &r.plan.category_path;
-                let i = match fields.iter().position(|f| f == path) {
-                    Some(i) => i,
-                    None => {
-                        fields.push(path.clone());
-                        fields.len() - 1
-                    }
-                };
-                let cats = r
-                    .plan
-                    .categories()
-                    .map(|cs| cs.into_iter().map(str::to_string).collect());
-                (i, cats)
-            })
-            .collect();
-        Dispatch {
-            fields,
-            rules,
-            cache: HashMap::new(),
-        }
-    }
-
-    /// The rules an event with `key` can concern, in rule order.
-    fn rules_for(&mut self, compiled: &Compiled, key: DispatchKey) -> Arc<[u32]> {
-        if let Some(list) = self.cache.get(&key) {
-            return list.clone();
-        }
-        let scope = EventScope {
-            index: key.index.clone(),
-            os_type: key.os_type.clone(),
-        };
-        let list: Arc<[u32]> = compiled
-            .rules
-            .iter()
-            .zip(&self.rules)
-            .enumerate()
-            .filter(|(_, (rule, (field, cats)))| {
-                rule.scope.admits(&scope)
-                    && match cats {
-                        None => true,
-                        Some(cats) => {
-                            let have = &key.categories[*field];
-                            cats.iter().any(|c| have.binary_search(c).is_ok())
-                        }
-                    }
-            })
-            .map(|(i, _)| i as u32)
-            .collect();
-        if self.cache.len() >= DISPATCH_CACHE_CAP {
-            self.cache.clear();
-        }
-        self.cache.insert(key, list.clone());
-        list
-    }
-}
-
 /// Runs every rule of `compiled` over the events of `reader`. Unusable
 /// records go to `skips`; `progress` is called after each batch with the
 /// number of records read so far.
@@ -498,7 +386,6 @@ pub fn scan(
     } else {
         let projection = projection.as_ref().expect("set unless reference");
         let prefilter = prefilter.as_ref().expect("set unless reference");
-        let key_fields = dispatch.fields.clone();
         // Reading and decoding run a batch ahead, on their own thread (the
         // decoding itself in the pool), while this thread hands the
         // previous batch to the rules: the serial steps (reading,
@@ -526,9 +413,8 @@ pub fn scan(
                             .map(|i| {
                                 let ev = raw.decode_projected(i, projection)?;
                                 timed.check(ev, file_names).map(|ev| {
-                                    let key = dispatch_key(&key_fields, &ev);
                                     let candidates = prefilter.candidates(&ev);
-                                    (ev, key, candidates)
+                                    (ev, candidates)
                                 })
                             })
                             .collect::<Vec<_>>()
@@ -563,13 +449,13 @@ pub fn scan(
                 starts.push(0);
                 for (item, result) in batch.events.into_iter().enumerate() {
                     match result {
-                        Ok((ev, key, candidates)) => {
+                        Ok((ev, candidates)) => {
                             for (clock, newest) in clocks.iter().zip(&mut newest) {
                                 if let Some(t) = clock.timestamp(&ev) {
                                     *newest = Some(newest.map_or(t, |n| n.max(t)));
                                 }
                             }
-                            for &r in dispatch.rules_for(compiled, key).iter() {
+                            for &r in dispatch.rules_for(compiled, &ev).iter() {
                                 if candidates.contains(r) {
                                     rule_ids.push(r);
                                 }
@@ -675,7 +561,7 @@ pub fn scan(
 /// A batch read and decoded ahead of the rules.
 struct Decoded {
     raw: RawBatch,
-    events: Vec<Result<(Event, DispatchKey, Candidates), Skip>>,
+    events: Vec<Result<(Event, Candidates), Skip>>,
     /// Records read so far, this batch included.
     read: u64,
     read_time: Duration,
