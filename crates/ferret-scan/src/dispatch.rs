@@ -4,49 +4,17 @@
 //!
 //! Events with the same facts concern the same rules, and a file has few
 //! distinct combinations, so the rule list is computed once per
-//! combination and cached. The facts are looked up borrowed from the event
-//! (hashed and compared in place); an owned key is built only the first
-//! time a combination is seen.
+//! combination and cached. The lookup key is the facts written as bytes
+//! into a reused buffer; the rules are worked out from the event only the
+//! first time its key is seen.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use ferret_event::{Event, FieldPath, Value};
 
 use crate::compile::{Compiled, EventScope};
 use crate::index::INDEX_KEY;
-
-/// The facts, owned: `index` as [`crate::index::event_index`] gives it,
-/// `os_type` lowercased, per category field its distinct string values,
-/// sorted.
-#[derive(Debug)]
-struct Key {
-    index: Option<String>,
-    os_type: Option<String>,
-    categories: Vec<Vec<String>>,
-}
-
-/// The same facts borrowed from one event.
-struct KeyRef<'a> {
-    index: IndexRef<'a>,
-    os_type: Option<&'a str>,
-    /// Per category field `f`, its values are `values[ends[f - 1]..ends[f]]`.
-    values: Vec<&'a str>,
-    ends: Vec<usize>,
-}
-
-/// Where an event's index name comes from (see [`crate::index`]).
-enum IndexRef<'a> {
-    /// `_index`.
-    Named(&'a str),
-    /// `data_stream.type`, `.dataset` and `.namespace`, joined with `-`.
-    Parts([&'a str; 3]),
-    None,
-}
-
-/// A combination of facts and the rules it concerns.
-type Cached = (Key, Arc<[u32]>);
 
 /// Rule lists per combination of facts, computed on first sight.
 pub(crate) struct Dispatch {
@@ -55,17 +23,21 @@ pub(crate) struct Dispatch {
     /// Per rule: its category field (index into `fields`) and the
     /// categories it can use (`None`: `any`, every event).
     rules: Vec<(usize, Option<Vec<String>>)>,
-    /// By hash of the facts; colliding keys share a bucket.
-    cache: HashMap<u64, Vec<Cached>>,
-    cached: usize,
-    hasher: std::hash::RandomState,
-    /// Scratch for [`KeyRef::values`], reused across events.
-    scratch: Vec<&'static str>,
+    /// By key (see [`Dispatch::write_key`]).
+    cache: HashMap<Box<[u8]>, Arc<[u32]>>,
+    /// Scratch for the key and for one field's values, reused across events.
+    key: Vec<u8>,
+    values: Vec<&'static str>,
 }
 
 /// Distinct keys cached before the cache is emptied (adversarial input with
 /// a new `_index` on every line must not grow memory).
 const CACHE_CAP: usize = 4096;
+
+/// Ends a part of a key. Neither byte occurs in UTF-8 text, so a key
+/// decodes one way only.
+const END: u8 = 0xff;
+const NEXT: u8 = 0xfe;
 
 impl Dispatch {
     pub(crate) fn new(compiled: &Compiled) -> Self {
@@ -93,37 +65,35 @@ impl Dispatch {
             fields,
             rules,
             cache: HashMap::new(),
-            cached: 0,
-            hasher: std::hash::RandomState::new(),
-            scratch: Vec::new(),
+            key: Vec::new(),
+            values: Vec::new(),
         }
     }
 
     /// The rules `ev` can concern, in rule order.
     pub(crate) fn rules_for(&mut self, compiled: &Compiled, ev: &Event) -> Arc<[u32]> {
-        // The scratch vector outlives any one event; it is emptied before
-        // this function returns, so no borrowed value escapes.
-        let mut values = std::mem::take(&mut self.scratch);
-        let list = {
-            let key = self.key_of(ev, reuse(&mut values));
-            let hash = self.hash(&key);
-            let found = self
-                .cache
-                .get(&hash)
-                .and_then(|bucket| bucket.iter().find(|(k, _)| key.is(k)))
-                .map(|(_, list)| list.clone());
-            let list = match found {
-                Some(list) => list,
-                None => self.insert(compiled, hash, key.to_owned()),
-            };
-            values = reuse(&mut { key.values });
-            list
+        let mut key = std::mem::take(&mut self.key);
+        self.write_key(ev, &mut key);
+        let list = match self.cache.get(&key[..]) {
+            Some(list) => list.clone(),
+            None => {
+                let list = self.work_out(compiled, ev);
+                if self.cache.len() >= CACHE_CAP {
+                    self.cache.clear();
+                }
+                self.cache.insert(key.as_slice().into(), list.clone());
+                list
+            }
         };
-        self.scratch = values;
+        self.key = key;
         list
     }
 
-    fn key_of<'a>(&self, ev: &'a Event, mut values: Vec<&'a str>) -> KeyRef<'a> {
+    /// Writes the facts of `ev` into `key`: the index name as
+    /// [`crate::index::event_index`] gives it, the OS type lowercased, and
+    /// per category field its distinct string values, sorted, so that
+    /// events with equal keys concern the same rules.
+    fn write_key(&mut self, ev: &Event, key: &mut Vec<u8>) {
         static PATHS: OnceLock<[FieldPath; 4]> = OnceLock::new();
         let [ty, dataset, namespace, os] = PATHS.get_or_init(|| {
             [
@@ -137,82 +107,64 @@ impl Dispatch {
             Some(Value::String(s)) => Some(s.as_str()),
             _ => None,
         };
-        let index = match ev.doc.get(INDEX_KEY) {
-            Some(Value::String(s)) => IndexRef::Named(s),
+        key.clear();
+        match ev.doc.get(INDEX_KEY) {
+            Some(Value::String(s)) => {
+                key.push(1);
+                key.extend_from_slice(s.as_bytes());
+            }
             _ => match (text(ty), text(dataset), text(namespace)) {
-                (Some(a), Some(b), Some(c)) => IndexRef::Parts([a, b, c]),
-                _ => IndexRef::None,
+                (Some(a), Some(b), Some(c)) => {
+                    key.push(1);
+                    for (i, part) in [a, b, c].into_iter().enumerate() {
+                        if i > 0 {
+                            key.push(b'-');
+                        }
+                        key.extend_from_slice(part.as_bytes());
+                    }
+                }
+                _ => key.push(0),
             },
-        };
-        let mut ends = Vec::with_capacity(self.fields.len());
+        }
+        key.push(END);
+        match text(os) {
+            Some(os) => {
+                key.push(1);
+                key.extend(os.bytes().map(|b| b.to_ascii_lowercase()));
+            }
+            None => key.push(0),
+        }
+        key.push(END);
+        // The values vector outlives any one event: it is emptied before
+        // this function returns, so no borrow of `ev` escapes.
+        let mut values = reuse(&mut self.values);
         for f in &self.fields {
-            let start = values.len();
             ev.for_each(f, &mut |v| {
                 if let Value::String(s) = v {
-                    if !values[start..].contains(&s.as_str()) {
+                    if !values.contains(&s.as_str()) {
                         values.push(s);
                     }
                 }
             });
-            values[start..].sort_unstable();
-            ends.push(values.len());
+            values.sort_unstable();
+            for v in values.drain(..) {
+                key.extend_from_slice(v.as_bytes());
+                key.push(NEXT);
+            }
+            key.push(END);
         }
-        KeyRef {
-            index,
-            os_type: text(os),
-            values,
-            ends,
-        }
+        self.values = reuse(&mut values);
     }
 
-    /// A hash of the facts as the owned key holds them (index joined, OS
-    /// lowercased), so a borrowed key and its owned copy hash alike.
-    fn hash(&self, key: &KeyRef<'_>) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        match &key.index {
-            IndexRef::Named(s) => {
-                h.write_u8(1);
-                h.write(s.as_bytes());
-            }
-            IndexRef::Parts([a, b, c]) => {
-                h.write_u8(1);
-                h.write(a.as_bytes());
-                h.write_u8(b'-');
-                h.write(b.as_bytes());
-                h.write_u8(b'-');
-                h.write(c.as_bytes());
-            }
-            IndexRef::None => h.write_u8(0),
-        }
-        h.write_u8(0xff);
-        match key.os_type {
-            Some(os) => {
-                h.write_u8(1);
-                for b in os.bytes() {
-                    h.write_u8(b.to_ascii_lowercase());
-                }
-            }
-            None => h.write_u8(0),
-        }
-        h.write_u8(0xff);
-        let mut start = 0;
-        for &end in &key.ends {
-            h.write_usize(end - start);
-            for v in &key.values[start..end] {
-                h.write(v.as_bytes());
-                h.write_u8(0xff);
-            }
-            start = end;
-        }
-        h.finish()
-    }
-
-    fn insert(&mut self, compiled: &Compiled, hash: u64, key: Key) -> Arc<[u32]> {
-        let scope = EventScope {
-            index: key.index.clone(),
-            os_type: key.os_type.clone(),
-        };
-        let list: Arc<[u32]> = compiled
+    /// The rules an event concerns, worked out from its facts.
+    fn work_out(&self, compiled: &Compiled, ev: &Event) -> Arc<[u32]> {
+        let scope = EventScope::of(ev);
+        let categories: Vec<Vec<&str>> = self
+            .fields
+            .iter()
+            .map(|f| ev.values(f).into_iter().filter_map(Value::as_str).collect())
+            .collect();
+        compiled
             .rules
             .iter()
             .zip(&self.rules)
@@ -221,24 +173,13 @@ impl Dispatch {
                 rule.scope.admits(&scope)
                     && match cats {
                         None => true,
-                        Some(cats) => {
-                            let have = &key.categories[*field];
-                            cats.iter().any(|c| have.binary_search(c).is_ok())
-                        }
+                        Some(cats) => cats
+                            .iter()
+                            .any(|c| categories[*field].contains(&c.as_str())),
                     }
             })
             .map(|(i, _)| i as u32)
-            .collect();
-        if self.cached >= CACHE_CAP {
-            self.cache.clear();
-            self.cached = 0;
-        }
-        self.cached += 1;
-        self.cache
-            .entry(hash)
-            .or_default()
-            .push((key, list.clone()));
-        list
+            .collect()
     }
 }
 
@@ -248,64 +189,6 @@ impl Dispatch {
 fn reuse<'b>(v: &mut Vec<&str>) -> Vec<&'b str> {
     v.clear();
     std::mem::take(v).into_iter().map(|_| "").collect()
-}
-
-impl KeyRef<'_> {
-    /// Whether `key` holds the same facts.
-    fn is(&self, key: &Key) -> bool {
-        let index = match (&self.index, &key.index) {
-            (IndexRef::Named(s), Some(k)) => s == k,
-            (IndexRef::Parts([a, b, c]), Some(k)) => joined_is(k, [a, b, c]),
-            (IndexRef::None, None) => true,
-            _ => false,
-        };
-        let os = match (self.os_type, &key.os_type) {
-            (Some(s), Some(k)) => s.eq_ignore_ascii_case(k),
-            (None, None) => true,
-            _ => false,
-        };
-        index
-            && os
-            && self.ends.len() == key.categories.len()
-            && self
-                .fields()
-                .zip(&key.categories)
-                .all(|(vs, ks)| vs.len() == ks.len() && vs.iter().zip(ks).all(|(v, k)| *v == k))
-    }
-
-    fn fields(&self) -> impl Iterator<Item = &[&str]> {
-        let mut start = 0;
-        self.ends.iter().map(move |&end| {
-            let vs = &self.values[start..end];
-            start = end;
-            vs
-        })
-    }
-
-    fn to_owned(&self) -> Key {
-        Key {
-            index: match &self.index {
-                IndexRef::Named(s) => Some(s.to_string()),
-                IndexRef::Parts(parts) => Some(parts.join("-")),
-                IndexRef::None => None,
-            },
-            os_type: self.os_type.map(str::to_ascii_lowercase),
-            categories: self
-                .fields()
-                .map(|vs| vs.iter().map(|v| v.to_string()).collect())
-                .collect(),
-        }
-    }
-}
-
-/// Whether `k` is `a-b-c`.
-fn joined_is(k: &str, [a, b, c]: [&str; 3]) -> bool {
-    k.len() == a.len() + b.len() + c.len() + 2
-        && k.strip_prefix(a)
-            .and_then(|r| r.strip_prefix('-'))
-            .and_then(|r| r.strip_prefix(b))
-            .and_then(|r| r.strip_prefix('-'))
-            == Some(c)
 }
 
 #[cfg(test)]
@@ -424,36 +307,34 @@ mod tests {
         }
         // Joined-alike indexes, reordered categories, OS case, and no
         // string category at all share keys.
-        assert_eq!(dispatch.cached, events.len() - 4);
+        assert_eq!(dispatch.cache.len(), events.len() - 4);
     }
 
     #[test]
-    fn borrowed_keys_equal_exactly_their_own_facts() {
+    fn keys_are_equal_exactly_when_the_facts_are() {
         let c = compiled();
-        let dispatch = Dispatch::new(&c);
-        let events = events();
-        let keys: Vec<KeyRef<'_>> = events
+        let mut dispatch = Dispatch::new(&c);
+        let keys: Vec<Vec<u8>> = events()
             .iter()
-            .map(|ev| dispatch.key_of(ev, Vec::new()))
+            .map(|ev| {
+                let mut key = Vec::new();
+                dispatch.write_key(ev, &mut key);
+                key
+            })
             .collect();
-        for (i, a) in keys.iter().enumerate() {
-            for (j, b) in keys.iter().enumerate() {
-                let same = a.is(&b.to_owned());
-                assert_eq!(same, b.is(&a.to_owned()), "{i} {j}");
-                if same {
-                    assert_eq!(dispatch.hash(a), dispatch.hash(b), "{i} {j}");
+        let same = |i: usize, j: usize| keys[i] == keys[j];
+        assert!(same(1, 2), "category order and repeats");
+        assert!(same(4, 5), "joined index names");
+        assert!(same(7, 8), "OS type case");
+        assert!(same(10, 11), "no string category at all");
+        let shared = [(1, 2), (4, 5), (7, 8), (10, 11)];
+        for i in 0..keys.len() {
+            for j in 0..keys.len() {
+                if i != j && !shared.contains(&(i.min(j), i.max(j))) {
+                    assert!(!same(i, j), "{i} {j}");
                 }
             }
-            assert!(a.is(&a.to_owned()));
         }
-        assert!(
-            keys[1].is(&keys[2].to_owned()),
-            "category order and repeats"
-        );
-        assert!(keys[4].is(&keys[5].to_owned()), "joined index names");
-        assert!(keys[7].is(&keys[8].to_owned()), "OS type case");
-        assert!(!keys[8].is(&keys[9].to_owned()));
-        assert!(!keys[3].is(&keys[6].to_owned()));
     }
 
     #[test]

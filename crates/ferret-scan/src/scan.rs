@@ -395,6 +395,7 @@ pub fn scan(
         let pool = &pool;
         let timed = &timed;
         let file_names = &file_names;
+        let clocks = &clocks;
         reader = std::thread::scope(|s| {
             let producer = s.spawn(move || {
                 let mut read = 0u64;
@@ -419,12 +420,21 @@ pub fn scan(
                             })
                             .collect::<Vec<_>>()
                     });
+                    let mut newest: Vec<Option<Timestamp>> = vec![None; clocks.len()];
                     for result in &events {
                         reader.stats_mut().record(result);
+                        if let Ok((ev, _)) = result {
+                            for (clock, newest) in clocks.iter().zip(&mut newest) {
+                                if let Some(t) = clock.timestamp(ev) {
+                                    *newest = Some(newest.map_or(t, |n| n.max(t)));
+                                }
+                            }
+                        }
                     }
                     let batch = Decoded {
                         raw,
                         events,
+                        newest,
                         read,
                         read_time,
                         decode_time: clock.elapsed(),
@@ -437,6 +447,9 @@ pub fn scan(
             });
             for batch in decoded_rx {
                 phases.read += batch.read_time;
+                for (newest, batch) in newest.iter_mut().zip(&batch.newest) {
+                    *newest = (*newest).max(*batch);
+                }
                 phases.decode += batch.decode_time;
                 let mut raw = batch.raw;
                 let clock = Instant::now();
@@ -450,11 +463,6 @@ pub fn scan(
                 for (item, result) in batch.events.into_iter().enumerate() {
                     match result {
                         Ok((ev, candidates)) => {
-                            for (clock, newest) in clocks.iter().zip(&mut newest) {
-                                if let Some(t) = clock.timestamp(&ev) {
-                                    *newest = Some(newest.map_or(t, |n| n.max(t)));
-                                }
-                            }
                             for &r in dispatch.rules_for(compiled, &ev).iter() {
                                 if candidates.contains(r) {
                                     rule_ids.push(r);
@@ -562,6 +570,8 @@ pub fn scan(
 struct Decoded {
     raw: RawBatch,
     events: Vec<Result<(Event, Candidates), Skip>>,
+    /// Per clock (way of reading time), the newest time in the batch.
+    newest: Vec<Option<Timestamp>>,
     /// Records read so far, this batch included.
     read: u64,
     read_time: Duration,
