@@ -1,7 +1,8 @@
 //! One pass over the events for every compiled rule.
 //!
 //! Events are read in batches; each batch is decoded in parallel (order
-//! kept), then the rules run over the batch's events that can concern them,
+//! kept), a batch ahead on a thread of its own, while the rules run over
+//! the previous batch's events that can concern them,
 //! in groups of rules spread over the thread pool, event by event within a
 //! group (an event's fields stay in cache while the group reads them). Each
 //! runner sees its events in input order whatever the thread count, and
@@ -36,6 +37,9 @@
 //!   [`ferret_engine::RunConfig::reorder_window`]) instead of keeping every
 //!   candidate event until the end, so memory does not grow with the input;
 //!   their later stages are evaluated only while a partial sequence is live.
+//!   After each batch every runner is told the newest time read
+//!   ([`ferret_engine::QueryRunner::advance`]), so a rule that few events
+//!   reach does not hold its last candidates until its next event.
 //!   Input out of time order by more than the window loses the late events;
 //!   they are counted per rule ([`ferret_engine::Stats::late_events`]) and
 //!   the CLI reports them. `reorder_window: None` restores exact ordering of
