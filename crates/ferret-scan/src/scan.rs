@@ -495,9 +495,11 @@ pub fn scan(
                 // The reader fills this batch again (with a fresh buffer if
                 // its own was kept).
                 let _ = spare_tx.send(raw);
-                // Most events are held by no rule and are freed here, while
-                // the pool decodes the next batch.
-                drop(events);
+                // Most events are held by no rule: the pool frees them
+                // between decoding jobs, where they were allocated (freeing
+                // them on this thread was 7% of W1's CPU, mostly mimalloc's
+                // cross-thread path), and this thread goes on.
+                pool.spawn(move || drop(events));
                 // Turn final hits into alerts now, so neither they nor their events
                 // are held to the end.
                 let originals = &originals;
