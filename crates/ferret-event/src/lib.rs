@@ -98,10 +98,21 @@ impl Event {
         out
     }
 
-    /// The first value at `path` read as a time ([`parse_timestamp`]), as
-    /// ordering reads it; remembered for the first path asked.
+    /// The first non-null value at `path` read as a time
+    /// ([`parse_timestamp`]), as ordering reads it; remembered for the first
+    /// path asked. Nulls are skipped as Elasticsearch skips them (they are
+    /// not indexed), and as [`Event::timestamp`] does, so an event that
+    /// check accepts is ordered by the same time.
     pub fn first_timestamp(&self, path: &FieldPath) -> Option<Timestamp> {
-        let compute = || self.first(path).and_then(parse_timestamp);
+        let compute = || {
+            let mut first = None;
+            self.for_each(path, &mut |v| {
+                if first.is_none() && !v.is_null() {
+                    first = Some(v);
+                }
+            });
+            first.and_then(parse_timestamp)
+        };
         let (id, ts) = self.first_ts.get_or_init(|| (path.id(), compute()));
         if *id == path.id() {
             *ts

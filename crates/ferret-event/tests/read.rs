@@ -766,3 +766,17 @@ fn raw_batches_decode_projected() {
     let s = batch.decode_projected(1, &proj).unwrap_err();
     assert_eq!(s, batch.decode(1).unwrap_err());
 }
+
+#[test]
+fn ordering_time_and_the_timestamp_check_agree_on_nulls() {
+    let path = FieldPath::dotted("@timestamp");
+    let event = |doc: Value| ferret_event::Event::new(doc, Origin::default());
+    // A null before the one time: the check accepts the event, and ordering
+    // must see the same time, not the null.
+    let e = event(json!({"@timestamp": [null, "2024-01-01T00:00:01Z"]}));
+    let checked = e.timestamp(&path).expect("one non-null value");
+    assert_eq!(e.first_timestamp(&path), Some(checked));
+    let e = event(json!({"@timestamp": null}));
+    assert!(e.timestamp(&path).is_err());
+    assert_eq!(e.first_timestamp(&path), None);
+}
