@@ -150,10 +150,9 @@ impl Projection {
             cells.fallback = false;
             let tree = self.parse_tabled(rec.bytes, cells);
             if cells.fallback {
-                cells.cells.clear();
                 return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
             }
-            let mut ev = crate::read::into_event(rec, tree).inspect_err(|_| cells.cells.clear())?;
+            let mut ev = crate::read::into_event(rec, tree)?;
             ev.set_table(FieldTable::build(self.layout.clone(), &mut cells.cells));
             Ok(ev)
         })

@@ -72,15 +72,21 @@ pub struct EventScope {
 
 impl EventScope {
     pub fn of(ev: &Event) -> EventScope {
-        static OS: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
-        let os = OS.get_or_init(|| FieldPath::dotted("host.os.type"));
         EventScope {
             index: event_index(ev),
-            os_type: match ev.first(os) {
-                Some(Value::String(s)) => Some(s.to_ascii_lowercase()),
-                _ => None,
-            },
+            os_type: os_type(ev).map(str::to_ascii_lowercase),
         }
+    }
+}
+
+/// The event's `host.os.type`, as written (behavior rules' OS lists compare
+/// it case-insensitively).
+pub(crate) fn os_type(ev: &Event) -> Option<&str> {
+    static OS: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
+    let os = OS.get_or_init(|| FieldPath::dotted("host.os.type"));
+    match ev.first(os) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
     }
 }
 

@@ -9,12 +9,12 @@
 //! first time its key is seen.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use ferret_event::{Event, FieldPath, Value};
 
-use crate::compile::{Compiled, EventScope};
-use crate::index::INDEX_KEY;
+use crate::compile::{os_type, Compiled, EventScope};
+use crate::index::index_name;
 
 /// Rule lists per combination of facts, computed on first sight.
 pub(crate) struct Dispatch {
@@ -94,40 +94,16 @@ impl Dispatch {
     /// per category field its distinct string values, sorted, so that
     /// events with equal keys concern the same rules.
     fn write_key(&mut self, ev: &Event, key: &mut Vec<u8>) {
-        static PATHS: OnceLock<[FieldPath; 4]> = OnceLock::new();
-        let [ty, dataset, namespace, os] = PATHS.get_or_init(|| {
-            [
-                FieldPath::dotted("data_stream.type"),
-                FieldPath::dotted("data_stream.dataset"),
-                FieldPath::dotted("data_stream.namespace"),
-                FieldPath::dotted("host.os.type"),
-            ]
-        });
-        let text = |p: &FieldPath| match ev.first(p) {
-            Some(Value::String(s)) => Some(s.as_str()),
-            _ => None,
-        };
         key.clear();
-        match ev.doc.get(INDEX_KEY) {
-            Some(Value::String(s)) => {
+        match index_name(ev) {
+            Some(name) => {
                 key.push(1);
-                key.extend_from_slice(s.as_bytes());
+                name.pieces(|p| key.extend_from_slice(p.as_bytes()));
             }
-            _ => match (text(ty), text(dataset), text(namespace)) {
-                (Some(a), Some(b), Some(c)) => {
-                    key.push(1);
-                    for (i, part) in [a, b, c].into_iter().enumerate() {
-                        if i > 0 {
-                            key.push(b'-');
-                        }
-                        key.extend_from_slice(part.as_bytes());
-                    }
-                }
-                _ => key.push(0),
-            },
+            None => key.push(0),
         }
         key.push(END);
-        match text(os) {
+        match os_type(ev) {
             Some(os) => {
                 key.push(1);
                 key.extend(os.bytes().map(|b| b.to_ascii_lowercase()));

@@ -16,8 +16,42 @@ pub const INDEX_KEY: &str = "_index";
 
 /// The index an event belongs to, if it says.
 pub fn event_index(ev: &Event) -> Option<String> {
+    let mut name = String::new();
+    index_name(ev)?.pieces(|p| name.push_str(p));
+    Some(name)
+}
+
+/// Where an event's index name comes from, borrowed from the event.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IndexName<'a> {
+    /// `_index`.
+    Named(&'a str),
+    /// `data_stream.type`, `.dataset` and `.namespace`, joined with `-`.
+    DataStream([&'a str; 3]),
+}
+
+impl<'a> IndexName<'a> {
+    /// Calls `f` with the pieces of the name, in order.
+    pub(crate) fn pieces(self, mut f: impl FnMut(&'a str)) {
+        match self {
+            IndexName::Named(s) => f(s),
+            IndexName::DataStream([ty, dataset, namespace]) => {
+                for (i, part) in [ty, dataset, namespace].into_iter().enumerate() {
+                    if i > 0 {
+                        f("-");
+                    }
+                    f(part);
+                }
+            }
+        }
+    }
+}
+
+/// The index name of an event, if it says: `_index`, else all three
+/// data-stream fields.
+pub(crate) fn index_name(ev: &Event) -> Option<IndexName<'_>> {
     if let Some(Value::String(s)) = ev.doc.get(INDEX_KEY) {
-        return Some(s.clone());
+        return Some(IndexName::Named(s));
     }
     static PATHS: OnceLock<[FieldPath; 3]> = OnceLock::new();
     let paths = PATHS.get_or_init(|| {
@@ -27,14 +61,14 @@ pub fn event_index(ev: &Event) -> Option<String> {
             FieldPath::dotted("data_stream.namespace"),
         ]
     });
-    let mut parts = Vec::with_capacity(3);
-    for p in paths {
+    let mut parts = [""; 3];
+    for (part, p) in parts.iter_mut().zip(paths) {
         match ev.first(p) {
-            Some(Value::String(s)) => parts.push(s.as_str()),
+            Some(Value::String(s)) => *part = s,
             _ => return None,
         }
     }
-    Some(parts.join("-"))
+    Some(IndexName::DataStream(parts))
 }
 
 /// A rule's index patterns: comma-separated or listed, `*` wildcards,

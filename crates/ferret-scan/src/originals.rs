@@ -167,13 +167,6 @@ impl Originals {
         self.prune();
     }
 
-    /// Keeps `bytes` as the raw record of `ev` while some `Arc` of it lives.
-    pub fn keep(&mut self, ev: &Arc<Event>, bytes: &[u8]) {
-        let place = self.store(bytes);
-        self.insert(Arc::as_ptr(ev) as usize, Arc::downgrade(ev), place);
-        self.prune();
-    }
-
     fn insert(&mut self, key: usize, ev: Weak<Event>, place: Place) {
         if let Some((_, Place::Memory(old))) = self.map.insert(key, (ev, place)) {
             self.in_memory -= old.len();
@@ -329,6 +322,13 @@ mod tests {
     use ferret_event::{Input, Limits, Origin, Reader};
     use serde_json::json;
 
+    /// Keeps `bytes` as the raw record of `ev`, as if its pinned buffer
+    /// had been released: the copied-out store on its own.
+    fn keep(originals: &mut Originals, ev: &Arc<Event>, bytes: &[u8]) {
+        let place = originals.store(bytes);
+        originals.insert(Arc::as_ptr(ev) as usize, Arc::downgrade(ev), place);
+    }
+
     #[test]
     fn records_past_the_budget_come_back_from_disk() {
         let mut originals = Originals::with_budgets(0, 40);
@@ -339,7 +339,7 @@ mod tests {
             .collect();
         for (i, ev) in events.iter().enumerate() {
             let text = json!({ "n": i, "pad": "x".repeat(i) }).to_string();
-            originals.keep(ev, text.as_bytes());
+            keep(&mut originals, ev, text.as_bytes());
         }
         let spill = originals.spill.as_ref().unwrap();
         assert!(spill.written > 0 && !spill.pending.is_empty());
@@ -366,13 +366,13 @@ mod tests {
         });
         let ev = |i: i32| Arc::new(Event::new(json!({ "n": i }), Origin::default()));
         let first = ev(1);
-        originals.keep(&first, br#"{"n":1}"#);
+        keep(&mut originals, &first, br#"{"n":1}"#);
         let second = ev(2);
-        originals.keep(&second, br#"{"n":2}"#);
+        keep(&mut originals, &second, br#"{"n":2}"#);
         // The file turns read-only: writing the pending second record fails.
         originals.spill.as_mut().unwrap().file = std::fs::File::open(named.path()).unwrap();
         let third = ev(3);
-        originals.keep(&third, br#"{"n":3}"#);
+        keep(&mut originals, &third, br#"{"n":3}"#);
         assert!(originals.spill_failed);
         assert_eq!(originals.full_doc(&first), Some(json!({ "n": 1 })));
         assert_eq!(originals.full_doc(&second), Some(json!({ "n": 2 })));
