@@ -347,7 +347,7 @@ impl FieldAccess {
             if hit {
                 return;
             }
-            if let Some(s) = Scalar::from_json(v) {
+            if let Some(s) = Scalar::from_field(v) {
                 seen = true;
                 hit = f(s);
             }
@@ -362,7 +362,7 @@ impl FieldAccess {
         let mut first: Option<Scalar<'a>> = None;
         let mut many: Vec<Scalar<'a>> = Vec::new();
         event.for_each(&self.path, &mut |v| {
-            if let Some(s) = Scalar::from_json(v) {
+            if let Some(s) = Scalar::from_field(v) {
                 match first {
                     None => first = Some(s),
                     Some(f) => {

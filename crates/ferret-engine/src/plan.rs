@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use ferret_eql::ast::{self, Span};
-use ferret_event::{Event, FieldPath, Value};
+use ferret_event::{Event, FieldPath, FieldValue};
 
 use crate::expr::{KeyExpr, PlanContext, PlanError, Predicate};
 use crate::types::FieldTypes;
@@ -76,12 +76,12 @@ impl Filter {
     /// Whether the category matches, given the values of the event's
     /// category field (see [`Event::values`]), for checking several filters
     /// against one event.
-    pub fn category_in(&self, values: &[&Value]) -> bool {
+    pub fn category_in(&self, values: &[FieldValue<'_>]) -> bool {
         match &self.category {
             CategoryFilter::Any => true,
             CategoryFilter::Named(name) => values
                 .iter()
-                .any(|v| matches!(v, Value::String(s) if s == name)),
+                .any(|v| matches!(v, FieldValue::Str(s) if s == name)),
         }
     }
 
@@ -92,7 +92,7 @@ impl Filter {
             CategoryFilter::Named(name) => {
                 let mut hit = false;
                 event.for_each(category_path, &mut |v| {
-                    if let Value::String(s) = v {
+                    if let FieldValue::Str(s) = v {
                         if s == name {
                             hit = true;
                         }

@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
-use ferret_event::{parse_timestamp_str, Timestamp, Value};
+use ferret_event::{parse_timestamp_str, FieldValue, Timestamp, Value};
 
 /// One scalar value, borrowed from an event or a literal.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,14 +36,21 @@ impl<'a> Scalar<'a> {
     /// The scalar view of a JSON value; `None` for null, objects and arrays.
     #[inline]
     pub fn from_json(v: &'a Value) -> Option<Scalar<'a>> {
+        Scalar::from_field(FieldValue::from_json(v))
+    }
+
+    /// The scalar view of an event's field value; `None` for null,
+    /// objects and arrays.
+    #[inline]
+    pub fn from_field(v: FieldValue<'a>) -> Option<Scalar<'a>> {
         match v {
-            Value::String(s) => Some(Scalar::Str(s)),
-            Value::Number(n) => Some(match n.as_i64() {
+            FieldValue::Str(s) => Some(Scalar::Str(s)),
+            FieldValue::Number(n) => Some(match n.as_i64() {
                 Some(i) => Scalar::Int(i),
                 None => Scalar::Float(n.as_f64().unwrap_or(f64::NAN)),
             }),
-            Value::Bool(b) => Some(Scalar::Bool(*b)),
-            _ => None,
+            FieldValue::Bool(b) => Some(Scalar::Bool(b)),
+            FieldValue::Null | FieldValue::Json(_) => None,
         }
     }
 

@@ -8,7 +8,10 @@
 //!   can decode them in order); bad input becomes a [`Skip`] with a
 //!   [`SkipReason`], counted in [`ReadStats`] and printed by [`SkipReporter`].
 //! - [`path`]: [`FieldPath`] resolution (nested and flat dotted keys, arrays).
-//! - [`project`]: [`Projection`] decodes only the fields the rules read.
+//! - [`project`]: [`Projection`] decodes only the fields the rules read,
+//!   into a compact [`FieldTable`] per event.
+//! - [`value`]: [`FieldValue`], a field's value as readers see it, borrowed
+//!   from the event.
 //! - [`time`]: [`Timestamp`] parsing as Elasticsearch's default date format
 //!   does, and [`event_timestamp`], the per-query timestamp check.
 
@@ -17,6 +20,7 @@ pub mod project;
 pub mod read;
 pub mod table;
 pub mod time;
+pub mod value;
 
 use std::sync::OnceLock;
 
@@ -32,6 +36,7 @@ pub use time::{
     event_timestamp, parse_iso8601, parse_timestamp, parse_timestamp_str, parse_timestamp_value,
     Timestamp, TimestampError,
 };
+pub use value::FieldValue;
 
 /// Where an event came from, for diagnostics and deterministic ordering.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -79,16 +84,17 @@ impl Event {
 
     /// Calls `f` with every value at `path`, arrays flattened (see [`path`]).
     #[inline]
-    pub fn for_each<'a>(&'a self, path: &FieldPath, f: &mut dyn FnMut(&'a Value)) {
-        if let Some(values) = self.table.as_ref().and_then(|t| t.get(path.id())) {
-            values.iter().for_each(f);
-            return;
+    pub fn for_each<'a>(&'a self, path: &FieldPath, f: &mut dyn FnMut(FieldValue<'a>)) {
+        if let Some(table) = &self.table {
+            if table.for_each(path.id(), f) {
+                return;
+            }
         }
-        path.for_each(&self.doc, f)
+        path.for_each(&self.doc, &mut |v| f(FieldValue::from_json(v)))
     }
 
     /// The first value at `path`, if any (arrays flattened).
-    pub fn first<'a>(&'a self, path: &FieldPath) -> Option<&'a Value> {
+    pub fn first<'a>(&'a self, path: &FieldPath) -> Option<FieldValue<'a>> {
         let mut out = None;
         self.for_each(path, &mut |v| {
             if out.is_none() {
@@ -111,7 +117,7 @@ impl Event {
                     first = Some(v);
                 }
             });
-            first.and_then(parse_timestamp)
+            first.and_then(|v| time::parse_field_timestamp(v).ok())
         };
         let (id, ts) = self.first_ts.get_or_init(|| (path.id(), compute()));
         if *id == path.id() {
@@ -127,7 +133,7 @@ impl Event {
     }
 
     /// The values at `path`, arrays flattened.
-    pub fn values<'a>(&'a self, path: &FieldPath) -> Vec<&'a Value> {
+    pub fn values<'a>(&'a self, path: &FieldPath) -> Vec<FieldValue<'a>> {
         let mut out = Vec::new();
         self.for_each(path, &mut |v| out.push(v));
         out

@@ -35,7 +35,7 @@ use serde_json::{Map, Value};
 
 use crate::path::{FieldPath, Segment};
 use crate::read::{classify_error, not_an_object, utf8_error, DecodeError, RawRecord, Skip};
-use crate::table::{FieldTable, TableLayout};
+use crate::table::{Cells, FieldTable, TableLayout};
 use crate::Event;
 
 mod skim;
@@ -146,14 +146,13 @@ impl Projection {
             static CELLS: std::cell::RefCell<Cells> = std::cell::RefCell::default();
         }
         CELLS.with_borrow_mut(|cells| {
-            cells.cells.clear();
-            cells.fallback = false;
+            cells.clear();
             let tree = self.parse_tabled(rec.bytes, cells);
             if cells.fallback {
                 return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
             }
             let mut ev = crate::read::into_event(rec, tree)?;
-            ev.set_table(FieldTable::build(self.layout.clone(), &mut cells.cells));
+            ev.set_table(FieldTable::build(self.layout.clone(), cells));
             Ok(ev)
         })
     }
@@ -167,8 +166,7 @@ impl Projection {
                 return Ok(tree);
             }
             // Start over, keeping the capacity reserved for the cells.
-            cells.cells.clear();
-            cells.fallback = false;
+            cells.clear();
         }
         self.parse(bytes, Some(cells))
     }
@@ -194,15 +192,6 @@ impl Projection {
             Err(e) => Err(classify_error(text, &e)),
         }
     }
-}
-
-/// What a tabled decode gathers besides the pruned document.
-#[derive(Default)]
-struct Cells {
-    /// (column, value) in document order.
-    cells: Vec<(u32, Value)>,
-    /// The record has a dotted or duplicate key on a projected route.
-    fallback: bool,
 }
 
 impl Node {
@@ -245,14 +234,14 @@ impl Node {
     /// Appends `(column, value)` for every tabled path under this node, in
     /// document order; false if the document has a dotted key on the way
     /// (no table then, see [`crate::table`]).
-    fn collect(&self, v: &Value, out: &mut Vec<(u32, Value)>) -> bool {
+    fn collect(&self, v: &Value, out: &mut Cells) -> bool {
         if let Some(column) = self.column {
             push_flat(column, v, out);
         }
         self.descend(v, out)
     }
 
-    fn descend(&self, v: &Value, out: &mut Vec<(u32, Value)>) -> bool {
+    fn descend(&self, v: &Value, out: &mut Cells) -> bool {
         match v {
             Value::Object(map) => map.iter().all(|(k, child)| {
                 !k.contains('.')
@@ -295,20 +284,20 @@ impl Node {
 
 /// Appends the values path resolution yields for `v`: its elements, nested
 /// arrays flattened, or `v` itself.
-fn push_flat(column: u32, v: &Value, out: &mut Vec<(u32, Value)>) {
+fn push_flat(column: u32, v: &Value, out: &mut Cells) {
     match v {
         Value::Array(items) => items.iter().for_each(|i| push_flat(column, i, out)),
-        other => out.push((column, other.clone())),
+        other => out.push_ref(column, other),
     }
 }
 
 /// [`push_flat`] taking ownership (no copy).
-fn push_flat_owned(column: u32, v: Value, out: &mut Vec<(u32, Value)>) {
+fn push_flat_owned(column: u32, v: Value, out: &mut Cells) {
     match v {
         Value::Array(items) => items
             .into_iter()
             .for_each(|i| push_flat_owned(column, i, out)),
-        other => out.push((column, other)),
+        other => out.push(column, other),
     }
 }
 
@@ -358,11 +347,11 @@ impl<'de> Visitor<'de> for Prune<'_, '_> {
                 match (cells.as_deref_mut(), child.column) {
                     (None, _) => v,
                     (Some(cells), Some(column)) if child.children.is_empty() && !keep => {
-                        push_flat_owned(column, v, &mut cells.cells);
+                        push_flat_owned(column, v, cells);
                         continue;
                     }
                     (Some(cells), _) => {
-                        if !child.collect(&v, &mut cells.cells) {
+                        if !child.collect(&v, cells) {
                             cells.fallback = true;
                         }
                         v

@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::value::FieldValue;
+
 /// Which paths a table covers: path id -> column.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct TableLayout {
@@ -46,6 +48,89 @@ impl TableLayout {
     }
 }
 
+/// One value in a table: strings point into the table's text, objects
+/// and arrays (rare on projected paths) are boxed documents.
+#[derive(Clone, Debug)]
+pub(crate) enum Cell {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    Str { start: u32, len: u32 },
+    Json(Box<Value>),
+}
+
+/// What a tabled decode gathers besides the pruned document: the cells in
+/// document order and the text their strings point into. One per decoding
+/// thread, reused, so a decode allocates only what its event keeps.
+#[derive(Default)]
+pub(crate) struct Cells {
+    /// (column, value) in document order.
+    pub(crate) cells: Vec<(u32, Cell)>,
+    /// The text of every string cell, back to back.
+    pub(crate) text: String,
+    /// The record has a dotted or duplicate key on a projected route.
+    pub(crate) fallback: bool,
+}
+
+impl Cells {
+    pub(crate) fn clear(&mut self) {
+        self.cells.clear();
+        self.text.clear();
+        self.fallback = false;
+    }
+
+    /// Appends a string value of `column`.
+    #[inline]
+    pub(crate) fn push_str(&mut self, column: u32, s: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        let len = s.len() as u32;
+        self.cells.push((column, Cell::Str { start, len }));
+    }
+
+    /// Appends a value of `column` (arrays are not flattened here).
+    pub(crate) fn push(&mut self, column: u32, v: Value) {
+        let cell = match v {
+            Value::Null => Cell::Null,
+            Value::Bool(b) => Cell::Bool(b),
+            Value::Number(n) => Cell::Number(n),
+            Value::String(s) => return self.push_str(column, &s),
+            v @ (Value::Array(_) | Value::Object(_)) => Cell::Json(Box::new(v)),
+        };
+        self.cells.push((column, cell));
+    }
+
+    /// [`Cells::push`] from a borrowed value.
+    pub(crate) fn push_ref(&mut self, column: u32, v: &Value) {
+        match v {
+            Value::String(s) => self.push_str(column, s),
+            other => self.push(column, other.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Cells {
+    /// The cells as (column, owned JSON) pairs.
+    pub(crate) fn to_values(&self) -> Vec<(u32, Value)> {
+        self.cells
+            .iter()
+            .map(|(c, cell)| {
+                let v = match cell {
+                    Cell::Null => Value::Null,
+                    Cell::Bool(b) => Value::Bool(*b),
+                    Cell::Number(n) => Value::Number(n.clone()),
+                    Cell::Str { start, len } => {
+                        Value::from(&self.text[*start as usize..(*start + *len) as usize])
+                    }
+                    Cell::Json(v) => (**v).clone(),
+                };
+                (*c, v)
+            })
+            .collect()
+    }
+}
+
 /// The values of every covered path of one event.
 ///
 /// A scan's projection has hundreds of columns and an event fills a few
@@ -53,8 +138,8 @@ impl TableLayout {
 /// each 64-column word of it carries the number of non-empty columns
 /// before it, which makes finding a column's values one popcount. Events
 /// held by sequences and samples keep their tables, so this size is what
-/// memory grows by; and an event is decoded into two allocations here
-/// (index and values), not one per column.
+/// memory grows by; and an event is decoded into three allocations here
+/// (index, cells and their text), not one per value.
 #[derive(Clone, Debug)]
 pub struct FieldTable {
     layout: Arc<TableLayout>,
@@ -63,16 +148,18 @@ pub struct FieldTable {
     /// Then, for the `k`-th non-empty column, where its values end (they
     /// start where the previous one's end, or at 0).
     index: Box<[u32]>,
-    values: Box<[Value]>,
+    cells: Box<[Cell]>,
+    text: Box<str>,
 }
 
 /// Entries of [`FieldTable::index`] per bitmap word.
 const WORD: usize = 3;
 
 impl FieldTable {
-    /// Builds a table from `(column, value)` pairs in document order,
-    /// draining `cells` (its capacity stays for the next event).
-    pub(crate) fn build(layout: Arc<TableLayout>, cells: &mut Vec<(u32, Value)>) -> FieldTable {
+    /// Builds a table from the cells of one decode, draining them (their
+    /// capacity stays for the next event).
+    pub(crate) fn build(layout: Arc<TableLayout>, from: &mut Cells) -> FieldTable {
+        let cells = &mut from.cells;
         // Stable: keeps each column's values in document order.
         cells.sort_by_key(|(c, _)| *c);
         let words = (layout.columns as usize).div_ceil(64);
@@ -100,17 +187,33 @@ impl FieldTable {
             before += b.count_ones();
         }
         index.extend(ends);
+        let text = Box::from(from.text.as_str());
+        from.text.clear();
         FieldTable {
             layout,
             index: index.into_boxed_slice(),
-            values: values.into_boxed_slice(),
+            cells: values.into_boxed_slice(),
+            text,
         }
     }
 
-    /// The values of the path with id `path_id` (arrays flattened, as path
-    /// resolution yields them), or `None` when the table does not cover it.
+    /// Calls `f` with the values of the path with id `path_id` (arrays
+    /// flattened, as path resolution yields them); false when the table
+    /// does not cover the path.
     #[inline]
-    pub fn get(&self, path_id: u32) -> Option<&[Value]> {
+    pub fn for_each<'a>(&'a self, path_id: u32, f: &mut dyn FnMut(FieldValue<'a>)) -> bool {
+        let Some(cells) = self.column(path_id) else {
+            return false;
+        };
+        for c in cells {
+            f(self.view(c));
+        }
+        true
+    }
+
+    /// The cells of the path with id `path_id`, `None` when not covered.
+    #[inline]
+    fn column(&self, path_id: u32) -> Option<&[Cell]> {
         let c = self.layout.column(path_id)?;
         let w = (c / 64) as usize * WORD;
         let word = &self.index[w..w + WORD];
@@ -122,7 +225,28 @@ impl FieldTable {
         let k = (word[2] + (bits & (bit - 1)).count_ones()) as usize;
         let ends = &self.index[self.layout.columns.div_ceil(64) as usize * WORD..];
         let start = if k == 0 { 0 } else { ends[k - 1] as usize };
-        Some(&self.values[start..ends[k] as usize])
+        Some(&self.cells[start..ends[k] as usize])
+    }
+
+    #[inline]
+    fn view<'a>(&'a self, cell: &'a Cell) -> FieldValue<'a> {
+        match cell {
+            Cell::Null => FieldValue::Null,
+            Cell::Bool(b) => FieldValue::Bool(*b),
+            Cell::Number(n) => FieldValue::Number(n),
+            Cell::Str { start, len } => {
+                FieldValue::Str(&self.text[*start as usize..(*start + *len) as usize])
+            }
+            Cell::Json(v) => FieldValue::Json(v),
+        }
+    }
+
+    /// The values of `path_id` as owned JSON (tests).
+    #[cfg(test)]
+    fn get(&self, path_id: u32) -> Option<Vec<Value>> {
+        let mut out = Vec::new();
+        self.for_each(path_id, &mut |v| out.push(v.to_json()))
+            .then_some(out)
     }
 }
 
@@ -137,17 +261,23 @@ mod tests {
         for (id, column) in [(7, 0), (3, 1), (9, 2), (4, 3)] {
             layout.add(id, column);
         }
-        let cells = vec![
+        let mut cells = Cells::default();
+        for (c, v) in [
             (2, json!("c1")),
             (0, json!("a1")),
-            (2, json!("c2")),
+            (2, json!({"o": [1]})),
+            (0, json!(null)),
             (0, json!("a2")),
-        ];
-        let t = FieldTable::build(Arc::new(layout), &mut cells.clone());
-        assert_eq!(t.get(7), Some(&[json!("a1"), json!("a2")][..]));
-        assert_eq!(t.get(3), Some(&[][..]));
-        assert_eq!(t.get(9), Some(&[json!("c1"), json!("c2")][..]));
-        assert_eq!(t.get(4), Some(&[][..]));
+            (3, json!(-1.5)),
+        ] {
+            cells.push(c, v);
+        }
+        let t = FieldTable::build(Arc::new(layout), &mut cells);
+        assert!(cells.cells.is_empty() && cells.text.is_empty());
+        assert_eq!(t.get(7), Some(vec![json!("a1"), json!(null), json!("a2")]));
+        assert_eq!(t.get(3), Some(vec![]));
+        assert_eq!(t.get(9), Some(vec![json!("c1"), json!({"o": [1]})]));
+        assert_eq!(t.get(4), Some(vec![json!(-1.5)]));
         assert_eq!(t.get(5), None);
         assert_eq!(t.get(1000), None);
     }
@@ -165,16 +295,23 @@ mod tests {
             for c in 0..columns {
                 layout.add(c * 3 + 1, c);
             }
-            let cells: Vec<(u32, Value)> =
-                raw.iter().map(|&(c, v)| (c % columns, json!(v))).collect();
-            let t = FieldTable::build(Arc::new(layout), &mut cells.clone());
+            // Strings and numbers alike, so text offsets are exercised.
+            let cells: Vec<(u32, Value)> = raw
+                .iter()
+                .map(|&(c, v)| (c % columns, if v % 2 == 0 { json!(v) } else { json!(format!("s{v}")) }))
+                .collect();
+            let mut from = Cells::default();
+            for (c, v) in &cells {
+                from.push_ref(*c, v);
+            }
+            let t = FieldTable::build(Arc::new(layout), &mut from);
             for c in 0..columns {
                 let expected: Vec<Value> = cells
                     .iter()
                     .filter(|(col, _)| *col == c)
                     .map(|(_, v)| v.clone())
                     .collect();
-                proptest::prop_assert_eq!(t.get(c * 3 + 1), Some(&expected[..]));
+                proptest::prop_assert_eq!(t.get(c * 3 + 1), Some(expected));
                 proptest::prop_assert_eq!(t.get(c * 3 + 2), None);
             }
         }

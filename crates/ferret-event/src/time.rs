@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use crate::path::FieldPath;
 use crate::read::SkipReason;
+use crate::value::FieldValue;
 
 /// Nanoseconds since the Unix epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -121,16 +122,18 @@ impl fmt::Display for TimestampError {
 /// A field holding an array of exactly one value uses that value; several
 /// values are an error, since which one orders the event is ambiguous.
 pub fn event_timestamp(doc: &Value, path: &FieldPath) -> Result<Timestamp, TimestampError> {
-    timestamp_of(path, |f| path.for_each(doc, f))
+    timestamp_of(path, |f| {
+        path.for_each(doc, &mut |v| f(FieldValue::from_json(v)))
+    })
 }
 
 /// [`event_timestamp`] over any resolution of `path` (a document walk, or
 /// an event's field table through [`crate::Event::timestamp`]).
 pub(crate) fn timestamp_of<'a>(
     path: &FieldPath,
-    resolve: impl FnOnce(&mut dyn FnMut(&'a Value)),
+    resolve: impl FnOnce(&mut dyn FnMut(FieldValue<'a>)),
 ) -> Result<Timestamp, TimestampError> {
-    let mut vals: Vec<&Value> = Vec::new();
+    let mut vals: Vec<FieldValue<'a>> = Vec::new();
     resolve(&mut |v| {
         if !v.is_null() && vals.len() < 2 {
             vals.push(v)
@@ -139,7 +142,7 @@ pub(crate) fn timestamp_of<'a>(
     let field = || display_path(path);
     match vals.as_slice() {
         [] => Err(TimestampError::Missing { field: field() }),
-        [v] => parse_timestamp_value(v).map_err(|why| TimestampError::Invalid {
+        [v] => parse_field_timestamp(*v).map_err(|why| TimestampError::Invalid {
             field: field(),
             value: shorten(&v.to_string()),
             why,
@@ -190,8 +193,13 @@ pub fn parse_timestamp(v: &Value) -> Option<Timestamp> {
 
 /// Like [`parse_timestamp`], with the reason on failure.
 pub fn parse_timestamp_value(v: &Value) -> Result<Timestamp, String> {
+    parse_field_timestamp(FieldValue::from_json(v))
+}
+
+/// [`parse_timestamp_value`] of an event's field value.
+pub fn parse_field_timestamp(v: FieldValue<'_>) -> Result<Timestamp, String> {
     match v {
-        Value::Number(n) => {
+        FieldValue::Number(n) => {
             if let Some(i) = n.as_i64() {
                 Ok(Timestamp::from_millis(i))
             } else if let Some(u) = n.as_u64() {
@@ -201,11 +209,11 @@ pub fn parse_timestamp_value(v: &Value) -> Result<Timestamp, String> {
                 millis_f64(f)
             }
         }
-        Value::String(s) => parse_timestamp_text(s),
-        Value::Null => Err("null".to_string()),
-        Value::Bool(_) => Err("a boolean is not a date".to_string()),
-        Value::Array(_) => Err("an array is not a date".to_string()),
-        Value::Object(_) => Err("an object is not a date".to_string()),
+        FieldValue::Str(s) => parse_timestamp_text(s),
+        FieldValue::Null => Err("null".to_string()),
+        FieldValue::Bool(_) => Err("a boolean is not a date".to_string()),
+        FieldValue::Json(Value::Array(_)) => Err("an array is not a date".to_string()),
+        FieldValue::Json(_) => Err("an object is not a date".to_string()),
     }
 }
 

@@ -759,7 +759,7 @@ fn raw_batches_decode_projected() {
     let e = batch.decode_projected(0, &proj).unwrap();
     // The values live in the event's field table, not its document.
     assert!(e.has_table());
-    assert_eq!(e.values(&FieldPath::dotted("process.name")), [&json!("sh")]);
+    assert_eq!(e.values(&FieldPath::dotted("process.name")), [json!("sh")]);
     assert!(e.values(&FieldPath::dotted("process.pid")).is_empty());
     assert_eq!(e.doc, json!({}));
     assert_eq!(e.origin, Origin { file: 0, line: 1 });

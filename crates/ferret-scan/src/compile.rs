@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ferret_engine::{plan, FieldTypes, Plan, PlanOptions, RunConfig};
 use ferret_eql::{Diagnostic, Severity};
-use ferret_event::{Event, FieldPath, Value};
+use ferret_event::{Event, FieldPath, FieldValue};
 use ferret_rules::{Rule, RuleSet, SourceKind};
 
 use crate::index::{event_index, IndexPatterns};
@@ -85,7 +85,7 @@ pub(crate) fn os_type(ev: &Event) -> Option<&str> {
     static OS: std::sync::OnceLock<FieldPath> = std::sync::OnceLock::new();
     let os = OS.get_or_init(|| FieldPath::dotted("host.os.type"));
     match ev.first(os) {
-        Some(Value::String(s)) => Some(s),
+        Some(FieldValue::Str(s)) => Some(s),
         _ => None,
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ferret_event::{Event, FieldPath, Value};
+use ferret_event::{Event, FieldPath, FieldValue};
 
 use crate::compile::{os_type, Compiled, EventScope};
 use crate::index::index_name;
@@ -116,8 +116,8 @@ impl Dispatch {
         let mut values = reuse(&mut self.values);
         for f in &self.fields {
             ev.for_each(f, &mut |v| {
-                if let Value::String(s) = v {
-                    if !values.contains(&s.as_str()) {
+                if let FieldValue::Str(s) = v {
+                    if !values.contains(&s) {
                         values.push(s);
                     }
                 }
@@ -138,7 +138,12 @@ impl Dispatch {
         let categories: Vec<Vec<&str>> = self
             .fields
             .iter()
-            .map(|f| ev.values(f).into_iter().filter_map(Value::as_str).collect())
+            .map(|f| {
+                ev.values(f)
+                    .into_iter()
+                    .filter_map(FieldValue::as_str)
+                    .collect()
+            })
             .collect();
         compiled
             .rules
@@ -229,7 +234,7 @@ mod tests {
     /// The rules an event concerns, worked out directly.
     fn expected(c: &Compiled, ev: &Event) -> Vec<u32> {
         let scope = EventScope::of(ev);
-        let cats: Vec<&Value> = ev.values(&FieldPath::dotted("event.category"));
+        let cats: Vec<FieldValue> = ev.values(&FieldPath::dotted("event.category"));
         (0..c.rules.len() as u32)
             .filter(|&i| {
                 let r = &c.rules[i as usize];

@@ -6,7 +6,7 @@
 //! `<type>-<dataset>-<namespace>`. An event with neither is seen by every
 //! rule, since there is nothing to scope it by.
 
-use ferret_event::{Event, FieldPath, Value};
+use ferret_event::{Event, FieldPath, FieldValue, Value};
 use std::sync::OnceLock;
 
 /// The path an event's index is read from first, as a top-level key of the
@@ -64,7 +64,7 @@ pub(crate) fn index_name(ev: &Event) -> Option<IndexName<'_>> {
     let mut parts = [""; 3];
     for (part, p) in parts.iter_mut().zip(paths) {
         match ev.first(p) {
-            Some(Value::String(s)) => *part = s,
+            Some(FieldValue::Str(s)) => *part = s,
             _ => return None,
         }
     }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ferret_engine::matching::fold;
 use ferret_engine::Necessary;
-use ferret_event::{Event, FieldPath, Value};
+use ferret_event::{Event, FieldPath, FieldValue};
 use rayon::prelude::*;
 
 /// Rule candidates for events (see the module documentation).
@@ -118,7 +118,7 @@ impl Prefilter {
         let mut out = self.always.clone();
         for m in &self.fields {
             ev.for_each(&m.path, &mut |v| {
-                if let Value::String(s) = v {
+                if let FieldValue::Str(s) = v {
                     m.scan(s, &mut out);
                 }
             });
@@ -152,6 +152,7 @@ impl FieldMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferret_event::Value;
     use serde_json::json;
 
     fn on(field: &str, texts: &[&str]) -> Necessary {

@@ -314,9 +314,9 @@ const SUMMARY_FIELDS: &[&str] = &[
     "dns.question.name",
 ];
 
-fn scalar(v: &serde_json::Value) -> String {
+fn scalar(v: ferret_event::FieldValue<'_>) -> String {
     match v {
-        serde_json::Value::String(s) => s.clone(),
+        ferret_event::FieldValue::Str(s) => s.to_string(),
         other => other.to_string(),
     }
 }
@@ -330,7 +330,7 @@ fn field_text(e: &Event, name: &str) -> Option<String> {
         _ => Some(format!(
             "[{}]",
             vals.iter()
-                .map(|v| scalar(v))
+                .map(|v| scalar(*v))
                 .collect::<Vec<_>>()
                 .join(", ")
         )),

@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use ferret_event::{Event, FieldPath, Timestamp, Value};
+use ferret_event::{Event, FieldPath, FieldValue, Timestamp};
 
 /// A tiebreaker value. Numbers compare numerically (integers and floats
 /// alike), strings lexicographically after numbers, null (missing) last.
@@ -19,10 +19,10 @@ pub enum Tie {
 impl Tie {
     pub fn from_event(event: &Event, path: &FieldPath) -> Tie {
         match event.first(path) {
-            Some(Value::Number(n)) => n.as_f64().map(Tie::Num).unwrap_or(Tie::Null),
+            Some(FieldValue::Number(n)) => n.as_f64().map(Tie::Num).unwrap_or(Tie::Null),
             // A keyword tiebreaker sorts as text in Elasticsearch, digits or not.
-            Some(Value::String(s)) => Tie::Str(s.clone()),
-            Some(Value::Bool(b)) => Tie::Num(if *b { 1.0 } else { 0.0 }),
+            Some(FieldValue::Str(s)) => Tie::Str(s.to_string()),
+            Some(FieldValue::Bool(b)) => Tie::Num(if b { 1.0 } else { 0.0 }),
             _ => Tie::Null,
         }
     }
@@ -116,7 +116,7 @@ impl OrderFields {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferret_event::Origin;
+    use ferret_event::{Origin, Value};
     use serde_json::json;
 
     fn event(doc: Value) -> Event {

@@ -350,12 +350,19 @@ impl<'t> Reader<'t> {
     /// A whole value's cells as `push_flat_owned` makes them, without
     /// building the arrays.
     fn flat_into(&mut self, column: u32, cells: &mut Cells) -> Result<(), Doubt> {
-        if self.peek() == Some(b'[') {
-            return self.elements(|r| r.flat_into(column, cells));
+        match self.peek() {
+            Some(b'[') => self.elements(|r| r.flat_into(column, cells)),
+            Some(b'"') => {
+                let s = self.string()?;
+                cells.push_str(column, &s);
+                Ok(())
+            }
+            _ => {
+                let v = self.value()?;
+                cells.push(column, v);
+                Ok(())
+            }
         }
-        let v = self.value()?;
-        cells.cells.push((column, v));
-        Ok(())
     }
 
     /// A value under `node`, as `Prune` (with cells) builds it.
@@ -382,7 +389,7 @@ impl<'t> Reader<'t> {
                             }
                             _ => {
                                 let v = r.value()?;
-                                if !child.collect(&v, &mut cells.cells) {
+                                if !child.collect(&v, cells) {
                                     cells.fallback = true;
                                 }
                                 v
@@ -467,14 +474,14 @@ mod tests {
     fn by_serde(proj: &Projection, text: &str) -> Outcome {
         let mut cells = Cells::default();
         proj.parse(text.as_bytes(), Some(&mut cells))
-            .map(|doc| (doc, cells.cells, cells.fallback))
+            .map(|doc| (doc, cells.to_values(), cells.fallback))
             .map_err(|e| format!("{:?}", e.reason))
     }
 
     fn by_skim(proj: &Projection, text: &str) -> Option<Decoded> {
         let mut cells = Cells::default();
         let doc = skim(&proj.root, text, &mut cells).ok()?;
-        Some((doc, cells.cells, cells.fallback))
+        Some((doc, cells.to_values(), cells.fallback))
     }
 
     /// JSON text, not values: duplicate keys, escapes, odd numbers and
