@@ -82,9 +82,17 @@ impl Cells {
     /// Appends a string value of `column`.
     #[inline]
     pub(crate) fn push_str(&mut self, column: u32, s: &str) {
-        let start = self.text.len() as u32;
+        // Offsets are 32-bit: a record whose strings pass 4 GiB (only
+        // possible with a raised record limit) resolves from its document.
+        let (Ok(start), Ok(len)) = (u32::try_from(self.text.len()), u32::try_from(s.len())) else {
+            self.fallback = true;
+            return;
+        };
+        if start.checked_add(len).is_none() {
+            self.fallback = true;
+            return;
+        }
         self.text.push_str(s);
-        let len = s.len() as u32;
         self.cells.push((column, Cell::Str { start, len }));
     }
 
