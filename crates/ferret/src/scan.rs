@@ -80,7 +80,8 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
     /// List every unsupported rule and every lint warning, and show where
-    /// the time went (phases, rule work per event, slowest rules)
+    /// the time went (phases, rule work per event, slowest rules) and which
+    /// rules held the most partial sequences
     #[arg(long, short = 'v')]
     pub verbose: bool,
     /// Print no summary or progress on stderr (problems are still reported)
@@ -290,6 +291,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         writeln!(stderr, "  {total:>7.3}s  all rules")?;
         for (busy, name) in busiest.iter().take(5) {
             writeln!(stderr, "  {:>7.3}s  {name}", busy.as_secs_f64())?;
+        }
+        // Partial sequences hold their events: where a scan's memory goes.
+        let mut holding: Vec<(u64, &str)> = outcome
+            .rule_stats
+            .iter()
+            .zip(&compiled.rules)
+            .filter(|(s, _)| s.engine.peak_live_partials > 0)
+            .map(|(s, r)| (s.engine.peak_live_partials, r.rule.meta.name.as_str()))
+            .collect();
+        if !holding.is_empty() {
+            holding.sort_by(|a, b| b.cmp(a));
+            writeln!(
+                stderr,
+                "most partial sequences held at once (each holds its events):"
+            )?;
+            for (peak, name) in holding.iter().take(5) {
+                writeln!(stderr, "  {peak:>8}  {name}")?;
+            }
         }
     }
     if let Some(e) = outcome.alerts.spill_error() {

@@ -297,6 +297,19 @@ fn verbose_shows_where_the_time_went() {
     assert!(per_event > 0.0 && per_event < 4.0, "{work}");
     assert!(err.contains("time: read "), "{err}");
     assert!(err.contains("slowest rules"), "{err}");
+    // The sequence rules hold partial sequences; the event rules do not.
+    let held = err
+        .split("most partial sequences held at once (each holds its events):\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no partial sequences section in:\n{err}"));
+    assert!(
+        held.contains("SSH Password Guessing Followed by Success"),
+        "{err}"
+    );
+    assert!(
+        !held.contains("Shell Redirected to a /dev/tcp Socket"),
+        "{err}"
+    );
 }
 
 #[test]
