@@ -59,6 +59,23 @@ pub(crate) enum Cell {
     Json(Box<Value>),
 }
 
+impl Cell {
+    /// The value, its string (if any) read from `text`, the buffer the
+    /// cell was made over.
+    #[inline]
+    fn view<'a>(&'a self, text: &'a str) -> FieldValue<'a> {
+        match self {
+            Cell::Null => FieldValue::Null,
+            Cell::Bool(b) => FieldValue::Bool(*b),
+            Cell::Number(n) => FieldValue::Number(n),
+            Cell::Str { start, len } => {
+                FieldValue::Str(&text[*start as usize..(*start + *len) as usize])
+            }
+            Cell::Json(v) => FieldValue::Json(v),
+        }
+    }
+}
+
 /// What a tabled decode gathers besides the pruned document: the cells in
 /// document order and the text their strings point into. One per decoding
 /// thread, reused, so a decode allocates only what its event keeps.
@@ -123,18 +140,7 @@ impl Cells {
     pub(crate) fn to_values(&self) -> Vec<(u32, Value)> {
         self.cells
             .iter()
-            .map(|(c, cell)| {
-                let v = match cell {
-                    Cell::Null => Value::Null,
-                    Cell::Bool(b) => Value::Bool(*b),
-                    Cell::Number(n) => Value::Number(n.clone()),
-                    Cell::Str { start, len } => {
-                        Value::from(&self.text[*start as usize..(*start + *len) as usize])
-                    }
-                    Cell::Json(v) => (**v).clone(),
-                };
-                (*c, v)
-            })
+            .map(|(c, cell)| (*c, cell.view(&self.text).to_json()))
             .collect()
     }
 }
@@ -214,7 +220,7 @@ impl FieldTable {
             return false;
         };
         for c in cells {
-            f(self.view(c));
+            f(c.view(&self.text));
         }
         true
     }
@@ -234,19 +240,6 @@ impl FieldTable {
         let ends = &self.index[self.layout.columns.div_ceil(64) as usize * WORD..];
         let start = if k == 0 { 0 } else { ends[k - 1] as usize };
         Some(&self.cells[start..ends[k] as usize])
-    }
-
-    #[inline]
-    fn view<'a>(&'a self, cell: &'a Cell) -> FieldValue<'a> {
-        match cell {
-            Cell::Null => FieldValue::Null,
-            Cell::Bool(b) => FieldValue::Bool(*b),
-            Cell::Number(n) => FieldValue::Number(n),
-            Cell::Str { start, len } => {
-                FieldValue::Str(&self.text[*start as usize..(*start + *len) as usize])
-            }
-            Cell::Json(v) => FieldValue::Json(v),
-        }
     }
 
     /// The values of `path_id` as owned JSON (tests).

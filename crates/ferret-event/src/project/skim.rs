@@ -5,8 +5,8 @@
 //! Through serde's visitor API, serde_json spends most of a projected decode
 //! on keys and values no rule reads (a visitor call per token, a key
 //! comparison per member). Skimming a skipped string is one pass over it,
-//! eight bytes at a time ([`string_stop`]); a skipped key is never compared unless a projected
-//! key at its level could be it.
+//! eight bytes at a time ([`string_stop`]); a skipped key is never compared
+//! unless a projected key at its level could be it.
 //!
 //! The reader is conservative. Wherever it is not certain that serde_json
 //! accepts a record and builds the same value from it (surrogate escapes,
