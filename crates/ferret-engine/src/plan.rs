@@ -70,25 +70,22 @@ pub struct Filter {
     /// True when the condition reads a stage alias (`event0.process.pid`), so
     /// it can only be evaluated against a specific partial sequence.
     pub uses_aliases: bool,
+    /// The named category's bit ([`ferret_event::category::category_bit`]),
+    /// 0 for `any` and for categories ECS does not define.
+    pub category_bit: u64,
 }
 
 impl Filter {
-    /// Whether the category matches, given the values of the event's
-    /// category field (see [`Event::values`]), for checking several filters
-    /// against one event.
-    pub fn category_in(&self, values: &[FieldValue<'_>]) -> bool {
-        match &self.category {
-            CategoryFilter::Any => true,
-            CategoryFilter::Named(name) => values
-                .iter()
-                .any(|v| matches!(v, FieldValue::Str(s) if s == name)),
-        }
-    }
-
     /// Whether the event's category matches (the condition is not checked).
+    #[inline]
     pub fn category_matches(&self, category_path: &FieldPath, event: &Event) -> bool {
         match &self.category {
             CategoryFilter::Any => true,
+            // An ECS category: one AND with the event's categories, read
+            // once for all rules.
+            CategoryFilter::Named(_) if self.category_bit != 0 => {
+                event.category_bits(category_path) & self.category_bit != 0
+            }
             CategoryFilter::Named(name) => {
                 let mut hit = false;
                 event.for_each(category_path, &mut |v| {
@@ -267,8 +264,13 @@ fn plan_filter(eq: &ast::EventQuery, cx: &PlanContext) -> Result<Filter, PlanErr
             }
         }
     };
+    let category_bit = match &category {
+        CategoryFilter::Named(name) => ferret_event::category::category_bit(name).unwrap_or(0),
+        CategoryFilter::Any => 0,
+    };
     Ok(Filter {
         category,
+        category_bit,
         condition: Predicate::compile(&eq.condition, cx)?,
         uses_aliases: reads_alias(&eq.condition, &cx.aliases),
     })

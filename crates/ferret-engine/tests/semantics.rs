@@ -87,6 +87,9 @@ fn category_field_is_configurable() {
     let events = common::events(docs);
     let out = common::run_query("dns where true", &opts, &RunConfig::default(), &events);
     assert_eq!(ids(&out), vec![vec![1]]);
+    // An ECS category (checked by bits) on the configured field too.
+    let out = common::run_query("file where true", &opts, &RunConfig::default(), &events);
+    assert_eq!(ids(&out), vec![vec![2]]);
 }
 
 #[test]

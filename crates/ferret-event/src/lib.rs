@@ -7,6 +7,7 @@
 //!   raw records ([`RawBatch`]) that decode independently (so a thread pool
 //!   can decode them in order); bad input becomes a [`Skip`] with a
 //!   [`SkipReason`], counted in [`ReadStats`] and printed by [`SkipReporter`].
+//! - [`category`]: ECS event categories as bits ([`Event::category_bits`]).
 //! - [`path`]: [`FieldPath`] resolution (nested and flat dotted keys, arrays).
 //! - [`project`]: [`Projection`] decodes only the fields the rules read,
 //!   into a compact [`FieldTable`] per event.
@@ -15,6 +16,7 @@
 //! - [`time`]: [`Timestamp`] parsing as Elasticsearch's default date format
 //!   does, and [`event_timestamp`], the per-query timestamp check.
 
+pub mod category;
 pub mod path;
 pub mod project;
 pub mod read;
@@ -61,6 +63,9 @@ pub struct Event {
     /// The first path [`Event::first_timestamp`] was asked for, by id, and
     /// its answer: every rule orders by the same field, usually.
     first_ts: OnceLock<(u32, Option<Timestamp>)>,
+    /// The first path [`Event::category_bits`] was asked for, by id, and
+    /// its answer.
+    categories: OnceLock<(u32, u64)>,
 }
 
 impl Event {
@@ -70,6 +75,7 @@ impl Event {
             origin,
             table: None,
             first_ts: OnceLock::new(),
+            categories: OnceLock::new(),
         }
     }
 
@@ -133,6 +139,28 @@ impl Event {
     }
 
     /// The values at `path`, arrays flattened.
+    /// The ECS categories ([`category::ECS_CATEGORIES`]) among the string
+    /// values at `path`, as bits ([`category::category_bit`]); remembered
+    /// for the first path asked, since every rule reads the same category
+    /// field, usually.
+    pub fn category_bits(&self, path: &FieldPath) -> u64 {
+        let compute = || {
+            let mut bits = 0;
+            self.for_each(path, &mut |v| {
+                if let FieldValue::Str(s) = v {
+                    bits |= category::category_bit(s).unwrap_or(0);
+                }
+            });
+            bits
+        };
+        let (id, bits) = self.categories.get_or_init(|| (path.id(), compute()));
+        if *id == path.id() {
+            *bits
+        } else {
+            compute()
+        }
+    }
+
     pub fn values<'a>(&'a self, path: &FieldPath) -> Vec<FieldValue<'a>> {
         let mut out = Vec::new();
         self.for_each(path, &mut |v| out.push(v));

@@ -131,15 +131,13 @@ fn match_stages(
     let defer = defer && plan.stages.len() < 63;
     let mut out = Matches::default();
     let mut deferred = 0u64;
-    let categories = event.values(category);
-    let categories = categories.as_slice();
     let mut positive = 0;
     for (i, st) in plan.stages.iter().enumerate() {
         let starts = !st.missing && positive == 0;
         if !st.missing {
             positive += 1;
         }
-        if !st.filter.category_in(categories) {
+        if !st.filter.category_matches(category, event) {
             continue;
         }
         if defer && !st.missing && !starts {
@@ -151,7 +149,7 @@ fn match_stages(
     if let Some(u) = plan
         .until
         .as_ref()
-        .filter(|u| u.filter.category_in(categories))
+        .filter(|u| u.filter.category_matches(category, event))
     {
         if defer {
             deferred |= UNTIL_BIT;
