@@ -687,6 +687,32 @@ fn advancing_time_matches_buffered_candidates_without_more_events() {
 }
 
 #[test]
+fn with_a_window_events_failing_every_later_condition_are_not_buffered() {
+    let windowed = RunConfig {
+        reorder_window: Some(std::time::Duration::from_secs(1)),
+        ..RunConfig::default()
+    };
+    let docs = vec![
+        ev(1, 1_000, "process", json!({"k": 1})),
+        ev(2, 1_100, "file", json!({"k": 1, "x": 2})),
+        ev(3, 1_200, "network", json!({"k": 1, "y": 2})),
+        ev(4, 1_300, "file", json!({"k": 1, "x": 1})),
+        ev(5, 1_400, "process", json!({"k": 2})),
+        ev(6, 1_500, "network", json!({"k": 2, "y": 1})),
+        ev(7, 1_600, "file", json!({"k": 2, "x": 1})),
+    ];
+    let out = run_with(
+        "sequence by k [process where true] [file where x == 1] until [network where y == 1]",
+        docs,
+        &windowed,
+    );
+    assert_eq!(ids(&out), vec![vec![1, 4]]);
+    // The file with x == 2 and the network event with y == 2 were dropped
+    // at push; the rest waited in the window.
+    assert_eq!(out.stats.buffered, 5);
+}
+
+#[test]
 fn planner_rejects_shapes_elasticsearch_rejects() {
     let cases = [
         (

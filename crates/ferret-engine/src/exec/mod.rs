@@ -96,8 +96,9 @@ pub struct Stats {
     /// Events pushed.
     pub events: u64,
     /// Events kept in memory for ordering: sequence candidates (events that
-    /// matched a stage) without a reorder window, every timed event pushed
-    /// with one (stages are evaluated when the event is matched).
+    /// matched a stage) without a reorder window; with one, timed events
+    /// that matched a first or missing stage or the condition of a later
+    /// stage or `until` (their keys are evaluated when they are matched).
     pub buffered: u64,
     /// Events that matched a sequence stage but had no usable timestamp and
     /// were therefore skipped (a sequence needs the time order).

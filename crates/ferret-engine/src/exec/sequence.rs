@@ -48,12 +48,14 @@
 //!   than one already matched) is counted in [`Stats::late_events`] and not
 //!   used.
 //!
-//! With a window, a buffered event's stages are evaluated only when it is
-//! matched, in time order, and a stage past the first (and `until`) only
-//! when some partial sequence is live then: nothing could advance or be
-//! cancelled otherwise. A rule whose first stage is rare thus spends almost
-//! nothing on the common events of its later stages. Evaluation is a pure
-//! function of the event, so when it happens does not change the result.
+//! With a window, the join key of a stage past the first (and of `until`)
+//! is evaluated only when the event is matched, in time order, and some
+//! partial sequence is live then: nothing could advance or be cancelled
+//! otherwise. Those stages' conditions are checked at push, so an event
+//! that fails them is not buffered at all (most events of a later stage's
+//! category do: a rule's later stages are as narrow as its first).
+//! Evaluation is a pure function of the event, so when it happens does not
+//! change the result.
 //!
 //! In both modes the matcher holds at most `max_live_partials` partial
 //! sequences (least recently advanced evicted first, counted), drops those
@@ -87,16 +89,27 @@ pub(crate) fn eval_key(keys: &[KeyPlan], event: &Event) -> Option<Key> {
     Some(out)
 }
 
+/// Whether `event` matches the stage's condition, as far as it can be
+/// checked without a partial: a condition that reads aliases is checked
+/// per partial (see [`Matcher::advance`]).
+fn condition_holds(stage: &StagePlan, event: &Event) -> bool {
+    stage.filter.uses_aliases || stage.filter.condition.matches(&EvalInput::event(event))
+}
+
+/// The stage's key for an event whose condition holds:
+/// `Some((key, deferred))`, where `deferred` means the condition still has
+/// to be checked per partial; `None` when a non-nullable key is null.
+fn stage_key(stage: &StagePlan, event: &Event) -> Option<(Key, bool)> {
+    eval_key(&stage.keys, event).map(|k| (k, stage.filter.uses_aliases))
+}
+
 /// Whether `event` matches the stage's condition (unless it reads aliases)
-/// and key; its category is the caller's to check. `Some((key, deferred))`
-/// on a match, where `deferred` means the condition still has to be
-/// checked per partial.
+/// and key; its category is the caller's to check.
 fn stage_eval(stage: &StagePlan, event: &Event) -> Option<(Key, bool)> {
-    let deferred = stage.filter.uses_aliases;
-    if !deferred && !stage.filter.condition.matches(&EvalInput::event(event)) {
+    if !condition_holds(stage, event) {
         return None;
     }
-    eval_key(&stage.keys, event).map(|k| (k, deferred))
+    stage_key(stage, event)
 }
 
 /// What an event matched: (stage index, key, condition deferred) by
@@ -119,9 +132,10 @@ const UNTIL_BIT: u64 = 1 << 63;
 
 /// Evaluates `event` against the stages whose category it has. With
 /// `defer`, only stages that can start a sequence or record a missing
-/// event are evaluated now; the others (and `until`) are returned as a
-/// mask for [`match_deferred`], since they only matter while a partial
-/// sequence is live.
+/// event are evaluated in full now; of the others (and `until`), those
+/// whose condition holds are returned as a mask for [`match_deferred`],
+/// which evaluates their keys: they only matter while a partial sequence
+/// is live.
 fn match_stages(
     plan: &SequencePlan,
     category: &FieldPath,
@@ -141,7 +155,9 @@ fn match_stages(
             continue;
         }
         if defer && !st.missing && !starts {
-            deferred |= 1 << i;
+            if condition_holds(st, event) {
+                deferred |= 1 << i;
+            }
         } else if let Some((key, d)) = stage_eval(st, event) {
             out.stages.push((i, key, d));
         }
@@ -152,7 +168,9 @@ fn match_stages(
         .filter(|u| u.filter.category_matches(category, event))
     {
         if defer {
-            deferred |= UNTIL_BIT;
+            if condition_holds(u, event) {
+                deferred |= UNTIL_BIT;
+            }
         } else {
             out.until = stage_eval(u, event).map(|(k, _)| k);
         }
@@ -160,11 +178,12 @@ fn match_stages(
     (out, deferred)
 }
 
-/// Evaluates the stages `mask` names (see [`match_stages`]) into `out`.
+/// Evaluates the keys of the stages `mask` names (see [`match_stages`]:
+/// their conditions hold) into `out`.
 fn match_deferred(plan: &SequencePlan, event: &Event, mask: u64, out: &mut Matches) {
     for (i, st) in plan.stages.iter().enumerate() {
         if mask & (1 << i) != 0 {
-            if let Some((key, d)) = stage_eval(st, event) {
+            if let Some((key, d)) = stage_key(st, event) {
                 out.stages.push((i, key, d));
             }
         }
@@ -174,7 +193,7 @@ fn match_deferred(plan: &SequencePlan, event: &Event, mask: u64, out: &mut Match
         out.until = plan
             .until
             .as_ref()
-            .and_then(|u| stage_eval(u, event))
+            .and_then(|u| stage_key(u, event))
             .map(|(k, _)| k);
     }
 }
