@@ -164,6 +164,39 @@ impl Predicate {
         self.pred.necessary()
     }
 
+    /// The parts of the condition that must each hold for it to hold and
+    /// that read one field only, a field `usable` accepts: the operands of
+    /// its top-level `and` (or the whole condition), such as
+    /// `event.type == "start"`. A guard's result depends on that field's
+    /// values alone, so a caller can work it out once per distinct value
+    /// and skip the condition for events whose values fail it. Not for
+    /// conditions that read stage aliases (their fields are another
+    /// event's).
+    pub fn guards(&self, usable: &dyn Fn(&FieldPath) -> bool) -> Vec<Guard> {
+        fn walk(p: &Pred, usable: &dyn Fn(&FieldPath) -> bool, out: &mut Vec<Guard>) {
+            if let Pred::And(ps) = p {
+                for p in ps {
+                    walk(p, usable, out);
+                }
+                return;
+            }
+            let mut paths = Vec::new();
+            p.paths(&mut paths);
+            paths.dedup();
+            if let [path] = &paths[..] {
+                if usable(path) {
+                    out.push(Guard {
+                        path: path.clone(),
+                        pred: Box::new(p.clone()),
+                    });
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.pred, usable, &mut out);
+        out
+    }
+
     /// Every field path the condition reads, as dotted names (alias fields
     /// included with their alias prefix), for projection at decode time.
     pub fn fields(&self) -> Vec<String> {
@@ -182,6 +215,28 @@ impl Predicate {
         let mut out = Vec::new();
         self.pred.paths(&mut out);
         out
+    }
+}
+
+/// A part of a condition that must hold for the whole to hold, reading
+/// one field (see [`Predicate::guards`]).
+#[derive(Clone, Debug)]
+pub struct Guard {
+    path: FieldPath,
+    pred: Box<Pred>,
+}
+
+impl Guard {
+    /// The one field the guard reads.
+    pub fn path(&self) -> &FieldPath {
+        &self.path
+    }
+
+    /// Whether the guard holds for `event`: false means the condition it
+    /// came from does not hold either.
+    pub fn holds(&self, event: &Event) -> bool {
+        // Evaluated as an operand of the condition's top-level `and` is.
+        self.pred.eval(&EvalInput::event(event), false) == Some(true)
     }
 }
 

@@ -1,99 +1,124 @@
 //! Which rules an event can concern, by cheap facts read off the event: the
-//! index it names, its `host.os.type` (behavior rules' OS lists) and the
-//! string values of each category field the rules use.
+//! index it names, its `host.os.type` (behavior rules' OS lists), the
+//! string values of each category field the rules use, and the values of
+//! a few fields with few distinct values (`event.type`, `event.action`, …)
+//! that rules test in their top-level `and`.
 //!
 //! Events with the same facts concern the same rules, and a file has few
 //! distinct combinations, so the rule list is computed once per
 //! combination and cached. The lookup key is the facts written as bytes
 //! into a reused buffer; the rules are worked out from the event only the
 //! first time its key is seen.
+//!
+//! A rule's filter (`process where event.type == "start" and …`) cannot
+//! hold for an event whose `event.type` fails `event.type == "start"`: such
+//! one-field operands of a top-level `and` on a [`GUARD_FIELDS`] field are
+//! the filter's guards ([`ferret_engine::Guard`]). Each guard field sorts
+//! its distinct values into classes by which guards they pass (worked out
+//! on first sight of the values); the class is the key's part for that
+//! field. A rule is kept for an event when one of its filters has the
+//! event's category and all its guards pass.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ferret_engine::plan::CategoryFilter;
+use ferret_engine::Guard;
 use ferret_event::{Event, FieldPath, FieldValue};
 
 use crate::compile::{os_type, Compiled, EventScope};
 use crate::index::index_name;
 
-/// Rule lists per combination of facts, computed on first sight.
-pub(crate) struct Dispatch {
+/// Fields whose values are few (a handful of event types, actions,
+/// outcomes, data sets) and which rules test in nearly every filter.
+const GUARD_FIELDS: &[&str] = &[
+    "event.type",
+    "event.action",
+    "event.outcome",
+    "event.kind",
+    "event.module",
+    "event.dataset",
+    "event.provider",
+    "event.code",
+    "event.category",
+    "host.os.type",
+    "host.os.name",
+    "host.os.family",
+    "host.os.platform",
+    "data_stream.dataset",
+    "data_stream.type",
+    "data_stream.namespace",
+    "agent.type",
+    "network.direction",
+    "network.transport",
+    "network.protocol",
+];
+
+/// The facts of an event as bytes (see [`DispatchKeys::write`]): what a
+/// decoding thread works out for [`Dispatch::rules_for`].
+pub(crate) struct DispatchKeys {
     /// The distinct category fields of the rules.
     fields: Vec<FieldPath>,
-    /// Per rule: its category field (index into `fields`) and the
-    /// categories it can use (`None`: `any`, every event).
-    rules: Vec<(usize, Option<Vec<String>>)>,
-    /// By key (see [`Dispatch::write_key`]).
-    cache: HashMap<Box<[u8]>, Arc<[u32]>>,
-    /// Scratch for the key and for one field's values, reused across events.
-    key: Vec<u8>,
-    values: Vec<&'static str>,
+    /// The fields the rules' guards read.
+    guard_paths: Vec<FieldPath>,
 }
 
-/// Distinct keys cached before the cache is emptied (adversarial input with
+/// Rule lists per combination of facts, computed on first sight.
+pub(crate) struct Dispatch {
+    keys: Arc<DispatchKeys>,
+    /// Per rule, what each of its filters (stages, `until`) requires.
+    rules: Vec<Vec<FilterFacts>>,
+    /// Per guard field (as `keys.guard_paths`), its guards and classes.
+    guards: Vec<GuardField>,
+    /// By key, as written.
+    by_key: HashMap<Box<[u8]>, Arc<[u32]>>,
+    /// By key with each guard field's values replaced by their class:
+    /// fewer combinations, for keys not seen lately.
+    by_class: HashMap<Box<[u8]>, Arc<[u32]>>,
+    /// Scratch: the classes of one key, and the key written with them.
+    classes: Vec<u32>,
+    class_key: Vec<u8>,
+}
+
+/// What one filter of a rule requires of an event.
+struct FilterFacts {
+    /// Its category field (index into `DispatchKeys::fields`).
+    field: usize,
+    /// Its category; `None` for `any`.
+    category: Option<String>,
+    /// Its guards: (guard field, guard within it).
+    guards: Vec<(usize, usize)>,
+}
+
+/// The guards on one field, and the classes its values fall into.
+#[derive(Default)]
+struct GuardField {
+    guards: Vec<Guard>,
+    /// The field's values (as [`write_values`] writes them) -> class.
+    class_of: HashMap<Box<[u8]>, u32>,
+    /// Per class, which guards pass (bit `i` of word `i / 64`).
+    passes: Vec<Box<[u64]>>,
+    class_by_passes: HashMap<Box<[u64]>, u32>,
+}
+
+/// Distinct keys cached before a cache is emptied (adversarial input with
 /// a new `_index` on every line must not grow memory).
 const CACHE_CAP: usize = 4096;
 
-/// Ends a part of a key. Neither byte occurs in UTF-8 text, so a key
-/// decodes one way only.
+/// Ends a part of a key; separates values within a part; marks a value
+/// that is not a string. None of these bytes occurs in UTF-8 text, so a
+/// key decodes one way only.
 const END: u8 = 0xff;
 const NEXT: u8 = 0xfe;
+const NOT_STRING: u8 = 0xfd;
 
-impl Dispatch {
-    pub(crate) fn new(compiled: &Compiled) -> Self {
-        let mut fields: Vec<FieldPath> = Vec::new();
-        let rules = compiled
-            .rules
-            .iter()
-            .map(|r| {
-                let path = &r.plan.category_path;
-                let i = match fields.iter().position(|f| f == path) {
-                    Some(i) => i,
-                    None => {
-                        fields.push(path.clone());
-                        fields.len() - 1
-                    }
-                };
-                let cats = r
-                    .plan
-                    .categories()
-                    .map(|cs| cs.into_iter().map(str::to_string).collect());
-                (i, cats)
-            })
-            .collect();
-        Dispatch {
-            fields,
-            rules,
-            cache: HashMap::new(),
-            key: Vec::new(),
-            values: Vec::new(),
-        }
-    }
-
-    /// The rules `ev` can concern, in rule order.
-    pub(crate) fn rules_for(&mut self, compiled: &Compiled, ev: &Event) -> Arc<[u32]> {
-        let mut key = std::mem::take(&mut self.key);
-        self.write_key(ev, &mut key);
-        let list = match self.cache.get(&key[..]) {
-            Some(list) => list.clone(),
-            None => {
-                let list = self.work_out(compiled, ev);
-                if self.cache.len() >= CACHE_CAP {
-                    self.cache.clear();
-                }
-                self.cache.insert(key.as_slice().into(), list.clone());
-                list
-            }
-        };
-        self.key = key;
-        list
-    }
-
+impl DispatchKeys {
     /// Writes the facts of `ev` into `key`: the index name as
-    /// [`crate::index::event_index`] gives it, the OS type lowercased, and
-    /// per category field its distinct string values, sorted, so that
-    /// events with equal keys concern the same rules.
-    fn write_key(&mut self, ev: &Event, key: &mut Vec<u8>) {
+    /// [`crate::index::event_index`] gives it, the OS type lowercased, per
+    /// category field its distinct string values, sorted, and per guard
+    /// field its values as [`write_values`] writes them; each part ends
+    /// with [`END`]. Events with equal keys concern the same rules.
+    pub(crate) fn write(&self, ev: &Event, key: &mut Vec<u8>) {
         key.clear();
         match index_name(ev) {
             Some(name) => {
@@ -111,9 +136,7 @@ impl Dispatch {
             None => key.push(0),
         }
         key.push(END);
-        // The values vector outlives any one event: it is emptied before
-        // this function returns, so no borrow of `ev` escapes.
-        let mut values = reuse(&mut self.values);
+        let mut values: Vec<&str> = Vec::new();
         for f in &self.fields {
             ev.for_each(f, &mut |v| {
                 if let FieldValue::Str(s) = v {
@@ -129,13 +152,138 @@ impl Dispatch {
             }
             key.push(END);
         }
-        self.values = reuse(&mut values);
+        for path in &self.guard_paths {
+            write_values(ev, path, key);
+            key.push(END);
+        }
+    }
+}
+
+impl Dispatch {
+    pub(crate) fn new(compiled: &Compiled) -> Self {
+        let mut fields: Vec<FieldPath> = Vec::new();
+        let mut guard_paths: Vec<FieldPath> = Vec::new();
+        let mut guards: Vec<GuardField> = Vec::new();
+        let usable: Vec<FieldPath> = GUARD_FIELDS.iter().map(|f| FieldPath::dotted(f)).collect();
+        let usable = |p: &FieldPath| usable.contains(p);
+        let rules = compiled
+            .rules
+            .iter()
+            .map(|r| {
+                let path = &r.plan.category_path;
+                let field = match fields.iter().position(|f| f == path) {
+                    Some(i) => i,
+                    None => {
+                        fields.push(path.clone());
+                        fields.len() - 1
+                    }
+                };
+                r.plan
+                    .filters()
+                    .into_iter()
+                    .map(|f| {
+                        let category = match &f.category {
+                            CategoryFilter::Any => None,
+                            CategoryFilter::Named(name) => Some(name.clone()),
+                        };
+                        // A condition reading stage aliases is checked
+                        // against a partial, with another event's fields.
+                        let found = if f.uses_aliases {
+                            Vec::new()
+                        } else {
+                            f.condition.guards(&usable)
+                        };
+                        let guards = found
+                            .into_iter()
+                            .map(|g| {
+                                let at = match guard_paths.iter().position(|p| p == g.path()) {
+                                    Some(i) => i,
+                                    None => {
+                                        guard_paths.push(g.path().clone());
+                                        guards.push(GuardField::default());
+                                        guards.len() - 1
+                                    }
+                                };
+                                guards[at].guards.push(g);
+                                (at, guards[at].guards.len() - 1)
+                            })
+                            .collect();
+                        FilterFacts {
+                            field,
+                            category,
+                            guards,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Dispatch {
+            keys: Arc::new(DispatchKeys {
+                fields,
+                guard_paths,
+            }),
+            rules,
+            guards,
+            by_key: HashMap::new(),
+            by_class: HashMap::new(),
+            classes: Vec::new(),
+            class_key: Vec::new(),
+        }
     }
 
-    /// The rules an event concerns, worked out from its facts.
+    /// What decoding threads need to write keys.
+    pub(crate) fn keys(&self) -> &Arc<DispatchKeys> {
+        &self.keys
+    }
+
+    /// The rules `ev` can concern, in rule order; `key` is its facts as
+    /// [`DispatchKeys::write`] wrote them.
+    pub(crate) fn rules_for(&mut self, compiled: &Compiled, ev: &Event, key: &[u8]) -> Arc<[u32]> {
+        if let Some(list) = self.by_key.get(key) {
+            return list.clone();
+        }
+        // The key's parts: index, OS type, the category fields, then the
+        // guard fields.
+        let mut parts = key.split(|&b| b == END);
+        let fixed = 2 + self.keys.fields.len();
+        let mut class_key = std::mem::take(&mut self.class_key);
+        class_key.clear();
+        for part in parts.by_ref().take(fixed) {
+            class_key.extend_from_slice(part);
+            class_key.push(END);
+        }
+        self.classes.clear();
+        for (g, values) in self.guards.iter_mut().zip(parts) {
+            let class = g.class(values, ev);
+            self.classes.push(class);
+            class_key.extend_from_slice(&class.to_le_bytes());
+        }
+        let list = match self.by_class.get(&class_key[..]) {
+            Some(list) => list.clone(),
+            None => {
+                let list = self.work_out(compiled, ev);
+                if self.by_class.len() >= CACHE_CAP {
+                    self.by_class.clear();
+                }
+                self.by_class
+                    .insert(class_key.as_slice().into(), list.clone());
+                list
+            }
+        };
+        self.class_key = class_key;
+        if self.by_key.len() >= CACHE_CAP {
+            self.by_key.clear();
+        }
+        self.by_key.insert(key.into(), list.clone());
+        list
+    }
+
+    /// The rules an event concerns, worked out from its facts (with the
+    /// guard classes [`Dispatch::rules_for`] found).
     fn work_out(&self, compiled: &Compiled, ev: &Event) -> Arc<[u32]> {
         let scope = EventScope::of(ev);
         let categories: Vec<Vec<&str>> = self
+            .keys
             .fields
             .iter()
             .map(|f| {
@@ -145,31 +293,73 @@ impl Dispatch {
                     .collect()
             })
             .collect();
+        let passes = |&(field, guard): &(usize, usize)| {
+            let g = &self.guards[field];
+            g.passes[self.classes[field] as usize][guard / 64] & (1 << (guard % 64)) != 0
+        };
         compiled
             .rules
             .iter()
             .zip(&self.rules)
             .enumerate()
-            .filter(|(_, (rule, (field, cats)))| {
+            .filter(|(_, (rule, filters))| {
                 rule.scope.admits(&scope)
-                    && match cats {
-                        None => true,
-                        Some(cats) => cats
-                            .iter()
-                            .any(|c| categories[*field].contains(&c.as_str())),
-                    }
+                    && filters.iter().any(|f| {
+                        f.category
+                            .as_ref()
+                            .is_none_or(|c| categories[f.field].contains(&c.as_str()))
+                            && f.guards.iter().all(passes)
+                    })
             })
             .map(|(i, _)| i as u32)
             .collect()
     }
 }
 
-/// An empty vector with `v`'s allocation, for borrows of another lifetime
-/// (collecting an emptied vector's iterator into one of the same layout
-/// keeps the allocation).
-fn reuse<'b>(v: &mut Vec<&str>) -> Vec<&'b str> {
-    v.clear();
-    std::mem::take(v).into_iter().map(|_| "").collect()
+impl GuardField {
+    /// The class of a field's values (`values`, as written into a key, of
+    /// `ev`): the guards they pass, worked out on the first event with
+    /// these values.
+    fn class(&mut self, values: &[u8], ev: &Event) -> u32 {
+        if let Some(&c) = self.class_of.get(values) {
+            return c;
+        }
+        let mut bits = vec![0u64; self.guards.len().div_ceil(64)];
+        for (i, g) in self.guards.iter().enumerate() {
+            if g.holds(ev) {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        let bits: Box<[u64]> = bits.into();
+        let next = self.passes.len() as u32;
+        let c = *self.class_by_passes.entry(bits.clone()).or_insert(next);
+        if c == next {
+            self.passes.push(bits);
+        }
+        // Classes stay (there are as many as guard outcomes differ); the
+        // values seen are forgotten now and then.
+        if self.class_of.len() >= CACHE_CAP {
+            self.class_of.clear();
+        }
+        self.class_of.insert(values.into(), c);
+        c
+    }
+}
+
+/// Appends every value of `path` in `ev`, in order, each followed by
+/// [`NEXT`]: strings as their bytes, anything else as [`NOT_STRING`] and
+/// its JSON text.
+fn write_values(ev: &Event, path: &FieldPath, out: &mut Vec<u8>) {
+    ev.for_each(path, &mut |v| {
+        match v {
+            FieldValue::Str(s) => out.extend_from_slice(s.as_bytes()),
+            other => {
+                out.push(NOT_STRING);
+                out.extend_from_slice(other.to_json().to_string().as_bytes());
+            }
+        }
+        out.push(NEXT);
+    });
 }
 
 #[cfg(test)]
@@ -207,6 +397,31 @@ mod tests {
                 "sequence [file where true] [process where true]",
                 "",
             ),
+            // Guards: one-field operands of the top-level `and`.
+            rule(
+                "proc-start",
+                "process where event.type == \"start\" and process.name != null",
+                "",
+            ),
+            rule(
+                "exec-then-net",
+                "sequence by h [process where event.action : \"EXEC\"] \
+                 [network where event.type in (\"start\", \"info\") and not event.outcome == \"failure\"]",
+                "",
+            ),
+            rule(
+                "until-failure",
+                "sequence by h [file where true] [process where true] \
+                 until [network where event.outcome == \"failure\"]",
+                "",
+            ),
+            rule("logon-code", "any where event.code == 4624 and h != null", ""),
+            // Not a guard: the `or` spans two fields.
+            rule(
+                "either",
+                "process where event.type == \"end\" or event.action == \"exec\"",
+                "",
+            ),
         ];
         let mut paths = Vec::new();
         for (i, text) in files.iter().enumerate() {
@@ -227,21 +442,46 @@ mod tests {
             RuleSet::load(&paths, &RuleFilter::default()),
             &CompileOptions::default(),
         );
-        assert_eq!(c.rules.len(), 5, "{:?}", c.failed);
+        assert_eq!(c.rules.len(), 10, "{:?}", c.failed);
         c
     }
 
-    /// The rules an event concerns, worked out directly.
+    /// The rules an event concerns, worked out directly: scope, and a
+    /// filter whose category the event has and whose guards hold.
     fn expected(c: &Compiled, ev: &Event) -> Vec<u32> {
         let scope = EventScope::of(ev);
         let cats: Vec<FieldValue> = ev.values(&FieldPath::dotted("event.category"));
+        let usable: Vec<FieldPath> = GUARD_FIELDS.iter().map(|f| FieldPath::dotted(f)).collect();
         (0..c.rules.len() as u32)
             .filter(|&i| {
                 let r = &c.rules[i as usize];
                 r.scope.admits(&scope)
-                    && r.plan.categories().is_none_or(|want| {
-                        cats.iter()
-                            .any(|v| v.as_str().is_some_and(|s| want.contains(&s)))
+                    && r.plan.filters().iter().any(|f| {
+                        let cat_ok = match &f.category {
+                            CategoryFilter::Any => true,
+                            CategoryFilter::Named(n) => cats.iter().any(|v| v.as_str() == Some(n)),
+                        };
+                        cat_ok
+                            && f.condition
+                                .guards(&|p| usable.contains(p))
+                                .iter()
+                                .all(|g| g.holds(ev))
+                    })
+            })
+            .collect()
+    }
+
+    /// The rules whose condition holds for the event: a dispatch that
+    /// left one out would lose its alerts.
+    fn matching(c: &Compiled, ev: &Event) -> Vec<u32> {
+        let scope = EventScope::of(ev);
+        (0..c.rules.len() as u32)
+            .filter(|&i| {
+                let r = &c.rules[i as usize];
+                r.scope.admits(&scope)
+                    && r.plan.filters().iter().any(|f| {
+                        f.category_matches(&r.plan.category_path, ev)
+                            && f.condition.matches(&ferret_engine::EvalInput::event(ev))
                     })
             })
             .collect()
@@ -264,45 +504,125 @@ mod tests {
             json!({"event": {"category": "process"}, "host": {"os": {"type": "linux"}}}),
             json!({"event": {"category": 7}}),
             json!({}),
+            // Guard fields: types, actions (case), outcomes, codes.
+            json!({"h": 1, "event": {"category": "process", "type": "start", "action": "exec"}, "process": {"name": "a"}}),
+            json!({"h": 1, "event": {"category": "process", "type": "start", "action": "Exec"}, "process": {"name": "a"}}),
+            json!({"h": 1, "event": {"category": "process", "type": "end", "action": "end"}}),
+            json!({"h": 1, "event": {"category": "process", "type": ["end"], "action": "fork"}}),
+            json!({"h": 1, "event": {"category": "network", "type": ["protocol", "info"]}}),
+            json!({"h": 1, "event": {"category": "network", "type": ["info", "protocol"]}}),
+            json!({"h": 1, "event": {"category": "network", "type": "start", "outcome": "failure"}}),
+            json!({"h": 1, "event": {"category": "network", "type": "end", "outcome": "success"}}),
+            json!({"h": 1, "event": {"category": "authentication", "code": 4624}}),
+            json!({"h": 1, "event": {"category": "authentication", "code": "4624"}}),
+            json!({"h": 1, "event": {"category": "authentication", "code": 4625}}),
+            json!({"h": 1, "event": {"category": "authentication", "code": [4625, 4624]}}),
         ]
         .into_iter()
         .map(|d| Event::new(d, Origin::default()))
         .collect()
     }
 
+    fn key_of(dispatch: &Dispatch, ev: &Event) -> Vec<u8> {
+        let mut key = Vec::new();
+        dispatch.keys().write(ev, &mut key);
+        key
+    }
+
     #[test]
-    fn cached_lists_equal_the_direct_answer() {
+    fn cached_lists_equal_the_direct_answer_and_keep_every_matching_rule() {
         let c = compiled();
         let mut dispatch = Dispatch::new(&c);
         let events = events();
-        // Twice: first computed, then from the cache.
+        // Twice: first computed, then from the caches.
         for round in 0..2 {
             for (n, ev) in events.iter().enumerate() {
+                let key = key_of(&dispatch, ev);
+                let got = dispatch.rules_for(&c, ev, &key);
                 assert_eq!(
-                    &*dispatch.rules_for(&c, ev),
+                    &*got,
                     &expected(&c, ev)[..],
                     "round {round}, event {n}: {}",
                     ev.doc
                 );
+                for r in matching(&c, ev) {
+                    assert!(got.contains(&r), "event {n} lost rule {r}: {}", ev.doc);
+                }
             }
         }
         // Joined-alike indexes, reordered categories, OS case, and no
         // string category at all share keys.
-        assert_eq!(dispatch.cache.len(), events.len() - 4);
+        assert_eq!(dispatch.by_key.len(), events.len() - 4);
+    }
+
+    #[test]
+    fn guards_skip_rules_whose_filters_cannot_hold() {
+        let c = compiled();
+        let mut dispatch = Dispatch::new(&c);
+        let mut names = |ev: serde_json::Value| -> Vec<String> {
+            let ev = Event::new(ev, Origin::default());
+            let key = key_of(&dispatch, &ev);
+            dispatch
+                .rules_for(&c, &ev, &key)
+                .iter()
+                .map(|&r| c.rules[r as usize].rule.meta.name.clone())
+                .collect()
+        };
+        let end = names(json!({"event": {"category": "process", "type": "end", "action": "end"}}));
+        assert!(!end.contains(&"proc-start".to_string()), "{end:?}");
+        assert!(!end.contains(&"exec-then-net".to_string()), "{end:?}");
+        assert!(end.contains(&"either".to_string()), "{end:?}");
+        let exec =
+            names(json!({"event": {"category": "process", "type": "start", "action": "EXEC"}}));
+        assert!(exec.contains(&"proc-start".to_string()), "{exec:?}");
+        assert!(
+            exec.contains(&"exec-then-net".to_string()),
+            "`:` folds case: {exec:?}"
+        );
+        // An until event matters to its rule whatever the stages say.
+        let fail =
+            names(json!({"event": {"category": "network", "type": "end", "outcome": "failure"}}));
+        assert!(fail.contains(&"until-failure".to_string()), "{fail:?}");
+        assert!(!fail.contains(&"exec-then-net".to_string()), "{fail:?}");
+        let ok =
+            names(json!({"event": {"category": "network", "type": "end", "outcome": "success"}}));
+        assert!(!ok.contains(&"until-failure".to_string()), "{ok:?}");
+        // Numbers are compared as numbers: "4624" is a string.
+        let code = names(json!({"event": {"category": "x", "code": 4624}}));
+        assert!(code.contains(&"logon-code".to_string()), "{code:?}");
+        let text = names(json!({"event": {"category": "x", "code": 4625}}));
+        assert!(!text.contains(&"logon-code".to_string()), "{text:?}");
+    }
+
+    #[test]
+    fn values_with_the_same_guard_results_share_a_class() {
+        let c = compiled();
+        let mut dispatch = Dispatch::new(&c);
+        for ty in ["end", "change", "deletion", "end"] {
+            let ev = Event::new(
+                json!({"event": {"category": "process", "type": ty}}),
+                Origin::default(),
+            );
+            let key = key_of(&dispatch, &ev);
+            dispatch.rules_for(&c, &ev, &key);
+        }
+        let at = dispatch
+            .keys
+            .guard_paths
+            .iter()
+            .position(|p| *p == FieldPath::dotted("event.type"))
+            .expect("event.type has guards");
+        // Three distinct values, all failing every event.type guard.
+        assert_eq!(dispatch.guards[at].class_of.len(), 3);
+        assert_eq!(dispatch.guards[at].passes.len(), 1);
+        assert_eq!(dispatch.by_class.len(), 1);
     }
 
     #[test]
     fn keys_are_equal_exactly_when_the_facts_are() {
         let c = compiled();
-        let mut dispatch = Dispatch::new(&c);
-        let keys: Vec<Vec<u8>> = events()
-            .iter()
-            .map(|ev| {
-                let mut key = Vec::new();
-                dispatch.write_key(ev, &mut key);
-                key
-            })
-            .collect();
+        let dispatch = Dispatch::new(&c);
+        let keys: Vec<Vec<u8>> = events().iter().map(|ev| key_of(&dispatch, ev)).collect();
         let same = |i: usize, j: usize| keys[i] == keys[j];
         assert!(same(1, 2), "category order and repeats");
         assert!(same(4, 5), "joined index names");
@@ -316,15 +636,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn reuse_keeps_the_allocation() {
-        let text = String::from("x");
-        let mut v: Vec<&str> = Vec::with_capacity(16);
-        v.push(&text);
-        let w: Vec<&'static str> = reuse(&mut v);
-        assert!(w.is_empty());
-        assert!(w.capacity() >= 16);
     }
 }
