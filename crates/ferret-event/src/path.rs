@@ -17,7 +17,7 @@
 //! split is tried first (`a` before `a.b`), and arrays in element order.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::Value;
 
@@ -29,8 +29,15 @@ pub enum Segment {
 
 /// A compiled field path. Dotted joins of consecutive keys are precomputed
 /// so resolution allocates nothing per event.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct FieldPath {
+///
+/// Paths are interned: every path with the same segments shares one
+/// allocation, so a clone is a reference count and equality compares ids.
+/// Rules copy paths into plans, guards, projections and indexes thousands
+/// of times at start-up; deep copies were a tenth of it.
+#[derive(Clone)]
+pub struct FieldPath(Arc<PathData>);
+
+struct PathData {
     segments: Vec<Segment>,
     /// `joined[i][j]` is keys `i..=i+j` joined with dots, for runs of keys.
     joined: Vec<Vec<String>>,
@@ -40,26 +47,42 @@ pub struct FieldPath {
     id: u32,
 }
 
-/// Ids of the distinct segment lists seen so far.
-static PATH_IDS: LazyLock<Mutex<HashMap<Vec<Segment>, u32>>> = LazyLock::new(Default::default);
-
-fn path_id(segments: &[Segment]) -> u32 {
-    let mut ids = PATH_IDS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(&id) = ids.get(segments) {
-        return id;
+/// Ids are given to distinct segment lists only, so equal ids mean equal
+/// segments.
+impl PartialEq for FieldPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
     }
-    let id = u32::try_from(ids.len()).expect("fewer than 2^32 distinct field paths");
-    ids.insert(segments.to_vec(), id);
-    id
 }
+
+impl Eq for FieldPath {}
+
+impl std::hash::Hash for FieldPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state)
+    }
+}
+
+impl std::fmt::Debug for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FieldPath").field(&self.0.segments).finish()
+    }
+}
+
+/// Every distinct path built so far, by segments.
+static PATHS: LazyLock<Mutex<HashMap<Vec<Segment>, FieldPath>>> = LazyLock::new(Default::default);
 
 impl FieldPath {
     /// The process-wide id of this path's segments.
     pub fn id(&self) -> u32 {
-        self.id
+        self.0.id
     }
 
     pub fn new(segments: Vec<Segment>) -> Self {
+        let mut paths = PATHS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(path) = paths.get(&segments) {
+            return path.clone();
+        }
         let mut joined = Vec::with_capacity(segments.len());
         for i in 0..segments.len() {
             let mut row = Vec::new();
@@ -80,12 +103,14 @@ impl FieldPath {
             }
             joined.push(row);
         }
-        let id = path_id(&segments);
-        FieldPath {
-            segments,
+        let id = u32::try_from(paths.len()).expect("fewer than 2^32 distinct field paths");
+        let path = FieldPath(Arc::new(PathData {
+            segments: segments.clone(),
             joined,
             id,
-        }
+        }));
+        paths.insert(segments, path.clone());
+        path
     }
 
     /// A path from a dotted name such as `process.parent.name`.
@@ -98,7 +123,7 @@ impl FieldPath {
     }
 
     pub fn segments(&self) -> &[Segment] {
-        &self.segments
+        &self.0.segments
     }
 
     /// Calls `f` with every value the path reaches in `doc`.
@@ -118,11 +143,11 @@ impl FieldPath {
     }
 
     fn walk<'a>(&self, v: &'a Value, i: usize, f: &mut dyn FnMut(&'a Value)) {
-        if i == self.segments.len() {
+        if i == self.0.segments.len() {
             emit_flat(v, f);
             return;
         }
-        match (&self.segments[i], v) {
+        match (&self.0.segments[i], v) {
             (Segment::Index(n), Value::Array(items)) => {
                 let idx = if *n < 0 { items.len() as i64 + n } else { *n };
                 if idx >= 0 {
@@ -145,7 +170,7 @@ impl FieldPath {
                 }
             }
             (Segment::Key(_), Value::Object(map)) => {
-                let row = &self.joined[i];
+                let row = &self.0.joined[i];
                 // Hashing every candidate split (`a`, `a.b`, `a.b.c`) with
                 // SipHash dominated resolution; ECS objects are small, so one
                 // pass over their keys comparing lengths first (the splits'

@@ -199,20 +199,27 @@ fn walk(
         Ok(r) => r,
         Err(e) => return errors.push(io_error(dir, &e)),
     };
-    let mut entries: Vec<PathBuf> = read
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
+    // The entry's own type comes with the listing on most file systems; a
+    // stat per entry (for symlinks only) keeps a 2,000-file walk cheap.
+    let mut entries: Vec<(PathBuf, Option<std::fs::FileType>)> = read
+        .filter_map(|e| e.ok())
+        .map(|e| (e.path(), e.file_type().ok()))
+        .filter(|(p, _)| {
             !p.file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with('.'))
         })
         .collect();
-    entries.sort();
-    for p in entries {
-        match std::fs::metadata(&p) {
-            Ok(m) if m.is_dir() => walk(&p, out, errors, visited),
-            Ok(_) if is_rule_file(&p) => out.push(p),
-            Ok(_) => {}
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (p, kind) in entries {
+        let is_dir = match kind {
+            Some(k) if !k.is_symlink() => Ok(k.is_dir()),
+            _ => std::fs::metadata(&p).map(|m| m.is_dir()),
+        };
+        match is_dir {
+            Ok(true) => walk(&p, out, errors, visited),
+            Ok(false) if is_rule_file(&p) => out.push(p),
+            Ok(false) => {}
             // A dangling symlink named like a rule file is worth a word.
             Err(e) if is_rule_file(&p) => errors.push(io_error(&p, &e)),
             Err(_) => {}

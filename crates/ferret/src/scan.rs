@@ -272,7 +272,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(
             stderr,
-            "time: read {:.2}s, decode {:.2}s (a batch ahead, beside the rest), dispatch {:.2}s, rules {:.2}s, alerts {:.2}s",
+            "time: read {:.3}s, decode {:.3}s (a batch ahead, beside the rest), dispatch {:.3}s, rules {:.3}s, alerts {:.3}s",
             p.read.as_secs_f64(),
             p.decode.as_secs_f64(),
             p.dispatch.as_secs_f64(),
@@ -331,6 +331,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let failed = load_errors + compiled.failed.len() > 0;
     let strict_fail = args.strict && outcome.read.skipped_total() > 0;
+    // The process exits next: freeing a thousand compiled rules piece by
+    // piece took 17 ms of W4's 170 ms, so they are left to the exit.
+    std::mem::forget(compiled);
+    std::mem::forget(set.unsupported);
     Ok(if failed || strict_fail {
         ExitCode::from(1)
     } else {
