@@ -237,6 +237,27 @@ mod tests {
     }
 
     #[test]
+    fn paths_with_the_same_segments_are_one_interned_path() {
+        let a = FieldPath::dotted("process.parent.name");
+        let b = FieldPath::new(vec![
+            Segment::Key("process".into()),
+            Segment::Key("parent".into()),
+            Segment::Key("name".into()),
+        ]);
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!(a, b);
+        let c = FieldPath::dotted("process.parent");
+        let d = FieldPath::new(vec![
+            Segment::Key("process".into()),
+            Segment::Key("parent".into()),
+            Segment::Index(0),
+        ]);
+        assert_ne!(a, c);
+        assert_ne!(c, d);
+        assert_eq!(d.segments().len(), 3);
+    }
+
+    #[test]
     fn nested_and_flat_keys_resolve_alike() {
         let nested = json!({"process": {"parent": {"name": "systemd"}}});
         let flat = json!({"process.parent.name": "systemd"});
