@@ -713,6 +713,42 @@ fn with_a_window_events_failing_every_later_condition_are_not_buffered() {
 }
 
 #[test]
+fn with_a_window_trailing_missing_events_are_recorded_only_while_a_sequence_awaits_them() {
+    let query = "sequence by k with maxspan=500ms [process where true] ![file where true]";
+    let docs = || {
+        vec![
+            // Before any sequence: nothing it could reject.
+            ev(1, 1_000, "file", json!({"k": 1})),
+            ev(2, 1_100, "process", json!({"k": 1})),
+            // While the sequence of 2 awaits its check.
+            ev(3, 1_200, "file", json!({"k": 2})),
+            ev(4, 1_300, "file", json!({"k": 1})),
+            ev(5, 2_000, "process", json!({"k": 2})),
+            // 5 still awaits its check (decided after 2,500).
+            ev(6, 2_400, "file", json!({"k": 1})),
+            ev(7, 3_000, "file", json!({"k": 2})),
+            // Nothing awaits: 5 was accepted at 3,000.
+            ev(8, 4_000, "file", json!({"k": 2})),
+            ev(9, 4_100, "process", json!({"k": 1})),
+            ev(10, 4_300, "file", json!({"k": 1})),
+        ]
+    };
+    let windowed = RunConfig {
+        reorder_window: Some(std::time::Duration::from_secs(1)),
+        ..RunConfig::default()
+    };
+    let out = run_with(query, docs(), &windowed);
+    let exact = run(query, docs());
+    // 2 and 9 are rejected by 4 and 10; 5 has no file of key 2 within 500 ms.
+    assert_eq!(ids(&out), vec![vec![5, -1]]);
+    assert_eq!(ids(&out), ids(&exact));
+    // Files 3, 4, 6 and 7 arrived while a sequence awaited its check, and
+    // 10 while 9's did; 1 and 8 did not.
+    assert_eq!(out.stats.missing_indexed, 5);
+    assert_eq!(exact.stats.missing_indexed, 7);
+}
+
+#[test]
 fn planner_rejects_shapes_elasticsearch_rejects() {
     let cases = [
         (

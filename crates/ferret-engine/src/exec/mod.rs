@@ -114,6 +114,10 @@ pub struct Stats {
     /// Sequence candidates that arrived later than the reorder window
     /// allows and were not used.
     pub late_events: u64,
+    /// Timestamps recorded for missing-event checks (see
+    /// [`sequence`]: with a window, a trailing missing stage records only
+    /// while some completed sequence awaits its check).
+    pub missing_indexed: u64,
 }
 
 /// One entry of a hit: a matched event, or a missing-event stage.

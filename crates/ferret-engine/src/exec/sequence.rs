@@ -51,7 +51,9 @@
 //! With a window, the join key of a stage past the first (and of `until`)
 //! is evaluated only when the event is matched, in time order, and some
 //! partial sequence is live then: nothing could advance or be cancelled
-//! otherwise. Those stages' conditions are checked at push, so an event
+//! otherwise. Likewise a trailing missing stage's key (and its index entry)
+//! only while some completed sequence awaits its missing-event check: no
+//! sequence completed later can be rejected by an earlier event. Those stages' conditions are checked at push, so an event
 //! that fails them is not buffered at all (most events of a later stage's
 //! category do: a rule's later stages are as narrow as its first).
 //! Evaluation is a pure function of the event, so when it happens does not
@@ -131,11 +133,13 @@ impl Matches {
 const UNTIL_BIT: u64 = 1 << 63;
 
 /// Evaluates `event` against the stages whose category it has. With
-/// `defer`, only stages that can start a sequence or record a missing
-/// event are evaluated in full now; of the others (and `until`), those
-/// whose condition holds are returned as a mask for [`match_deferred`],
-/// which evaluates their keys: they only matter while a partial sequence
-/// is live.
+/// `defer`, only stages that can start a sequence or record a leading or
+/// middle missing event are evaluated in full now; of the others (and
+/// `until`), those whose condition holds are returned as a mask for
+/// [`match_deferred`], which evaluates their keys: later positive stages
+/// and `until` only matter while a partial sequence is live, trailing
+/// missing stages only while a completed one awaits its check
+/// ([`trailing_missing_mask`]).
 fn match_stages(
     plan: &SequencePlan,
     category: &FieldPath,
@@ -146,6 +150,7 @@ fn match_stages(
     let mut out = Matches::default();
     let mut deferred = 0u64;
     let mut positive = 0;
+    let trailing = trailing_missing_mask(plan);
     for (i, st) in plan.stages.iter().enumerate() {
         let starts = !st.missing && positive == 0;
         if !st.missing {
@@ -154,7 +159,8 @@ fn match_stages(
         if !st.filter.category_matches(category, event) {
             continue;
         }
-        if defer && !st.missing && !starts {
+        let later = !st.missing && !starts;
+        if defer && (later || trailing & (1 << i) != 0) {
             if condition_holds(st, event) {
                 deferred |= 1 << i;
             }
@@ -176,6 +182,24 @@ fn match_stages(
         }
     }
     (out, deferred)
+}
+
+/// The stages after the last positive one (all missing), as a mask of
+/// stage bits; 0 for plans too long to defer.
+///
+/// Such a stage can only reject a sequence completed before the event:
+/// [`accept_missing`] looks for events strictly after a sequence's last
+/// positive event, and sequences are matched in time order, so any
+/// sequence completed later ends no earlier than the event. While no
+/// completed sequence awaits its check, these events need no key and no
+/// index entry.
+fn trailing_missing_mask(plan: &SequencePlan) -> u64 {
+    let n = plan.stages.len();
+    if n >= 63 {
+        return 0;
+    }
+    let last_positive = plan.stages.iter().rposition(|s| !s.missing).unwrap_or(0);
+    (last_positive + 1..n).fold(0, |m, i| m | 1 << i)
 }
 
 /// Evaluates the keys of the stages `mask` names (see [`match_stages`]:
@@ -348,6 +372,8 @@ struct Matcher {
     maxspan: Option<i128>,
     has_missing: bool,
     has_trailing_missing: bool,
+    /// [`trailing_missing_mask`] of the plan.
+    trailing_missing: u64,
     /// Per key, the newest partial waiting after positive stage `p`, for
     /// `p` in `0..positive.len() - 1`.
     slots: HashMap<Key, Vec<Option<Partial>>>,
@@ -386,6 +412,7 @@ impl Matcher {
             maxspan: plan.maxspan_nanos,
             has_missing: positive.len() < plan.stages.len(),
             has_trailing_missing: last_positive + 1 < plan.stages.len(),
+            trailing_missing: trailing_missing_mask(plan),
             positive,
             pos_of,
             slots: HashMap::new(),
@@ -409,13 +436,21 @@ impl Matcher {
         // stage can create a partial during this call: `live` as it is now
         // tells whether the later stages and `until` can have any effect.
         let mut matches = std::mem::take(&mut c.matches);
-        if c.deferred != 0 && self.live > 0 {
-            match_deferred(plan, &c.event, c.deferred, &mut matches);
+        let mut mask = 0;
+        if self.live > 0 {
+            mask |= c.deferred & !self.trailing_missing;
+        }
+        if !self.pending.is_empty() {
+            mask |= c.deferred & self.trailing_missing;
+        }
+        if mask != 0 {
+            match_deferred(plan, &c.event, mask, &mut matches);
         }
         for (stage, key, deferred) in matches.stages.iter().rev() {
             let p = self.pos_of[*stage];
             if p == usize::MAX {
                 self.index_missing(*stage, key, c.ts);
+                stats.missing_indexed += 1;
                 continue;
             }
             if p == 0 {
