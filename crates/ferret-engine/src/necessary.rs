@@ -34,9 +34,13 @@ pub enum Necessary {
     AnyOf(Vec<Needle>),
 }
 
-/// Fields whose few distinct values occur in most events: a needle on them
-/// says little.
-const COMMON_FIELDS: &[&str] = &[
+/// Fields with few distinct values (a handful of event types, actions,
+/// outcomes, data sets, OS types) that occur in most events and that rules
+/// test in nearly every filter. A needle on one says little (see
+/// [`Necessary`]); a test on one is a good dispatch guard (see
+/// [`crate::Predicate::guards`]), since its result per distinct value can
+/// be worked out once.
+pub const FEW_VALUED_FIELDS: &[&str] = &[
     "event.type",
     "event.action",
     "event.category",
@@ -57,9 +61,11 @@ const COMMON_FIELDS: &[&str] = &[
     "network.direction",
     "network.transport",
     "network.protocol",
-    "user.name",
-    "user.id",
 ];
+
+/// Besides [`FEW_VALUED_FIELDS`], fields in most events whose values, though
+/// many, are shared by so many events that a needle on them says little.
+const COMMON_FIELDS: &[&str] = &["user.name", "user.id"];
 
 impl Necessary {
     /// A condition that never holds.
@@ -150,7 +156,8 @@ fn is_common(path: &FieldPath) -> bool {
             Segment::Index(_) => None,
         })
         .collect();
-    COMMON_FIELDS.contains(&keys.join(".").as_str())
+    let name = keys.join(".");
+    FEW_VALUED_FIELDS.contains(&name.as_str()) || COMMON_FIELDS.contains(&name.as_str())
 }
 
 #[cfg(test)]

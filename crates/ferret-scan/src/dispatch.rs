@@ -12,8 +12,8 @@
 //!
 //! A rule's filter (`process where event.type == "start" and …`) cannot
 //! hold for an event whose `event.type` fails `event.type == "start"`: such
-//! one-field operands of a top-level `and` on a [`GUARD_FIELDS`] field are
-//! the filter's guards ([`ferret_engine::Guard`]). Each guard field sorts
+//! one-field operands of a top-level `and` on a [`FEW_VALUED_FIELDS`] field
+//! are the filter's guards ([`ferret_engine::Guard`]). Each guard field sorts
 //! its distinct values into classes by which guards they pass (worked out
 //! on first sight of the values); the class is the key's part for that
 //! field. A rule is kept for an event when one of its filters has the
@@ -22,37 +22,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ferret_engine::necessary::FEW_VALUED_FIELDS;
 use ferret_engine::plan::CategoryFilter;
 use ferret_engine::Guard;
 use ferret_event::{Event, FieldPath, FieldValue};
 
 use crate::compile::{os_type, Compiled, EventScope};
 use crate::index::index_name;
-
-/// Fields whose values are few (a handful of event types, actions,
-/// outcomes, data sets) and which rules test in nearly every filter.
-const GUARD_FIELDS: &[&str] = &[
-    "event.type",
-    "event.action",
-    "event.outcome",
-    "event.kind",
-    "event.module",
-    "event.dataset",
-    "event.provider",
-    "event.code",
-    "event.category",
-    "host.os.type",
-    "host.os.name",
-    "host.os.family",
-    "host.os.platform",
-    "data_stream.dataset",
-    "data_stream.type",
-    "data_stream.namespace",
-    "agent.type",
-    "network.direction",
-    "network.transport",
-    "network.protocol",
-];
 
 /// The facts of an event as bytes (see [`DispatchKeys::write`]): what a
 /// decoding thread works out for [`Dispatch::rules_for`].
@@ -164,7 +140,10 @@ impl Dispatch {
         let mut fields: Vec<FieldPath> = Vec::new();
         let mut guard_paths: Vec<FieldPath> = Vec::new();
         let mut guards: Vec<GuardField> = Vec::new();
-        let usable: Vec<FieldPath> = GUARD_FIELDS.iter().map(|f| FieldPath::dotted(f)).collect();
+        let usable: Vec<FieldPath> = FEW_VALUED_FIELDS
+            .iter()
+            .map(|f| FieldPath::dotted(f))
+            .collect();
         let usable = |p: &FieldPath| usable.contains(p);
         let rules = compiled
             .rules
@@ -451,7 +430,10 @@ mod tests {
     fn expected(c: &Compiled, ev: &Event) -> Vec<u32> {
         let scope = EventScope::of(ev);
         let cats: Vec<FieldValue> = ev.values(&FieldPath::dotted("event.category"));
-        let usable: Vec<FieldPath> = GUARD_FIELDS.iter().map(|f| FieldPath::dotted(f)).collect();
+        let usable: Vec<FieldPath> = FEW_VALUED_FIELDS
+            .iter()
+            .map(|f| FieldPath::dotted(f))
+            .collect();
         (0..c.rules.len() as u32)
             .filter(|&i| {
                 let r = &c.rules[i as usize];
