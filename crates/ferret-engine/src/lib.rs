@@ -22,6 +22,7 @@ pub mod plan;
 
 pub use exec::order::OrderFields;
 pub use exec::{
-    run, Aggregate, Entry, Hit, Output, QueryRunner, RunConfig, Stats, DEFAULT_MAX_LIVE_PARTIALS,
+    run, Aggregate, Entry, Hit, Output, QueryRunner, RunConfig, StandIn, Stats,
+    DEFAULT_MAX_LIVE_PARTIALS,
 };
 pub use plan::{plan, Plan, PlanOptions};

@@ -498,6 +498,35 @@ fn samples_are_ordered_by_key_and_stages_may_match_in_any_order() {
     assert_eq!(keys(&out), vec![json!(["M"]), json!(["Z"])]);
 }
 
+#[test]
+fn samples_hold_the_stand_ins_they_are_given_one_per_event() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let made = Arc::new(AtomicUsize::new(0));
+    let count = made.clone();
+    let config = RunConfig {
+        // Stand-ins keep only `id`, as a scan's keep only times.
+        stand_in: Some(ferret_engine::StandIn::new(move |ev: &Arc<Event>| {
+            count.fetch_add(1, Ordering::Relaxed);
+            Arc::new(
+                ev.stand_in(&[ferret_event::FieldPath::dotted("id")])
+                    .expect("a plain path"),
+            )
+        })),
+        ..RunConfig::default()
+    };
+    let out = run_with(SAMPLE, sample_docs(), &config);
+    // The same samples as with the events themselves: C's one event matches
+    // all three stages through one stand-in, so it still cannot fill them.
+    assert_eq!(ids(&out), vec![vec![1, 2, 3]]);
+    let held = &out.hits[0].entries;
+    assert!(held
+        .iter()
+        .all(|e| e.event().is_some_and(|ev| ev.doc.get("host").is_none())));
+    // One per stored event: 1, 2, 3, 4, 6, 7, 8 (5 and 9 match nothing
+    // with a key).
+    assert_eq!(made.load(Ordering::Relaxed), 7);
+}
+
 // ----------------------------------------------------------- legacy pipes
 
 #[test]

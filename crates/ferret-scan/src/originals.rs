@@ -14,7 +14,10 @@
 //! still held are copied out. Those are the long-held ones (samples keep
 //! events per key to the end, sequences without `maxspan` keep partials);
 //! past a memory budget they go to an anonymous temporary file, written a
-//! chunk at a time, and are read back only for output.
+//! chunk at a time, and are read back only for output. Samples hold small
+//! stand-ins rather than the events themselves (see
+//! [`ferret_engine::StandIn`]); a stand-in's record is kept under its own
+//! identity, so a sample's memory is its records on disk, not its events.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -139,23 +142,51 @@ impl Originals {
     /// Keeps the raw records of the events of `raw` that something holds
     /// besides `events` (each event with the batch entry it came from):
     /// call it once the batch's events have been offered to every runner,
-    /// with their only other references. Empties `raw` when it keeps its
-    /// buffer.
-    pub fn keep_held(&mut self, raw: &mut RawBatch, events: &[(Arc<Event>, usize)]) {
-        let held: Vec<(&Arc<Event>, Range<usize>)> = events
-            .iter()
-            .filter(|(ev, _)| Arc::strong_count(ev) > 1)
-            .filter_map(|(ev, item)| Some((ev, raw.record_span(*item)?)))
-            .collect();
+    /// with their only other references. `stand_ins` pairs events held in
+    /// place of some of them (see [`ferret_engine::StandIn`]) with the event
+    /// each stands for: the record is kept for the stand-in, found by it in
+    /// [`Originals::full_doc`], and released when it is dropped. Empties
+    /// `raw` when it keeps its buffer.
+    pub fn keep_held(
+        &mut self,
+        raw: &mut RawBatch,
+        events: &[(Arc<Event>, usize)],
+        stand_ins: Vec<(Weak<Event>, Arc<Event>)>,
+    ) {
+        let mut held: Vec<(usize, Weak<Event>, Range<usize>)> = Vec::new();
+        if !stand_ins.is_empty() {
+            let item_of: HashMap<usize, usize> = events
+                .iter()
+                .map(|(ev, item)| (Arc::as_ptr(ev) as usize, *item))
+                .collect();
+            // The events stood for are released here, before the count
+            // below: only what runners hold themselves counts.
+            for (stand_in, stood_for) in stand_ins {
+                let item = item_of.get(&(Arc::as_ptr(&stood_for) as usize));
+                if let Some(range) = item.and_then(|i| raw.record_span(*i)) {
+                    if stand_in.strong_count() > 0 {
+                        held.push((stand_in.as_ptr() as usize, stand_in, range));
+                    }
+                }
+            }
+        }
+        held.extend(
+            events
+                .iter()
+                .filter(|(ev, _)| Arc::strong_count(ev) > 1)
+                .filter_map(|(ev, item)| {
+                    let range = raw.record_span(*item)?;
+                    Some((Arc::as_ptr(ev) as usize, Arc::downgrade(ev), range))
+                }),
+        );
         self.release_dead_front();
         if held.is_empty() {
             return;
         }
         let batch = self.first_pinned + self.pinned.len() as u64;
         let mut keys = Vec::with_capacity(held.len());
-        for (ev, range) in held {
-            let key = Arc::as_ptr(ev) as usize;
-            self.insert(key, Arc::downgrade(ev), Place::Pinned { batch, range });
+        for (key, ev, range) in held {
+            self.insert(key, ev, Place::Pinned { batch, range });
             keys.push(key);
         }
         let buf = raw.take_buffer(self.spare.take().unwrap_or_default());
@@ -403,7 +434,7 @@ mod tests {
                 .collect();
             // Every third event is held by "a runner".
             held.extend(events.iter().step_by(3).map(|(e, _)| e.clone()));
-            originals.keep_held(&mut raw, &events);
+            originals.keep_held(&mut raw, &events, Vec::new());
             assert!(raw.is_empty(), "a kept batch hands over its buffer");
         }
         // Four batches with held events, two pinned: the older two were
@@ -438,7 +469,7 @@ mod tests {
             // Only the newest batch's first event is held.
             held.clear();
             held.push(events[0].0.clone());
-            originals.keep_held(&mut raw, &events);
+            originals.keep_held(&mut raw, &events, Vec::new());
         }
         // Each batch found the one before it unheld and released it.
         assert_eq!(originals.pinned.len(), 1);

@@ -52,10 +52,10 @@
 //!   and kept as compact records, spilled to sorted temporary runs past a
 //!   memory budget ([`crate::alerts`]).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use ferret_engine::{Entry, Hit, OrderFields, QueryRunner, Stats};
+use ferret_engine::{Entry, Hit, OrderFields, QueryRunner, StandIn, Stats};
 use ferret_event::{
     Event, FieldPath, Projection, RawBatch, ReadStats, Reader, Skip, SkipSink, Timestamp, Value,
 };
@@ -315,12 +315,19 @@ pub fn scan(
     } else {
         opts.reorder_window
     };
+    // Samples hold events to the end of input: on the optimized path they
+    // hold stand-ins with only the times alerts read, and the records go to
+    // `originals` under the stand-ins' identity (see `Originals::keep_held`).
+    let stand_ins: StandIns = Arc::default();
     let mut runners: Vec<(QueryRunner, Seen)> = compiled
         .rules
         .iter()
         .map(|r| {
             let mut config = r.config.clone();
             config.reorder_window = reorder_window;
+            if !opts.reference {
+                config.stand_in = Some(stand_in_for(&config.timestamp_field, &stand_ins));
+            }
             (QueryRunner::new(r.plan.clone(), &config), Seen::default())
         })
         .collect();
@@ -525,7 +532,9 @@ pub fn scan(
                 );
                 phases.rules += clock.elapsed();
                 let clock = Instant::now();
-                originals.keep_held(&mut raw, &events);
+                let made =
+                    std::mem::take(&mut *stand_ins.lock().unwrap_or_else(|e| e.into_inner()));
+                originals.keep_held(&mut raw, &events, made);
                 // The reader fills this batch again (with a fresh buffer if
                 // its own was kept).
                 let _ = spare_tx.send(raw);
@@ -811,6 +820,30 @@ fn alert_for(
             .as_ref()
             .map(|ks| ks.iter().map(|k| k.to_json()).collect()),
         tie: (times, serde_json::to_string(&events).unwrap_or_default()),
+    })
+}
+
+/// Stand-ins made during a batch, each with the event it stands for, until
+/// `Originals::keep_held` keeps the event's record for the stand-in.
+type StandIns = Arc<std::sync::Mutex<Vec<(Weak<Event>, Arc<Event>)>>>;
+
+/// The stand-in maker of a rule whose time field is `time_field`: the
+/// stand-in keeps what [`event_time`] reads.
+fn stand_in_for(time_field: &str, made: &StandIns) -> StandIn {
+    let keep = [
+        FieldPath::dotted(time_field),
+        FieldPath::dotted("@timestamp"),
+    ];
+    let made = made.clone();
+    StandIn::new(move |ev: &Arc<Event>| {
+        let Some(stand_in) = ev.stand_in(&keep) else {
+            return ev.clone();
+        };
+        let stand_in = Arc::new(stand_in);
+        made.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((Arc::downgrade(&stand_in), ev.clone()));
+        stand_in
     })
 }
 

@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde_json::json;
+
 use ferret_event::{Reader, Skip};
 use ferret_rules::{RuleFilter, RuleSet};
 use ferret_scan::{compile, scan, CompileOptions, Compiled, ScanOptions, ScanOutcome};
@@ -124,6 +126,89 @@ fn optimized_scan_equals_reference_with_every_corpus_rule() {
     for (i, (f, r)) in fast.iter().zip(&reference).enumerate() {
         assert_eq!(f, r, "alert {i} differs");
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Samples hold stand-ins for their events on the optimized path (only the
+/// times alerts read); the alerts still show every event in full, as the
+/// reference path (which holds the events themselves) does. The corpus's
+/// samples find nothing in the generated telemetry, so this rule and these
+/// events are made to.
+#[test]
+fn samples_holding_stand_ins_give_the_reference_alerts() {
+    let dir = tmpdir("sample");
+    let rule = dir.join("sample.toml");
+    std::fs::write(
+        &rule,
+        r#"[metadata]
+maturity = "production"
+
+[rule]
+rule_id = "6d1f4c1e-0000-4000-8000-000000000001"
+name = "Sample of a shell, a connection and a marker"
+description = "Test rule."
+type = "eql"
+language = "eql"
+severity = "low"
+risk_score = 21
+index = ["logs-*"]
+timestamp_override = "event.ingested"
+query = '''
+sample by host.id
+  [process where process.name == "sh"]
+  [network where destination.port == 4444]
+  [any where event.action == "marker"]
+'''
+"#,
+    )
+    .unwrap();
+    let mut records = Vec::new();
+    for i in 0..3_000u32 {
+        let host = format!("h{}", i % 7);
+        // Only host h3 has all three stages. One of its events matches two
+        // stages (a process named sh, marked), and every event carries
+        // fields the stand-ins do not keep.
+        let mut doc = match (i % 7, i % 50) {
+            (3, 10) => json!({"event": {"category": ["network"]}, "destination": {"port": 4444}}),
+            (3, 24) => json!({
+                "event": {"category": ["process"], "action": "marker"},
+                "process": {"name": "sh", "command_line": format!("sh -c 'job {i}'")}
+            }),
+            (_, 30) => json!({
+                "event": {"category": ["process"]},
+                "process": {"name": "sh", "command_line": format!("sh -c 'job {i}'")}
+            }),
+            _ => json!({"event": {"category": ["file"]}, "file": {"path": format!("/tmp/f{i}")}}),
+        };
+        let clock = format!("{:02}:{:02}", i / 60 % 60, i % 60);
+        doc["@timestamp"] = json!(format!("2026-01-01T00:{clock}.000Z"));
+        doc["event"]["ingested"] = json!(format!("2026-01-01T01:{clock}.000Z"));
+        doc["host"] = json!({"id": host, "name": format!("{host}.example")});
+        doc["data_stream"] =
+            json!({"type": "logs", "dataset": "endpoint.events", "namespace": "default"});
+        doc["message"] = json!(format!("event {i}"));
+        records.push(doc.to_string());
+    }
+    let events = dir.join("events.ndjson");
+    std::fs::write(&events, records.join("\n") + "\n").unwrap();
+    let compiled = load(&[rule]);
+    assert_eq!(compiled.rules.len(), 1);
+    let fast = lines(&compiled, &run(&compiled, &events, &ScanOptions::default()));
+    let reference = run(
+        &compiled,
+        &events,
+        &ScanOptions {
+            reference: true,
+            ..ScanOptions::default()
+        },
+    );
+    let reference = lines(&compiled, &reference);
+    assert!(!reference.is_empty(), "the sample finds host h3");
+    assert_eq!(fast, reference);
+    // Whole events, with fields no rule reads, from the kept records.
+    assert!(fast
+        .iter()
+        .any(|l| l.contains("h3.example") && l.contains("sh -c 'job ")));
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -124,6 +124,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_samples_per_key: args.max_samples_per_key,
         max_live_partials: args.max_live_partials,
         reorder_window: args.reorder_window,
+        // The table output reads any field of a hit's events.
+        stand_in: None,
     };
 
     let mut runner = QueryRunner::new(plan, &config);
@@ -177,7 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Err(skip) => skips.skip(skip),
             }
         }
-        originals.keep_held(&mut raw, &events);
+        originals.keep_held(&mut raw, &events, Vec::new());
     }
     let read_stats = reader.stats().clone();
     let out = runner.finish();

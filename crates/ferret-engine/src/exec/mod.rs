@@ -65,6 +65,40 @@ pub struct RunConfig {
     /// (and ignores) candidates arriving later than that in
     /// [`Stats::late_events`]. See [`sequence`].
     pub reorder_window: Option<std::time::Duration>,
+    /// Samples only: what a sample keeps of each event it holds (default:
+    /// the event itself). See [`StandIn`].
+    pub stand_in: Option<StandIn>,
+}
+
+/// Makes the stand-in a sample keeps for an event (see
+/// [`RunConfig::stand_in`]).
+///
+/// A sample holds the first matching events of every join key to the end
+/// of input, so what it holds grows with input. A caller that keeps the
+/// events' records elsewhere (a scan keeps raw records for output) can
+/// have it hold a small event instead, with only the fields the caller
+/// reads from hits (their times) and an identity of its own. The stand-in
+/// is made once per event and rule, so the same event matching two stages
+/// is still one event to the sample.
+#[derive(Clone)]
+pub struct StandIn(Arc<MakeStandIn>);
+
+type MakeStandIn = dyn Fn(&Arc<Event>) -> Arc<Event> + Send + Sync;
+
+impl StandIn {
+    pub fn new(make: impl Fn(&Arc<Event>) -> Arc<Event> + Send + Sync + 'static) -> Self {
+        StandIn(Arc::new(make))
+    }
+
+    pub(crate) fn make(&self, event: &Arc<Event>) -> Arc<Event> {
+        (self.0)(event)
+    }
+}
+
+impl std::fmt::Debug for StandIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StandIn(..)")
+    }
 }
 
 /// Default cap on live partial sequences (and distinct sample keys) per
@@ -85,6 +119,7 @@ impl Default for RunConfig {
             max_samples_per_key: 1,
             max_live_partials: DEFAULT_MAX_LIVE_PARTIALS,
             reorder_window: None,
+            stand_in: None,
         }
     }
 }

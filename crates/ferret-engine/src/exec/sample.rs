@@ -15,15 +15,17 @@ use std::sync::Arc;
 use ferret_event::{Event, FieldPath};
 
 use super::sequence::{eval_key, Key};
-use super::{Entry, Hit, RunConfig, Stats};
+use super::{Entry, Hit, RunConfig, StandIn, Stats};
 use crate::expr::EvalInput;
 use crate::plan::SamplePlan;
 
 pub(crate) struct SampleState {
-    /// Per key, per stage: the first matching events (bounded).
+    /// Per key, per stage: the first matching events (bounded), or their
+    /// stand-ins.
     keys: HashMap<Key, Vec<Vec<Arc<Event>>>>,
     per_stage: usize,
     key_cap: usize,
+    stand_in: Option<StandIn>,
 }
 
 impl SampleState {
@@ -33,6 +35,7 @@ impl SampleState {
             keys: HashMap::new(),
             per_stage: plan.stages.len().saturating_mul(k),
             key_cap: config.max_live_partials.max(1),
+            stand_in: config.stand_in.clone(),
         }
     }
 
@@ -43,6 +46,9 @@ impl SampleState {
         event: &Arc<Event>,
         stats: &mut Stats,
     ) {
+        // What the lists hold of this event: made at most once, so stages
+        // it matches share it (`pick` tells events apart by identity).
+        let mut held: Option<Arc<Event>> = None;
         for (i, st) in plan.stages.iter().enumerate() {
             if !st.filter.category_matches(category, event)
                 || !st.filter.condition.matches(&EvalInput::event(event))
@@ -65,7 +71,11 @@ impl SampleState {
                 }
             };
             if lists[i].len() < self.per_stage {
-                lists[i].push(event.clone());
+                let held = held.get_or_insert_with(|| match &self.stand_in {
+                    Some(s) => s.make(event),
+                    None => event.clone(),
+                });
+                lists[i].push(held.clone());
                 stats.buffered += 1;
             }
         }
