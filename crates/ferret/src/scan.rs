@@ -143,7 +143,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let set = RuleSet::load(&args.rules, &filter);
     let load_time = clock.elapsed();
     let load_errors = set.errors.len();
-    let mut stderr = std::io::stderr().lock();
+    // Not locked for the run: the progress bar draws on stderr from a
+    // thread of its own, and a lock held here deadlocked it with this
+    // thread on any terminal (each write locks stderr briefly instead).
+    let mut stderr = std::io::stderr();
     report_load_problems(&mut stderr, &set, args.verbose)?;
     let unsupported = set.unsupported.len();
     let clock = Instant::now();

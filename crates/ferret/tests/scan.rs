@@ -470,3 +470,64 @@ fn events_without_a_usable_timestamp_are_reported_and_skipped() {
     );
     assert_eq!(run(true).0, Some(1));
 }
+
+/// On a terminal a scan longer than the progress bar's delay shows the bar
+/// and finishes. The bar draws on stderr from a thread of its own, and
+/// `scan` once held the stderr lock for the whole run: the two deadlocked
+/// on every interactive scan of more than a moment.
+#[test]
+fn a_scan_on_a_terminal_shows_its_progress_and_finishes() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let dir = tmpdir("terminal");
+    let events = dir.join("events.ndjson");
+    let gen = Command::new("python3")
+        .arg(shared().join("bench/gen_events.py"))
+        .args(["--events", "40000", "--hosts", "20", "--seed", "7"])
+        .output()
+        .expect("python3");
+    assert!(gen.status.success());
+    std::fs::write(&events, &gen.stdout).unwrap();
+    let alerts = dir.join("alerts.ndjson");
+    // `script` (util-linux) runs the scan with a pseudo-terminal for its
+    // standard streams; alerts go to a file, the terminal's text to us.
+    let command = format!(
+        "'{}' scan --format ndjson --rules '{}' '{}' > '{}'",
+        env!("CARGO_BIN_EXE_ferret"),
+        shared().join("corpus/detection-rules").display(),
+        events.display(),
+        alerts.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(workspace())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("the scan did not finish in two minutes on a terminal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut terminal = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut terminal)
+        .unwrap();
+    assert!(status.success(), "{terminal}");
+    assert!(
+        terminal.contains(" events ("),
+        "no progress shown: {terminal}"
+    );
+    assert!(terminal.contains("alerts from"), "{terminal}");
+    assert!(std::fs::metadata(&alerts).unwrap().len() > 0);
+}
