@@ -531,3 +531,60 @@ fn a_scan_on_a_terminal_shows_its_progress_and_finishes() {
     assert!(terminal.contains("alerts from"), "{terminal}");
     assert!(std::fs::metadata(&alerts).unwrap().len() > 0);
 }
+
+/// A reader that stops early (`ferret … | head`) ends the run quietly and
+/// successfully, as with other filters, instead of "error: Broken pipe".
+#[test]
+fn output_closed_early_ends_the_run_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = tmpdir("broken-pipe");
+    let events = dir.join("events.ndjson");
+    let gen = Command::new("python3")
+        .arg(shared().join("bench/gen_events.py"))
+        .args([
+            "--events",
+            "6000",
+            "--hosts",
+            "12",
+            "--seed",
+            "5",
+            "--attacks",
+            "16",
+        ])
+        .output()
+        .expect("python3");
+    assert!(gen.status.success());
+    std::fs::write(&events, &gen.stdout).unwrap();
+    let rules = shared().join("corpus/detection-rules");
+    let runs: [&[&str]; 2] = [
+        &["query", "--format", "ndjson", "any where true"],
+        &[
+            "scan",
+            "--format",
+            "ndjson",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    ];
+    for args in runs {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferret"))
+            .args(args)
+            .arg(&events)
+            .current_dir(workspace())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Far less than the output (megabytes), then the reader goes away.
+        let mut start = [0u8; 1024];
+        child.stdout.take().unwrap().read_exact(&mut start).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            !stderr.lines().any(|l| l.starts_with("error")),
+            "{args:?}: {stderr}"
+        );
+    }
+}
