@@ -1,6 +1,7 @@
 //! End-to-end tests of `ferret scan`: the bundled example, injected attack
 //! scenarios from the shared telemetry generator, rule scoping, broken rules
-//! among good ones, and byte-identical output across thread counts.
+//! among good ones, byte-identical output across thread counts, a run on a
+//! terminal (progress bar) and output closed early (also for `query`).
 
 use std::collections::BTreeMap;
 
