@@ -16,6 +16,7 @@
 //! - [`time`]: [`Timestamp`] parsing as Elasticsearch's default date format
 //!   does, and [`event_timestamp`], the per-query timestamp check.
 
+pub mod canonical;
 pub mod category;
 pub mod path;
 pub mod project;

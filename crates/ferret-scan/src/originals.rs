@@ -303,25 +303,30 @@ impl Originals {
 
     /// The event as read: its full document when it was projected.
     pub fn full_doc(&self, ev: &Arc<Event>) -> Option<Value> {
+        self.with_record(ev, |bytes| decode_bytes(bytes).ok())?
+    }
+
+    /// Calls `f` with the event's raw record, if it was kept.
+    pub fn with_record<R>(&self, ev: &Arc<Event>, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let (_, place) = self.map.get(&(Arc::as_ptr(ev) as usize))?;
         match place {
             Place::Pinned { batch, range } => {
                 let pinned = self
                     .pinned
                     .get(batch.checked_sub(self.first_pinned)? as usize)?;
-                decode_bytes(&pinned.buf[range.clone()]).ok()
+                Some(f(&pinned.buf[range.clone()]))
             }
-            Place::Memory(bytes) => decode_bytes(bytes).ok(),
+            Place::Memory(bytes) => Some(f(bytes)),
             Place::Disk { offset, len } => {
                 let spill = self.spill.as_ref()?;
                 let len = *len as usize;
                 if let Some(at) = offset.checked_sub(spill.written) {
                     let at = at as usize;
-                    return decode_bytes(spill.pending.get(at..at + len)?).ok();
+                    return Some(f(spill.pending.get(at..at + len)?));
                 }
                 let mut buf = vec![0u8; len];
                 read_at(&spill.file, &mut buf, *offset).ok()?;
-                decode_bytes(&buf).ok()
+                Some(f(&buf))
             }
         }
     }

@@ -56,8 +56,10 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use ferret_engine::{Entry, Hit, OrderFields, QueryRunner, StandIn, Stats};
+use ferret_event::canonical::is_canonical;
 use ferret_event::{
-    Event, FieldPath, Projection, RawBatch, ReadStats, Reader, Skip, SkipSink, Timestamp, Value,
+    decode_bytes, Event, FieldPath, Projection, RawBatch, ReadStats, Reader, Skip, SkipSink,
+    Timestamp, Value,
 };
 use ferret_rules::alert::{build_alert, AlertMatch};
 use rayon::prelude::*;
@@ -792,16 +794,36 @@ fn alert_for(
     originals: &Originals,
 ) -> Option<Alert> {
     let entries = &hit.entries;
-    // Full documents of projected events; the event itself otherwise.
-    let full: Vec<Option<Value>> = entries
-        .iter()
-        .map(|e| e.event().and_then(|ev| originals.full_doc(ev)))
-        .collect();
-    let events: Vec<Option<&Value>> = entries
-        .iter()
-        .zip(&full)
-        .map(|(e, f)| f.as_ref().or_else(|| e.event().map(|ev| &ev.doc)))
-        .collect();
+    // The matched documents as one JSON array, as serde_json writes it:
+    // each event's full document (its record decoded, or the event itself
+    // when no record was kept), `null` for a missing stage. A record that
+    // is already in serde_json's form is its own encoding (see
+    // `is_canonical`): decoding and re-encoding it was most of an alert.
+    let mut docs = String::from("[");
+    for (n, entry) in entries.iter().enumerate() {
+        if n > 0 {
+            docs.push(',');
+        }
+        let Some(ev) = entry.event() else {
+            docs.push_str("null");
+            continue;
+        };
+        let written = originals.with_record(ev, |record| {
+            if is_canonical(record) {
+                docs.push_str(std::str::from_utf8(record).expect("checked as UTF-8"));
+                return true;
+            }
+            decode_bytes(record)
+                .ok()
+                .and_then(|doc| serde_json::to_string(&doc).ok())
+                .map(|text| docs.push_str(&text))
+                .is_some()
+        });
+        if written != Some(true) {
+            docs.push_str(&serde_json::to_string(&ev.doc).unwrap_or_default());
+        }
+    }
+    docs.push(']');
     let first = entries.iter().find_map(Entry::event)?;
     let last = entries.iter().rev().find_map(Entry::event)?;
     let time_of = |ev: &Event| event_time(time_field, ev);
@@ -819,7 +841,7 @@ fn alert_for(
             .join_keys
             .as_ref()
             .map(|ks| ks.iter().map(|k| k.to_json()).collect()),
-        tie: (times, serde_json::to_string(&events).unwrap_or_default()),
+        tie: (times, docs),
     })
 }
 
