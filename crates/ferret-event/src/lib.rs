@@ -175,6 +175,15 @@ impl Event {
     /// cannot be rebuilt so (an array index, or one path inside another's
     /// value).
     pub fn stand_in(&self, keep: &[FieldPath]) -> Option<Event> {
+        let nested = keep.iter().any(|outer| {
+            keep.iter().any(|inner| {
+                inner.segments().len() > outer.segments().len()
+                    && inner.segments().starts_with(outer.segments())
+            })
+        });
+        if nested {
+            return None;
+        }
         let mut doc = serde_json::Map::new();
         for (i, path) in keep.iter().enumerate() {
             if keep[..i].contains(path) {
@@ -254,11 +263,12 @@ mod tests {
         // An index, or one kept path inside another's value: not rebuilt.
         let indexed = FieldPath::new(vec![Segment::Key("process".into()), Segment::Index(0)]);
         assert!(ev.stand_in(&[indexed]).is_none());
-        assert!(ev
-            .stand_in(&[
-                FieldPath::dotted("process"),
-                FieldPath::dotted("process.pid")
-            ])
-            .is_none());
+        for pair in [["process", "process.pid"], ["process.pid", "process"]] {
+            assert!(ev.stand_in(&pair.map(FieldPath::dotted)).is_none());
+        }
+        // Where the two would not even clash in the rebuilt document.
+        let mixed = Event::new(json!({"process": {"name": "sh"}, "process.pid": 4}), origin);
+        let pair = ["process", "process.pid"].map(FieldPath::dotted);
+        assert!(mixed.stand_in(&pair).is_none());
     }
 }

@@ -4,11 +4,10 @@
 //! their own; each batch is decoded in parallel (order kept), a batch ahead
 //! of the rules, which run over the previous batch's events that can
 //! concern them, in groups of rules spread over the thread pool, event by
-//! event within a
-//! group (an event's fields stay in cache while the group reads them). Each
-//! runner sees its events in input order whatever the thread count, and
-//! alerts are sorted at the end, so the output is byte-identical for any
-//! `--threads`.
+//! event within a group (an event's fields stay in cache while the group
+//! reads them). Each runner sees its events in input order whatever the
+//! thread count, and alerts are sorted at the end, so the output is
+//! byte-identical for any `--threads`.
 //!
 //! These shortcuts make a thousand rules cost far less than a thousand
 //! passes; [`ScanOptions::reference`] turns the first three off, and a test

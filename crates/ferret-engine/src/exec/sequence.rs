@@ -53,9 +53,10 @@
 //! partial sequence is live then: nothing could advance or be cancelled
 //! otherwise. Likewise a trailing missing stage's key (and its index entry)
 //! only while some completed sequence awaits its missing-event check: no
-//! sequence completed later can be rejected by an earlier event. Those stages' conditions are checked at push, so an event
-//! that fails them is not buffered at all (most events of a later stage's
-//! category do: a rule's later stages are as narrow as its first).
+//! sequence completed later can be rejected by an earlier event. Those
+//! stages' conditions are checked at push, so an event that fails them is
+//! not buffered at all (most events of a later stage's category do: a
+//! rule's later stages are as narrow as its first).
 //! Evaluation is a pure function of the event, so when it happens does not
 //! change the result.
 //!
