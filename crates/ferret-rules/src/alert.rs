@@ -39,8 +39,39 @@ const COPIED_GROUPS: [&str; 3] = ["host", "user", "process"];
 /// Builds the alert document for one match of the rule `meta`.
 pub fn build_alert(meta: &RuleMeta, m: &AlertMatch<'_>) -> Map<String, Value> {
     let last = m.events.iter().rev().find_map(|e| *e);
+    let mut doc = build_alert_head(meta, last, m.timestamp, m.original_time);
+    let events: Vec<Value> = m
+        .events
+        .iter()
+        .map(|e| match e {
+            Some(doc) => (*doc).clone(),
+            None => missing_event(),
+        })
+        .collect();
+    doc.insert("ferret.events".into(), Value::Array(events));
+    if let Some(keys) = m.join_keys {
+        doc.insert("ferret.join_keys".into(), Value::Array(keys.to_vec()));
+    }
+    doc
+}
+
+/// What `ferret.events` shows for a missing-event stage.
+pub fn missing_event() -> Value {
+    serde_json::json!({ "missing": true })
+}
+
+/// The alert document without its last two keys, `ferret.events` and
+/// `ferret.join_keys` (which [`build_alert`] adds in that order): for a
+/// writer that has the matched events as JSON text already. Of the events
+/// it needs only the last one (`last`), whose groups it copies.
+pub fn build_alert_head(
+    meta: &RuleMeta,
+    last: Option<&Value>,
+    timestamp: &str,
+    original_time: &str,
+) -> Map<String, Value> {
     let mut doc = Map::new();
-    doc.insert("@timestamp".into(), Value::from(m.timestamp));
+    doc.insert("@timestamp".into(), Value::from(timestamp));
     doc.insert(
         "kibana.alert.rule.rule_id".into(),
         Value::from(meta.rule_id.as_str()),
@@ -83,24 +114,12 @@ pub fn build_alert(meta: &RuleMeta, m: &AlertMatch<'_>) -> Map<String, Value> {
     );
     doc.insert(
         "kibana.alert.original_time".into(),
-        Value::from(m.original_time),
+        Value::from(original_time),
     );
     if let Some(event) = last.and_then(Value::as_object) {
         for group in COPIED_GROUPS {
             copy_group(event, group, &mut doc);
         }
-    }
-    let events: Vec<Value> = m
-        .events
-        .iter()
-        .map(|e| match e {
-            Some(doc) => (*doc).clone(),
-            None => serde_json::json!({ "missing": true }),
-        })
-        .collect();
-    doc.insert("ferret.events".into(), Value::Array(events));
-    if let Some(keys) = m.join_keys {
-        doc.insert("ferret.join_keys".into(), Value::Array(keys.to_vec()));
     }
     doc
 }

@@ -60,7 +60,7 @@ use ferret_event::{
     decode_bytes, Event, FieldPath, Projection, RawBatch, ReadStats, Reader, Skip, SkipSink,
     Timestamp, Value,
 };
-use ferret_rules::alert::{build_alert, AlertMatch};
+use ferret_rules::alert::{build_alert, build_alert_head, missing_event, AlertMatch};
 use rayon::prelude::*;
 use serde_json::Map;
 
@@ -177,6 +177,53 @@ impl Alert {
         })
     }
 
+    /// The alert document as one line of JSON: `serde_json::to_string` of
+    /// [`Alert::doc`], written without decoding every matched event and
+    /// encoding it again. The matched documents are already serde_json's
+    /// encoding (the tie string), so `ferret.events` is that text, and only
+    /// the last event, whose groups the document copies, is decoded.
+    pub fn to_json(&self, compiled: &Compiled) -> String {
+        let docs = &self.tie.1;
+        let Some(items) = array_items(docs) else {
+            return serde_json::to_string(&self.doc(compiled)).unwrap_or_default();
+        };
+        let last = match items.iter().rev().find(|r| &docs[(*r).clone()] != "null") {
+            Some(r) => match serde_json::from_str::<Value>(&docs[r.clone()]) {
+                Ok(v) => Some(v),
+                Err(_) => return serde_json::to_string(&self.doc(compiled)).unwrap_or_default(),
+            },
+            None => None,
+        };
+        let stamp = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339).unwrap_or_default();
+        let head = build_alert_head(
+            &compiled.rules[self.rule].rule.meta,
+            last.as_ref(),
+            &stamp(self.last_time),
+            &stamp(self.original_time),
+        );
+        let mut out = serde_json::to_string(&head).unwrap_or_default();
+        // The head is a non-empty object: reopen it after its last member.
+        out.pop();
+        out.push_str(",\"ferret.events\":[");
+        let missing = serde_json::to_string(&missing_event()).unwrap_or_default();
+        for (n, r) in items.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            match &docs[r.clone()] {
+                "null" => out.push_str(&missing),
+                doc => out.push_str(doc),
+            }
+        }
+        out.push(']');
+        if let Some(keys) = &self.join_keys {
+            out.push_str(",\"ferret.join_keys\":");
+            out.push_str(&serde_json::to_string(keys).unwrap_or_default());
+        }
+        out.push('}');
+        out
+    }
+
     /// The alert document (see [`ferret_rules::alert`]).
     pub fn doc(&self, compiled: &Compiled) -> Map<String, Value> {
         let events: Vec<Value> = serde_json::from_str(&self.tie.1).unwrap_or_default();
@@ -195,6 +242,47 @@ impl Alert {
             },
         )
     }
+}
+
+/// Where each item of the JSON array `text` lies, or `None` if `text` is not
+/// a JSON array as serde_json writes them (compact).
+fn array_items(text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+    let b = text.as_bytes();
+    if b.first() != Some(&b'[') || b.last() != Some(&b']') {
+        return None;
+    }
+    let mut items = Vec::new();
+    if b.len() == 2 {
+        return Some(items);
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut start = 1;
+    for (i, &c) in b.iter().enumerate().take(b.len() - 1).skip(1) {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.checked_sub(1)?,
+            b',' if depth == 0 => {
+                items.push(start..i);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 || in_string {
+        return None;
+    }
+    items.push(start..b.len() - 1);
+    Some(items)
 }
 
 /// Each rule's place in the order of rule names (then ids), which orders

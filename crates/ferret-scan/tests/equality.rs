@@ -77,11 +77,17 @@ fn run(compiled: &Compiled, events: &Path, opts: &ScanOptions) -> ScanOutcome {
     out
 }
 
-/// Alerts as the CLI prints them (NDJSON lines, in output order).
+/// Alerts as the CLI prints them (NDJSON lines, in output order), checked
+/// against the document they write.
 fn lines(compiled: &Compiled, out: &ScanOutcome) -> Vec<String> {
     out.alerts
         .iter()
-        .map(|a| serde_json::to_string(&a.unwrap().doc(compiled)).unwrap())
+        .map(|a| {
+            let a = a.unwrap();
+            let line = a.to_json(compiled);
+            assert_eq!(line, serde_json::to_string(&a.doc(compiled)).unwrap());
+            line
+        })
         .collect()
 }
 
@@ -209,6 +215,65 @@ sample by host.id
     assert!(fast
         .iter()
         .any(|l| l.contains("h3.example") && l.contains("sh -c 'job ")));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Alerts of sequences with a missing-event stage: written the same by
+/// both paths, with `{"missing":true}` for the stage that found nothing.
+#[test]
+fn missing_stages_are_written_alike_by_both_paths() {
+    let dir = tmpdir("missing");
+    let rule = dir.join("missing.toml");
+    std::fs::write(
+        &rule,
+        r#"[rule]
+rule_id = "6d1f4c1e-0000-4000-8000-000000000002"
+name = "Shell not followed by a connection"
+description = "Test rule."
+type = "eql"
+language = "eql"
+severity = "low"
+risk_score = 21
+query = '''
+sequence by host.id with maxspan=30s
+  [process where process.name == "sh"]
+  ![network where true]
+'''
+"#,
+    )
+    .unwrap();
+    let mut records = Vec::new();
+    for i in 0..600u32 {
+        let host = format!("h{}", i % 3);
+        let mut doc = match i % 10 {
+            0 => {
+                json!({"event": {"category": ["process"]}, "process": {"name": "sh", "args": ["sh", "-c", format!("x{i}")]}})
+            }
+            // Host h1 connects after its shells; the others do not.
+            1 if i % 3 == 1 => json!({"event": {"category": ["network"]}}),
+            _ => json!({"event": {"category": ["file"]}}),
+        };
+        doc["@timestamp"] = json!(format!("2026-01-01T00:{:02}:{:02}.000Z", i / 60, i % 60));
+        doc["host"] = json!({"id": host});
+        records.push(doc.to_string());
+    }
+    let events = dir.join("events.ndjson");
+    std::fs::write(&events, records.join("\n") + "\n").unwrap();
+    let compiled = load(&[rule]);
+    let fast = lines(&compiled, &run(&compiled, &events, &ScanOptions::default()));
+    let reference = run(
+        &compiled,
+        &events,
+        &ScanOptions {
+            reference: true,
+            ..ScanOptions::default()
+        },
+    );
+    let reference = lines(&compiled, &reference);
+    assert!(!reference.is_empty());
+    assert_eq!(fast, reference);
+    assert!(fast.iter().all(|l| l.contains(r#"{"missing":true}"#)));
+    assert!(fast.iter().all(|l| l.contains(r#""ferret.join_keys":["#)));
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -234,10 +234,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if chunk.is_empty() {
                     break;
                 }
-                let lines: Vec<String> = chunk
-                    .par_iter()
-                    .map(|a| serde_json::to_string(&a.doc(&compiled)).unwrap_or_default())
-                    .collect();
+                let lines: Vec<String> = chunk.par_iter().map(|a| a.to_json(&compiled)).collect();
                 for line in lines {
                     out.write_all(line.as_bytes())?;
                     out.write_all(b"\n")?;
