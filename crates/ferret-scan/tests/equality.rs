@@ -135,6 +135,26 @@ fn optimized_scan_equals_reference_with_every_corpus_rule() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Alert lines of one rule (TOML text) over `records`, by the optimized
+/// path and by the reference path.
+fn both_paths(name: &str, rule_toml: &str, records: &[String]) -> (Vec<String>, Vec<String>) {
+    let dir = tmpdir(name);
+    let rule = dir.join("rule.toml");
+    std::fs::write(&rule, rule_toml).unwrap();
+    let events = dir.join("events.ndjson");
+    std::fs::write(&events, records.join("\n") + "\n").unwrap();
+    let compiled = load(&[rule]);
+    assert_eq!(compiled.rules.len(), 1, "the rule compiles");
+    let fast = lines(&compiled, &run(&compiled, &events, &ScanOptions::default()));
+    let reference = ScanOptions {
+        reference: true,
+        ..ScanOptions::default()
+    };
+    let reference = lines(&compiled, &run(&compiled, &events, &reference));
+    let _ = std::fs::remove_dir_all(dir);
+    (fast, reference)
+}
+
 /// Samples hold stand-ins for their events on the optimized path (only the
 /// times alerts read); the alerts still show every event in full, as the
 /// reference path (which holds the events themselves) does. The corpus's
@@ -142,11 +162,7 @@ fn optimized_scan_equals_reference_with_every_corpus_rule() {
 /// events are made to.
 #[test]
 fn samples_holding_stand_ins_give_the_reference_alerts() {
-    let dir = tmpdir("sample");
-    let rule = dir.join("sample.toml");
-    std::fs::write(
-        &rule,
-        r#"[metadata]
+    let rule = r#"[metadata]
 maturity = "production"
 
 [rule]
@@ -165,9 +181,7 @@ sample by host.id
   [network where destination.port == 4444]
   [any where event.action == "marker"]
 '''
-"#,
-    )
-    .unwrap();
+"#;
     let mut records = Vec::new();
     for i in 0..3_000u32 {
         let host = format!("h{}", i % 7);
@@ -195,38 +209,20 @@ sample by host.id
         doc["message"] = json!(format!("event {i}"));
         records.push(doc.to_string());
     }
-    let events = dir.join("events.ndjson");
-    std::fs::write(&events, records.join("\n") + "\n").unwrap();
-    let compiled = load(&[rule]);
-    assert_eq!(compiled.rules.len(), 1);
-    let fast = lines(&compiled, &run(&compiled, &events, &ScanOptions::default()));
-    let reference = run(
-        &compiled,
-        &events,
-        &ScanOptions {
-            reference: true,
-            ..ScanOptions::default()
-        },
-    );
-    let reference = lines(&compiled, &reference);
+    let (fast, reference) = both_paths("sample", rule, &records);
     assert!(!reference.is_empty(), "the sample finds host h3");
     assert_eq!(fast, reference);
     // Whole events, with fields no rule reads, from the kept records.
     assert!(fast
         .iter()
         .any(|l| l.contains("h3.example") && l.contains("sh -c 'job ")));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Alerts of sequences with a missing-event stage: written the same by
 /// both paths, with `{"missing":true}` for the stage that found nothing.
 #[test]
 fn missing_stages_are_written_alike_by_both_paths() {
-    let dir = tmpdir("missing");
-    let rule = dir.join("missing.toml");
-    std::fs::write(
-        &rule,
-        r#"[rule]
+    let rule = r#"[rule]
 rule_id = "6d1f4c1e-0000-4000-8000-000000000002"
 name = "Shell not followed by a connection"
 description = "Test rule."
@@ -239,9 +235,7 @@ sequence by host.id with maxspan=30s
   [process where process.name == "sh"]
   ![network where true]
 '''
-"#,
-    )
-    .unwrap();
+"#;
     let mut records = Vec::new();
     for i in 0..600u32 {
         let host = format!("h{}", i % 3);
@@ -257,24 +251,11 @@ sequence by host.id with maxspan=30s
         doc["host"] = json!({"id": host});
         records.push(doc.to_string());
     }
-    let events = dir.join("events.ndjson");
-    std::fs::write(&events, records.join("\n") + "\n").unwrap();
-    let compiled = load(&[rule]);
-    let fast = lines(&compiled, &run(&compiled, &events, &ScanOptions::default()));
-    let reference = run(
-        &compiled,
-        &events,
-        &ScanOptions {
-            reference: true,
-            ..ScanOptions::default()
-        },
-    );
-    let reference = lines(&compiled, &reference);
+    let (fast, reference) = both_paths("missing", rule, &records);
     assert!(!reference.is_empty());
     assert_eq!(fast, reference);
     assert!(fast.iter().all(|l| l.contains(r#"{"missing":true}"#)));
     assert!(fast.iter().all(|l| l.contains(r#""ferret.join_keys":["#)));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Reorders the lines of `src`: blocks of `block` lines reversed (bounded

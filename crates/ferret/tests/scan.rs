@@ -17,6 +17,21 @@ fn ferret(args: &[&str]) -> Output {
     run_in_workspace(env!("CARGO_BIN_EXE_ferret"), args)
 }
 
+/// Output of the shared telemetry generator run with `args`.
+fn generate(args: &[&str]) -> Vec<u8> {
+    let gen = Command::new("python3")
+        .arg(shared().join("bench/gen_events.py"))
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    gen.stdout
+}
+
 fn alerts(out: &Output) -> Vec<Value> {
     String::from_utf8(out.stdout.clone())
         .expect("utf-8 output")
@@ -155,28 +170,19 @@ fn injected_scenarios_give_exactly_one_alert_each() {
     let dir = tmpdir("scenarios");
     let events = dir.join("events.ndjson");
     let truth = dir.join("truth.json");
-    let gen = Command::new("python3")
-        .arg(shared().join("bench/gen_events.py"))
-        .args([
-            "--events",
-            "6000",
-            "--hosts",
-            "12",
-            "--seed",
-            "5",
-            "--attacks",
-            "16",
-        ])
-        .arg("--truth")
-        .arg(&truth)
-        .output()
-        .expect("python3");
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
-    );
-    std::fs::write(&events, &gen.stdout).unwrap();
+    let generated = generate(&[
+        "--events",
+        "6000",
+        "--hosts",
+        "12",
+        "--seed",
+        "5",
+        "--attacks",
+        "16",
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    std::fs::write(&events, generated).unwrap();
     let rules = shared().join("corpus/detection-rules/rules/linux");
     let seed = rules.join("persistence_systemd_netcon.toml");
     let brute = rules.join("credential_access_potential_successful_linux_ssh_bruteforce.toml");
@@ -482,13 +488,8 @@ fn a_scan_on_a_terminal_shows_its_progress_and_finishes() {
     use std::time::{Duration, Instant};
     let dir = tmpdir("terminal");
     let events = dir.join("events.ndjson");
-    let gen = Command::new("python3")
-        .arg(shared().join("bench/gen_events.py"))
-        .args(["--events", "40000", "--hosts", "20", "--seed", "7"])
-        .output()
-        .expect("python3");
-    assert!(gen.status.success());
-    std::fs::write(&events, &gen.stdout).unwrap();
+    let generated = generate(&["--events", "40000", "--hosts", "20", "--seed", "7"]);
+    std::fs::write(&events, generated).unwrap();
     let alerts = dir.join("alerts.ndjson");
     // `script` (util-linux) runs the scan with a pseudo-terminal for its
     // standard streams; alerts go to a file, the terminal's text to us.
@@ -541,22 +542,17 @@ fn output_closed_early_ends_the_run_quietly() {
     use std::process::Stdio;
     let dir = tmpdir("broken-pipe");
     let events = dir.join("events.ndjson");
-    let gen = Command::new("python3")
-        .arg(shared().join("bench/gen_events.py"))
-        .args([
-            "--events",
-            "6000",
-            "--hosts",
-            "12",
-            "--seed",
-            "5",
-            "--attacks",
-            "16",
-        ])
-        .output()
-        .expect("python3");
-    assert!(gen.status.success());
-    std::fs::write(&events, &gen.stdout).unwrap();
+    let generated = generate(&[
+        "--events",
+        "6000",
+        "--hosts",
+        "12",
+        "--seed",
+        "5",
+        "--attacks",
+        "16",
+    ]);
+    std::fs::write(&events, generated).unwrap();
     let rules = shared().join("corpus/detection-rules");
     let runs: [&[&str]; 2] = [
         &["query", "--format", "ndjson", "any where true"],
