@@ -17,6 +17,18 @@ fn ferret(args: &[&str]) -> Output {
     run_in_workspace(env!("CARGO_BIN_EXE_ferret"), args)
 }
 
+/// Generator arguments for a small corpus with injected attack scenarios.
+const SCENARIOS: &[&str] = &[
+    "--events",
+    "6000",
+    "--hosts",
+    "12",
+    "--seed",
+    "5",
+    "--attacks",
+    "16",
+];
+
 /// Output of the shared telemetry generator run with `args`.
 fn generate(args: &[&str]) -> Vec<u8> {
     let gen = Command::new("python3")
@@ -170,18 +182,7 @@ fn injected_scenarios_give_exactly_one_alert_each() {
     let dir = tmpdir("scenarios");
     let events = dir.join("events.ndjson");
     let truth = dir.join("truth.json");
-    let generated = generate(&[
-        "--events",
-        "6000",
-        "--hosts",
-        "12",
-        "--seed",
-        "5",
-        "--attacks",
-        "16",
-        "--truth",
-        truth.to_str().unwrap(),
-    ]);
+    let generated = generate(&[SCENARIOS, &["--truth", truth.to_str().unwrap()]].concat());
     std::fs::write(&events, generated).unwrap();
     let rules = shared().join("corpus/detection-rules/rules/linux");
     let seed = rules.join("persistence_systemd_netcon.toml");
@@ -542,16 +543,7 @@ fn output_closed_early_ends_the_run_quietly() {
     use std::process::Stdio;
     let dir = tmpdir("broken-pipe");
     let events = dir.join("events.ndjson");
-    let generated = generate(&[
-        "--events",
-        "6000",
-        "--hosts",
-        "12",
-        "--seed",
-        "5",
-        "--attacks",
-        "16",
-    ]);
+    let generated = generate(SCENARIOS);
     std::fs::write(&events, generated).unwrap();
     let rules = shared().join("corpus/detection-rules");
     let runs: [&[&str]; 2] = [
