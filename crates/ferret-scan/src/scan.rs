@@ -10,8 +10,8 @@
 //! byte-identical for any `--threads`.
 //!
 //! These shortcuts make a thousand rules cost far less than a thousand
-//! passes; [`ScanOptions::reference`] turns the first three off, and a test
-//! checks that the alerts are byte-identical either way:
+//! passes; [`ScanOptions::reference`] turns all but the last off, and a
+//! test checks that the alerts are byte-identical either way:
 //!
 //! - **Projection and field tables.** Events are decoded keeping only the
 //!   fields some loaded rule reads ([`ferret_engine::Plan::field_paths`], the
@@ -46,10 +46,15 @@
 //!   they are counted per rule ([`ferret_engine::Stats::late_events`]) and
 //!   the CLI reports them. `reorder_window: None` restores exact ordering of
 //!   any input, at the cost of holding every sequence candidate in memory.
+//! - **Sample stand-ins.** A sample holds its candidates to the end of input;
+//!   it holds small stand-ins with only their times
+//!   ([`ferret_engine::StandIn`]), their records kept aside by
+//!   [`crate::originals`].
 //! - **Early, compact alerts.** Hits that are final are taken from the
 //!   runners after every batch ([`ferret_engine::QueryRunner::drain_hits`])
 //!   and kept as compact records, spilled to sorted temporary runs past a
-//!   memory budget ([`crate::alerts`]).
+//!   memory budget ([`crate::alerts`]). A record already in serde_json's
+//!   form is its own encoding ([`ferret_event::canonical`]).
 
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
