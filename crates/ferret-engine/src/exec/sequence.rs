@@ -139,19 +139,19 @@ const UNTIL_BIT: u64 = 1 << 63;
 /// `until`), those whose condition holds are returned as a mask for
 /// [`match_deferred`], which evaluates their keys: later positive stages
 /// and `until` only matter while a partial sequence is live, trailing
-/// missing stages only while a completed one awaits its check
-/// ([`trailing_missing_mask`]).
+/// missing stages only while a completed one awaits its check (`trailing`,
+/// the plan's [`trailing_missing_mask`]).
 fn match_stages(
     plan: &SequencePlan,
     category: &FieldPath,
     event: &Event,
     defer: bool,
+    trailing: u64,
 ) -> (Matches, u64) {
     let defer = defer && plan.stages.len() < 63;
     let mut out = Matches::default();
     let mut deferred = 0u64;
     let mut positive = 0;
-    let trailing = trailing_missing_mask(plan);
     for (i, st) in plan.stages.iter().enumerate() {
         let starts = !st.missing && positive == 0;
         if !st.missing {
@@ -268,7 +268,13 @@ impl SequenceState {
         event: &Arc<Event>,
         stats: &mut Stats,
     ) {
-        let (matches, deferred) = match_stages(plan, category, event, self.window.is_some());
+        let (matches, deferred) = match_stages(
+            plan,
+            category,
+            event,
+            self.window.is_some(),
+            self.matcher.trailing_missing,
+        );
         if matches.is_empty() && deferred == 0 {
             return;
         }
