@@ -67,6 +67,7 @@ use ferret_event::{
 };
 use ferret_rules::alert::{build_alert, build_alert_head, missing_event, AlertMatch};
 use rayon::prelude::*;
+use serde_json::value::RawValue;
 use serde_json::Map;
 
 use crate::alerts::{AlertSink, Alerts};
@@ -188,12 +189,12 @@ impl Alert {
     /// encoding (the tie string), so `ferret.events` is that text, and only
     /// the last event, whose groups the document copies, is decoded.
     pub fn to_json(&self, compiled: &Compiled) -> String {
-        let docs = &self.tie.1;
-        let Some(items) = array_items(docs) else {
+        // Each matched document's text, not decoded.
+        let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(&self.tie.1) else {
             return serde_json::to_string(&self.doc(compiled)).unwrap_or_default();
         };
-        let last = match items.iter().rev().find(|r| &docs[(*r).clone()] != "null") {
-            Some(r) => match serde_json::from_str::<Value>(&docs[r.clone()]) {
+        let last = match items.iter().rev().find(|r| r.get() != "null") {
+            Some(r) => match serde_json::from_str::<Value>(r.get()) {
                 Ok(v) => Some(v),
                 Err(_) => return serde_json::to_string(&self.doc(compiled)).unwrap_or_default(),
             },
@@ -215,7 +216,7 @@ impl Alert {
             if n > 0 {
                 out.push(',');
             }
-            match &docs[r.clone()] {
+            match r.get() {
                 "null" => out.push_str(&missing),
                 doc => out.push_str(doc),
             }
@@ -247,47 +248,6 @@ impl Alert {
             },
         )
     }
-}
-
-/// Where each item of the JSON array `text` lies, or `None` if `text` is not
-/// a JSON array as serde_json writes them (compact).
-fn array_items(text: &str) -> Option<Vec<std::ops::Range<usize>>> {
-    let b = text.as_bytes();
-    if b.first() != Some(&b'[') || b.last() != Some(&b']') {
-        return None;
-    }
-    let mut items = Vec::new();
-    if b.len() == 2 {
-        return Some(items);
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    let mut start = 1;
-    for (i, &c) in b.iter().enumerate().take(b.len() - 1).skip(1) {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            b'"' => in_string = true,
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' => depth = depth.checked_sub(1)?,
-            b',' if depth == 0 => {
-                items.push(start..i);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if depth != 0 || in_string {
-        return None;
-    }
-    items.push(start..b.len() - 1);
-    Some(items)
 }
 
 /// Each rule's place in the order of rule names (then ids), which orders
