@@ -170,62 +170,9 @@ impl<'t> Checker<'t> {
 #[cfg(test)]
 mod tests {
     use super::is_canonical;
+    use crate::json_texts::json_texts;
     use proptest::prelude::*;
     use serde_json::Value;
-
-    /// JSON texts in many spellings: whitespace, escapes, number forms,
-    /// repeated keys, and some that are not JSON at all.
-    fn text() -> impl Strategy<Value = String> {
-        let leaf = prop::sample::select(vec![
-            "null",
-            "true",
-            "false",
-            "0",
-            "-0",
-            "7",
-            "-12",
-            "1.0",
-            "1.5",
-            "1e3",
-            "-0.0",
-            "01",
-            "123456789012345678",
-            "1234567890123456789",
-            "18446744073709551615",
-            "18446744073709551616",
-            "-9223372036854775808",
-            "\"\"",
-            "\"a\"",
-            "\"a b\"",
-            "\"\\n\\t\\r\\b\\f\"",
-            "\"\\u0001\"",
-            "\"\\u00e9\"",
-            "\"é\u{7f}\"",
-            "\"a\\\"b\\\\\"",
-            "\"\\/\"",
-            "\"\\ud83d\\ude00\"",
-            "\"\u{1}\"",
-            "tru",
-            "",
-        ])
-        .prop_map(String::from);
-        leaf.prop_recursive(4, 40, 5, |inner| {
-            let ws = prop::sample::select(vec!["", "", "", " ", "\n"]);
-            let key =
-                prop::sample::select(vec!["\"k\"", "\"k\"", "\"j\"", "\"\\u006b\"", "\"a.b\""]);
-            prop_oneof![
-                (prop::collection::vec(inner.clone(), 0..4), ws.clone())
-                    .prop_map(|(items, ws)| format!("[{ws}{}]", items.join(","))),
-                (prop::collection::vec((key, inner), 0..4), ws).prop_map(|(members, ws)| {
-                    let members: Vec<String> = members
-                        .into_iter()
-                        .map(|(k, v)| format!("{k}:{ws}{v}"))
-                        .collect();
-                    format!("{{{}}}", members.join(","))
-                }),
-            ]
-        })
-    }
 
     fn plain(v: &Value) -> bool {
         let short = |s: &str| {
@@ -250,7 +197,7 @@ mod tests {
 
         /// What the check vouches for, serde_json writes back unchanged.
         #[test]
-        fn vouched_texts_are_what_serde_json_writes(text in text()) {
+        fn vouched_texts_are_what_serde_json_writes(text in json_texts()) {
             if is_canonical(text.as_bytes()) {
                 let v: Value = serde_json::from_str(&text).expect("vouched texts are JSON");
                 prop_assert_eq!(serde_json::to_string(&v).unwrap(), text);
@@ -260,7 +207,7 @@ mod tests {
         /// And it vouches for what serde_json writes, unless that holds a
         /// float, a long integer or a `\u` escape.
         #[test]
-        fn serde_json_output_is_vouched_for(text in text()) {
+        fn serde_json_output_is_vouched_for(text in json_texts()) {
             match serde_json::from_str::<Value>(&text) {
                 Ok(v) if plain(&v) => {
                     let out = serde_json::to_string(&v).unwrap();

@@ -18,6 +18,8 @@
 
 pub mod canonical;
 pub mod category;
+#[cfg(test)]
+mod json_texts;
 pub mod path;
 pub mod project;
 pub mod read;

@@ -495,6 +495,7 @@ mod tests {
 
     use super::super::{Cells, Projection};
     use super::skim;
+    use crate::json_texts::json_texts;
     use crate::{FieldPath, Segment};
 
     /// The serde path's outcome for a tabled decode: document, cells and
@@ -513,75 +514,6 @@ mod tests {
         let mut cells = Cells::default();
         let doc = skim(&proj.root, text, &mut cells).ok()?;
         Some((doc, cells.to_values(), cells.fallback))
-    }
-
-    /// JSON text, not values: duplicate keys, escapes, odd numbers and
-    /// whitespace are what the reader must get right.
-    fn text() -> impl Strategy<Value = String> {
-        let leaf = prop::sample::select(vec![
-            "null",
-            "true",
-            "false",
-            "0",
-            "-0",
-            "7",
-            "-12",
-            "1.5",
-            "-0.25",
-            "1e3",
-            "1E-2",
-            "2.5e+10",
-            "1e400",
-            "-1e400",
-            "18446744073709551615",
-            "18446744073709551616",
-            "-9223372036854775808",
-            "-9223372036854775809",
-            "1234567890123456789",
-            "12345678901234567890123",
-            "\"\"",
-            "\"a\"",
-            "\"a.b\"",
-            "\"\\n\"",
-            "\"\\u00e9x\"",
-            "\"\\ud83d\\ude00\"",
-            "\"\\ud800\"",
-            "\"é\"",
-            "\"a\\\"b\"",
-            "\"\\/\\\\\"",
-        ])
-        .prop_map(String::from);
-        leaf.prop_recursive(5, 48, 5, |inner| {
-            let ws = prop::sample::select(vec!["", "", " ", "\n\t"]);
-            prop_oneof![
-                (prop::collection::vec(inner.clone(), 0..4), ws.clone())
-                    .prop_map(|(items, ws)| format!("[{ws}{}{ws}]", items.join(","))),
-                (
-                    prop::collection::vec(
-                        (
-                            prop::sample::select(vec!["a", "b", "c", "a.b", "b.c", "", "\\u0061"]),
-                            inner
-                        ),
-                        0..5
-                    ),
-                    ws
-                )
-                    .prop_map(|(members, ws)| {
-                        let members: Vec<String> = members
-                            .iter()
-                            .map(|(k, v)| format!("{ws}\"{k}\"{ws}:{ws}{v}"))
-                            .collect();
-                        format!("{{{}{ws}}}", members.join(","))
-                    }),
-            ]
-        })
-        .prop_map(|t| {
-            if t.starts_with('{') {
-                t
-            } else {
-                format!("{{\"a\":{t}}}")
-            }
-        })
     }
 
     fn paths() -> impl Strategy<Value = Vec<FieldPath>> {
@@ -620,7 +552,7 @@ mod tests {
         /// Whatever the reader accepts, serde_json accepts and decodes to
         /// the same document and cells.
         #[test]
-        fn skim_agrees_with_serde(text in text(), paths in paths(), cut in any::<prop::sample::Index>()) {
+        fn skim_agrees_with_serde(text in json_texts(), paths in paths(), cut in any::<prop::sample::Index>()) {
             let proj = Projection::new(&paths);
             let cut_text = &text[..text.floor_char_boundary(cut.index(text.len() + 1))];
             for input in [text.as_str(), cut_text] {
@@ -633,7 +565,7 @@ mod tests {
         /// Ordinary records (what serde_json itself writes) never need the
         /// slow path.
         #[test]
-        fn skim_vouches_for_ordinary_records(text in text(), paths in paths()) {
+        fn skim_vouches_for_ordinary_records(text in json_texts(), paths in paths()) {
             let proj = Projection::new(&paths);
             if let Ok(v) = serde_json::from_str::<Value>(&text) {
                 let plain = v.to_string();
