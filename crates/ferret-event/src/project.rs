@@ -60,6 +60,21 @@ struct Node {
     /// Few per level, so a linear scan beats hashing every key of every
     /// event.
     children: Vec<(String, Node)>,
+    /// Per child, [`key_tag`] of its key: the scan compares these and only
+    /// a key with the same length and end bytes in full.
+    tags: Vec<u32>,
+}
+
+/// A key's length and first and last bytes, packed: equal keys have equal
+/// tags, and keys at one level rarely share one.
+#[inline]
+fn key_tag(key: &[u8]) -> u32 {
+    match (key.first(), key.last()) {
+        (Some(&first), Some(&last)) => {
+            (key.len().min(0xffff) as u32) | u32::from(first) << 16 | u32::from(last) << 24
+        }
+        _ => 0,
+    }
 }
 
 impl Projection {
@@ -116,6 +131,7 @@ impl Projection {
                 column: None,
                 tree: true,
                 children: Vec::new(),
+                tags: Vec::new(),
             },
             layout: Arc::default(),
         }
@@ -204,6 +220,7 @@ impl Node {
             Some(i) => i,
             None => {
                 self.children.push((key.to_string(), Node::default()));
+                self.tags.push(key_tag(key.as_bytes()));
                 self.children.len() - 1
             }
         };
@@ -257,15 +274,22 @@ impl Node {
 
     /// [`Node::lookup`] with the child's position at this level for a
     /// plain key, and `usize::MAX` for a dotted one.
+    #[inline]
     fn lookup_at(&self, key: &str) -> Option<(usize, &Node)> {
-        if !key.as_bytes().contains(&b'.') {
-            return self
-                .children
-                .iter()
-                .position(|(k, _)| k == key)
-                .map(|i| (i, &self.children[i].1));
+        let b = key.as_bytes();
+        let tag = key_tag(b);
+        // Child keys hold no dots (paths are split on them), so a key equal
+        // to one is plain.
+        for (i, &t) in self.tags.iter().enumerate() {
+            if t == tag && self.children[i].0.as_bytes() == b {
+                return Some((i, &self.children[i].1));
+            }
         }
-        self.lookup(key).map(|n| (usize::MAX, n))
+        // Keys are short: a plain loop beats memchr's set-up.
+        if b.iter().any(|&c| c == b'.') {
+            return self.lookup(key).map(|n| (usize::MAX, n));
+        }
+        None
     }
 
     /// The node a (possibly dotted) key leads to, if any path goes there.

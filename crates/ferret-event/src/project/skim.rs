@@ -575,6 +575,31 @@ mod tests {
         }
     }
 
+    /// Keys of one length and the same first and last bytes share a lookup
+    /// tag: each still finds its own field, a near miss none, and a dotted
+    /// key still means no table.
+    #[test]
+    fn keys_sharing_a_tag_are_told_apart() {
+        let proj = Projection::new(&[
+            FieldPath::dotted("abc.xyz"),
+            FieldPath::dotted("axc"),
+            FieldPath::dotted("abbc"),
+        ]);
+        let text = r#"{"aac":0,"axc":1,"abc":{"xyz":2,"xaz":3},"abbc":4,"abxc":5}"#;
+        let (_, cells, fallback) = by_skim(&proj, text).unwrap();
+        assert!(!fallback);
+        let values: Vec<Value> = cells.iter().map(|(_, v)| v.clone()).collect();
+        assert_eq!(
+            values,
+            serde_json::json!([1, 2, 4]).as_array().unwrap().clone()
+        );
+        assert_eq!(Ok(by_skim(&proj, text).unwrap()), by_serde(&proj, text));
+        let dotted = r#"{"abc.xyz":2,"axc":1}"#;
+        let skimmed = by_skim(&proj, dotted).unwrap();
+        assert!(skimmed.2, "a dotted key on a projected route: no table");
+        assert_eq!(Ok(skimmed), by_serde(&proj, dotted));
+    }
+
     #[test]
     fn doubts_what_serde_must_judge() {
         let proj = Projection::new(&[FieldPath::dotted("keep")]);
