@@ -392,12 +392,24 @@ impl FieldAccess {
     fn for_each<'a>(
         &self,
         input: &EvalInput<'a>,
-        f: &mut dyn FnMut(Scalar<'a>) -> bool,
+        mut f: impl FnMut(Scalar<'a>) -> bool,
     ) -> (bool, bool) {
         let Some(event) = self.event(input) else {
             return (false, false);
         };
         let (mut seen, mut hit) = (false, false);
+        // The usual case, a projected field: no callbacks, `f` inlined.
+        if let Some(values) = event.table_values(&self.path) {
+            for v in values {
+                if let Some(s) = Scalar::from_field(v) {
+                    seen = true;
+                    if f(s) {
+                        return (true, true);
+                    }
+                }
+            }
+            return (seen, false);
+        }
         event.for_each(&self.path, &mut |v| {
             if hit {
                 return;
@@ -761,7 +773,7 @@ impl Pred {
                 }
             }
             Pred::Field { field, test } => {
-                let (seen, hit) = field.for_each(input, &mut |s| test.check(s));
+                let (seen, hit) = field.for_each(input, |s| test.check(s));
                 if seen {
                     Some(hit)
                 } else if script {
@@ -774,7 +786,7 @@ impl Pred {
                 let n = leaves.len();
                 let full: u64 = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
                 let mut hits: u64 = 0;
-                let (seen, _) = field.for_each(input, &mut |s| {
+                let (seen, _) = field.for_each(input, |s| {
                     for (i, (t, _)) in leaves.iter().enumerate() {
                         if hits & (1 << i) == 0 && t.check(s) {
                             hits |= 1 << i;
@@ -807,7 +819,7 @@ impl Pred {
                 }
             }
             Pred::IsNull(e) => Some(match e {
-                ValExpr::Field(f) => !f.for_each(input, &mut |_| true).0,
+                ValExpr::Field(f) => !f.for_each(input, |_| true).0,
                 other => other.eval(input).is_null(),
             }),
             Pred::Compare { op, lhs, rhs, ci } => {

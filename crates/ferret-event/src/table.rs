@@ -225,6 +225,15 @@ impl FieldTable {
         true
     }
 
+    /// The values of the path with id `path_id` (as [`FieldTable::for_each`]
+    /// gives them), `None` when the table does not cover the path: an
+    /// iterator, so a caller can stop early and have its test inlined.
+    #[inline]
+    pub fn values(&self, path_id: u32) -> Option<impl Iterator<Item = FieldValue<'_>>> {
+        let text = &self.text;
+        Some(self.column(path_id)?.iter().map(move |c| c.view(text)))
+    }
+
     /// The cells of the path with id `path_id`, `None` when not covered.
     #[inline]
     fn column(&self, path_id: u32) -> Option<&[Cell]> {
