@@ -285,8 +285,7 @@ impl Node {
                 return Some((i, &self.children[i].1));
             }
         }
-        // Keys are short: a plain loop beats memchr's set-up.
-        if b.iter().any(|&c| c == b'.') {
+        if b.contains(&b'.') {
             return self.lookup(key).map(|n| (usize::MAX, n));
         }
         None
