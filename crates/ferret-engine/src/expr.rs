@@ -240,6 +240,83 @@ impl Guard {
     }
 }
 
+/// One-field conditions of many plans, numbered ([`Plan::number_verdicts`]).
+///
+/// A thousand rules test the same few fields with few distinct values
+/// (`host.os.type == "linux"`, `event.type in ("start", …)`), each rule
+/// again for every event. A verdict's result depends on its field's values
+/// only, so a caller that sees many events with the same values (a scan's
+/// dispatch) works the verdicts out once per distinct value and attaches the
+/// results to each event ([`Event::set_verdicts`]); the rules then read a bit.
+/// An event without verdicts is tested as before.
+///
+/// [`Plan::number_verdicts`]: crate::Plan::number_verdicts
+#[derive(Clone, Debug, Default)]
+pub struct Verdicts {
+    /// By id: the field and the leaf (unnumbered).
+    verdicts: Vec<(FieldPath, Pred)>,
+}
+
+impl Verdicts {
+    pub fn len(&self) -> usize {
+        self.verdicts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.verdicts.is_empty()
+    }
+
+    /// The one field verdict `id` reads.
+    pub fn path(&self, id: u32) -> &FieldPath {
+        &self.verdicts[id as usize].0
+    }
+
+    /// Whether verdict `id` holds for `event` (from the event's fields).
+    pub fn holds(&self, id: u32, event: &Event) -> bool {
+        self.verdicts[id as usize]
+            .1
+            .eval(&EvalInput::event(event), false)
+            == Some(true)
+    }
+}
+
+impl Predicate {
+    /// Numbers the condition's query leaves (and same-field groups) that
+    /// read one field of the event itself, a field `usable` accepts, as
+    /// verdicts of `verdicts`; anywhere in the condition, under `not`, `and` and
+    /// `or` alike (each is evaluated as a query leaf there).
+    pub fn number_verdicts(
+        &mut self,
+        usable: &dyn Fn(&FieldPath) -> bool,
+        verdicts: &mut Verdicts,
+    ) {
+        fn walk(p: &mut Pred, usable: &dyn Fn(&FieldPath) -> bool, verdicts: &mut Verdicts) {
+            match p {
+                Pred::Not(inner) => walk(inner, usable, verdicts),
+                Pred::And(ps) | Pred::Or(ps) => {
+                    ps.iter_mut().for_each(|p| walk(p, usable, verdicts))
+                }
+                Pred::Field { field, .. } | Pred::Group { field, .. }
+                    if field.alias.is_none() && usable(&field.path) =>
+                {
+                    let Ok(id) = u32::try_from(verdicts.verdicts.len()) else {
+                        return;
+                    };
+                    let path = field.path.clone();
+                    let leaf = std::mem::replace(p, Pred::Const(None));
+                    verdicts.verdicts.push((path, leaf.clone()));
+                    *p = Pred::Verdict {
+                        id,
+                        pred: Box::new(leaf),
+                    };
+                }
+                _ => {}
+            }
+        }
+        walk(&mut self.pred, usable, verdicts);
+    }
+}
+
 /// A compiled join-key / sort-key / unique-key expression.
 #[derive(Clone, Debug)]
 pub struct KeyExpr {
@@ -727,12 +804,24 @@ enum Pred {
     },
     /// A boolean-valued expression used as a condition (script leaf).
     Bool(ValExpr),
+    /// A query leaf or group numbered as verdict `id` of a [`Verdicts`]: read
+    /// from the event's verdicts when it has them, else evaluated.
+    Verdict {
+        id: u32,
+        pred: Box<Pred>,
+    },
 }
 
 impl Pred {
     fn eval(&self, input: &EvalInput, script: bool) -> Option<bool> {
         match self {
             Pred::Const(c) => *c,
+            // A verdict is the leaf's result as a query leaf (script mode can
+            // also give null: evaluated then).
+            Pred::Verdict { id, pred } => match input.event.verdict(*id) {
+                Some(holds) if !script => Some(holds),
+                _ => pred.eval(input, script),
+            },
             Pred::Not(p) => p.eval(input, script).map(|b| !b),
             Pred::And(ps) => {
                 if script {
@@ -856,6 +945,7 @@ impl Pred {
             Pred::Or(ps) => ps
                 .iter()
                 .fold(Necessary::never(), |acc, p| acc.or(p.necessary())),
+            Pred::Verdict { pred, .. } => pred.necessary(),
             Pred::Field { field, test } => test.necessary(field),
             Pred::Group { field, leaves, and } => {
                 let plain = leaves.iter().filter(|(_, neg)| !neg);
@@ -880,7 +970,7 @@ impl Pred {
     fn paths(&self, out: &mut Vec<FieldPath>) {
         match self {
             Pred::Const(_) => {}
-            Pred::Not(p) => p.paths(out),
+            Pred::Not(p) | Pred::Verdict { pred: p, .. } => p.paths(out),
             Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.paths(out)),
             Pred::Field { field, .. } | Pred::Group { field, .. } => out.push(field.path.clone()),
             Pred::Value { expr, .. } | Pred::IsNull(expr) | Pred::Bool(expr) => expr.paths(out),
@@ -894,7 +984,7 @@ impl Pred {
     fn fields(&self, out: &mut Vec<String>) {
         match self {
             Pred::Const(_) => {}
-            Pred::Not(p) => p.fields(out),
+            Pred::Not(p) | Pred::Verdict { pred: p, .. } => p.fields(out),
             Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.fields(out)),
             Pred::Field { field, .. } | Pred::Group { field, .. } => out.push(field.name.clone()),
             Pred::Value { expr, .. } | Pred::IsNull(expr) | Pred::Bool(expr) => expr.fields(out),
@@ -2092,6 +2182,51 @@ mod tests {
             }
         }
         assert!(grouped_somewhere);
+    }
+
+    #[test]
+    fn verdicts_stand_in_for_their_leaves() {
+        let usable = |p: &FieldPath| *p == FieldPath::dotted("event.type");
+        let mut verdicts = Verdicts::default();
+        let mut p = pred(
+            r#"event.type == "start" and not event.type : "END*" and process.name == "sh"
+               and (event.type in ("a", "b") or length(event.type) > 3)"#,
+        );
+        let unnumbered = p.clone();
+        p.number_verdicts(&usable, &mut verdicts);
+        // The `and` groups both event.type leaves into one; the `or`
+        // operand is numbered on its own; the function argument is not a
+        // query leaf, process.name not a usable field.
+        assert_eq!(verdicts.len(), 2);
+        let docs = [
+            json!({"event": {"type": "start"}, "process": {"name": "sh"}}),
+            json!({"event": {"type": ["start", "end"]}, "process": {"name": "sh"}}),
+            json!({"event": {"type": "a"}, "process": {"name": "sh"}}),
+            json!({"process": {"name": "sh"}}),
+        ];
+        for doc in docs {
+            let plain = ev(doc.clone());
+            let want = unnumbered.eval(&EvalInput::event(&plain));
+            // Without verdicts the leaves are evaluated.
+            assert_eq!(p.eval(&EvalInput::event(&plain)), want, "{doc}");
+            // With the verdicts a scan would attach: the same result.
+            let mut bits = vec![0u64; 1];
+            for id in 0..verdicts.len() as u32 {
+                if verdicts.holds(id, &plain) {
+                    bits[0] |= 1 << id;
+                }
+            }
+            let mut with = ev(doc.clone());
+            with.set_verdicts(bits.into());
+            assert_eq!(p.eval(&EvalInput::event(&with)), want, "{doc}");
+        }
+        // And they are what is read: wrong verdicts give wrong answers.
+        let mut lied = ev(json!({"event": {"type": "start"}, "process": {"name": "sh"}}));
+        lied.set_verdicts(vec![0u64].into());
+        assert!(!p.matches(&EvalInput::event(&lied)));
+        let mut end = ev(json!({"event": {"type": "end"}, "process": {"name": "sh"}}));
+        end.set_verdicts(vec![0b11u64].into());
+        assert!(p.matches(&EvalInput::event(&end)));
     }
 
     #[test]

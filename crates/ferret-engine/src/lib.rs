@@ -11,7 +11,7 @@ pub mod necessary;
 pub mod types;
 pub mod value;
 
-pub use expr::{EvalInput, Guard, KeyExpr, PlanContext, PlanError, Predicate};
+pub use expr::{EvalInput, Guard, KeyExpr, PlanContext, PlanError, Predicate, Verdicts};
 pub use necessary::{Necessary, Needle};
 pub use types::FieldTypes;
 pub use value::{FloatKey, KeyValue};

@@ -166,6 +166,29 @@ impl Plan {
         }
     }
 
+    /// Numbers the one-field conditions of every filter on fields `usable`
+    /// accepts as verdicts of `verdicts` (see [`crate::Verdicts`]); results are the
+    /// same with or without verdicts on the events.
+    pub fn number_verdicts(
+        &mut self,
+        usable: &dyn Fn(&FieldPath) -> bool,
+        verdicts: &mut crate::Verdicts,
+    ) {
+        let filters: Vec<&mut Filter> = match &mut self.body {
+            Body::Event(f) => vec![f],
+            Body::Sequence(seq) => seq
+                .stages
+                .iter_mut()
+                .chain(seq.until.as_mut())
+                .map(|s| &mut s.filter)
+                .collect(),
+            Body::Sample(sample) => sample.stages.iter_mut().map(|s| &mut s.filter).collect(),
+        };
+        for f in filters {
+            f.condition.number_verdicts(usable, verdicts);
+        }
+    }
+
     /// Text an event must hold to match some filter of the query (see
     /// [`crate::necessary`]); events without it cannot change the query's
     /// result and need not be pushed.

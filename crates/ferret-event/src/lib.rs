@@ -27,7 +27,7 @@ pub mod table;
 pub mod time;
 pub mod value;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 pub use path::{FieldPath, Segment};
 pub use project::Projection;
@@ -69,6 +69,9 @@ pub struct Event {
     /// The first path [`Event::category_bits`] was asked for, by id, and
     /// its answer.
     categories: OnceLock<(u32, u64)>,
+    /// Results of conditions worked out for many events at once (see
+    /// [`Event::set_verdicts`]).
+    verdicts: Option<Arc<[u64]>>,
 }
 
 impl Event {
@@ -79,6 +82,7 @@ impl Event {
             table: None,
             first_ts: OnceLock::new(),
             categories: OnceLock::new(),
+            verdicts: None,
         }
     }
 
@@ -100,6 +104,21 @@ impl Event {
             }
         }
         path.for_each(&self.doc, &mut |v| f(FieldValue::from_json(v)))
+    }
+
+    /// Attaches results of conditions on this event's fields, worked out
+    /// elsewhere (once for many events with the same values): bit `i` is
+    /// verdict `i` of the one numbering of conditions the caller evaluates
+    /// this event with (`ferret_engine::Verdicts`).
+    pub fn set_verdicts(&mut self, verdicts: Arc<[u64]>) {
+        self.verdicts = Some(verdicts);
+    }
+
+    /// Verdict `id` (see [`Event::set_verdicts`]), if the event has verdicts.
+    #[inline]
+    pub fn verdict(&self, id: u32) -> Option<bool> {
+        let word = self.verdicts.as_ref()?.get(id as usize / 64)?;
+        Some(word >> (id % 64) & 1 != 0)
     }
 
     /// The values at `path` as [`Event::for_each`] gives them, when the

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use ferret_engine::{plan, FieldTypes, Plan, PlanOptions, RunConfig};
+use ferret_engine::necessary::FEW_VALUED_FIELDS;
+use ferret_engine::{plan, FieldTypes, Plan, PlanOptions, RunConfig, Verdicts};
 use ferret_eql::{Diagnostic, Severity};
 use ferret_event::{Event, FieldPath, FieldValue};
 use ferret_rules::{Rule, RuleSet, SourceKind};
@@ -33,6 +34,10 @@ pub struct FailedRule {
 pub struct Compiled {
     pub rules: Vec<ScanRule>,
     pub failed: Vec<FailedRule>,
+    /// The rules' one-field conditions on few-valued fields, numbered
+    /// across all rules: a scan works them out once per distinct value
+    /// (see [`crate::dispatch`]).
+    pub verdicts: Verdicts,
 }
 
 #[derive(Clone, Debug)]
@@ -122,9 +127,19 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
         .map(|rule| compile_one(rule, opts))
         .collect();
     let mut out = Compiled::default();
+    let few_valued: Vec<FieldPath> = FEW_VALUED_FIELDS
+        .iter()
+        .map(|f| FieldPath::dotted(f))
+        .collect();
+    let usable = |p: &FieldPath| few_valued.contains(p);
     for r in results {
         match r {
-            Ok(rule) => out.rules.push(rule),
+            Ok(mut rule) => {
+                Arc::get_mut(&mut rule.plan)
+                    .expect("a plan is not shared before compile returns")
+                    .number_verdicts(&usable, &mut out.verdicts);
+                out.rules.push(rule)
+            }
             Err(failed) => out.failed.push(*failed),
         }
     }

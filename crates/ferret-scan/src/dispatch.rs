@@ -18,20 +18,24 @@
 //! on first sight of the values); the class is the key's part for that
 //! field. A rule is kept for an event when one of its filters has the
 //! event's category and all its guards pass.
+//!
+//! The rules' verdicts ([`Compiled::verdicts`]: one-field conditions on
+//! those fields anywhere in a filter) are sorted into the same classes, so
+//! an event's verdicts come with its rule list, worked out once per class.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferret_engine::necessary::FEW_VALUED_FIELDS;
 use ferret_engine::plan::CategoryFilter;
-use ferret_engine::Guard;
+use ferret_engine::{Guard, Verdicts};
 use ferret_event::{Event, FieldPath, FieldValue};
 
 use crate::compile::{os_type, Compiled, EventScope};
 use crate::index::index_name;
 
 /// The facts of an event as bytes (see [`DispatchKeys::write`]): what a
-/// decoding thread works out for [`Dispatch::rules_for`].
+/// decoding thread works out for [`Dispatch::route`].
 pub(crate) struct DispatchKeys {
     /// The distinct category fields of the rules.
     fields: Vec<FieldPath>,
@@ -46,14 +50,25 @@ pub(crate) struct Dispatch {
     rules: Vec<Vec<FilterFacts>>,
     /// Per guard field (as `keys.guard_paths`), its guards and classes.
     guards: Vec<GuardField>,
+    /// Words of an event's verdicts ([`Compiled::verdicts`]).
+    verdict_words: usize,
     /// By key, as written.
-    by_key: HashMap<Box<[u8]>, Arc<[u32]>>,
+    by_key: HashMap<Box<[u8]>, Route>,
     /// By key with each guard field's values replaced by their class:
     /// fewer combinations, for keys not seen lately.
-    by_class: HashMap<Box<[u8]>, Arc<[u32]>>,
+    by_class: HashMap<Box<[u8]>, Route>,
     /// Scratch: the classes of one key, and the key written with them.
     classes: Vec<u32>,
     class_key: Vec<u8>,
+}
+
+/// Where an event goes: the rules it can concern, in rule order, and its
+/// verdicts (the results of the rules' conditions on few-valued fields,
+/// bit `i` for verdict `i` of [`Compiled::verdicts`], to attach to it).
+#[derive(Clone)]
+pub(crate) struct Route {
+    pub(crate) rules: Arc<[u32]>,
+    pub(crate) verdicts: Arc<[u64]>,
 }
 
 /// What one filter of a rule requires of an event.
@@ -66,13 +81,17 @@ struct FilterFacts {
     guards: Vec<(usize, usize)>,
 }
 
-/// The guards on one field, and the classes its values fall into.
+/// The guards and verdicts on one field, and the classes its values fall
+/// into.
 #[derive(Default)]
 struct GuardField {
     guards: Vec<Guard>,
+    /// The verdicts ([`Compiled::verdicts`]) on this field, by id.
+    verdicts: Vec<u32>,
     /// The field's values (as [`write_values`] writes them) -> class.
     class_of: HashMap<Box<[u8]>, u32>,
-    /// Per class, which guards pass (bit `i` of word `i / 64`).
+    /// Per class, which guards pass (bit `i` of word `i / 64`), then which
+    /// verdicts hold (bit `guards.len() + j` for `verdicts[j]`).
     passes: Vec<Box<[u64]>>,
     class_by_passes: HashMap<Box<[u64]>, u32>,
 }
@@ -196,6 +215,20 @@ impl Dispatch {
                     .collect()
             })
             .collect();
+        // Verdicts are worked out per class too, so their fields are
+        // written into keys like guard fields.
+        for id in 0..compiled.verdicts.len() as u32 {
+            let path = compiled.verdicts.path(id);
+            let at = match guard_paths.iter().position(|p| p == path) {
+                Some(i) => i,
+                None => {
+                    guard_paths.push(path.clone());
+                    guards.push(GuardField::default());
+                    guards.len() - 1
+                }
+            };
+            guards[at].verdicts.push(id);
+        }
         Dispatch {
             keys: Arc::new(DispatchKeys {
                 fields,
@@ -203,6 +236,7 @@ impl Dispatch {
             }),
             rules,
             guards,
+            verdict_words: compiled.verdicts.len().div_ceil(64),
             by_key: HashMap::new(),
             by_class: HashMap::new(),
             classes: Vec::new(),
@@ -215,11 +249,11 @@ impl Dispatch {
         &self.keys
     }
 
-    /// The rules `ev` can concern, in rule order; `key` is its facts as
-    /// [`DispatchKeys::write`] wrote them.
-    pub(crate) fn rules_for(&mut self, compiled: &Compiled, ev: &Event, key: &[u8]) -> Arc<[u32]> {
-        if let Some(list) = self.by_key.get(key) {
-            return list.clone();
+    /// Where `ev` goes; `key` is its facts as [`DispatchKeys::write`] wrote
+    /// them.
+    pub(crate) fn route(&mut self, compiled: &Compiled, ev: &Event, key: &[u8]) -> Route {
+        if let Some(route) = self.by_key.get(key) {
+            return route.clone();
         }
         // The key's parts: index, OS type, the category fields, then the
         // guard fields.
@@ -233,32 +267,51 @@ impl Dispatch {
         }
         self.classes.clear();
         for (g, values) in self.guards.iter_mut().zip(parts) {
-            let class = g.class(values, ev);
+            let class = g.class(values, ev, &compiled.verdicts);
             self.classes.push(class);
             class_key.extend_from_slice(&class.to_le_bytes());
         }
-        let list = match self.by_class.get(&class_key[..]) {
-            Some(list) => list.clone(),
+        let route = match self.by_class.get(&class_key[..]) {
+            Some(route) => route.clone(),
             None => {
-                let list = self.work_out(compiled, ev);
+                let route = Route {
+                    rules: self.work_out(compiled, ev),
+                    verdicts: self.verdicts_of_classes(),
+                };
                 if self.by_class.len() >= CACHE_CAP {
                     self.by_class.clear();
                 }
                 self.by_class
-                    .insert(class_key.as_slice().into(), list.clone());
-                list
+                    .insert(class_key.as_slice().into(), route.clone());
+                route
             }
         };
         self.class_key = class_key;
         if self.by_key.len() >= CACHE_CAP {
             self.by_key.clear();
         }
-        self.by_key.insert(key.into(), list.clone());
-        list
+        self.by_key.insert(key.into(), route.clone());
+        route
+    }
+
+    /// The verdicts of an event whose guard fields fall into
+    /// `self.classes`.
+    fn verdicts_of_classes(&self) -> Arc<[u64]> {
+        let mut bits = vec![0u64; self.verdict_words];
+        for (g, &class) in self.guards.iter().zip(&self.classes) {
+            let passes = &g.passes[class as usize];
+            for (j, &id) in g.verdicts.iter().enumerate() {
+                let bit = g.guards.len() + j;
+                if passes[bit / 64] & (1 << (bit % 64)) != 0 {
+                    bits[id as usize / 64] |= 1 << (id % 64);
+                }
+            }
+        }
+        bits.into()
     }
 
     /// The rules an event concerns, worked out from its facts (with the
-    /// guard classes [`Dispatch::rules_for`] found).
+    /// guard classes [`Dispatch::route`] found).
     fn work_out(&self, compiled: &Compiled, ev: &Event) -> Arc<[u32]> {
         let scope = EventScope::of(ev);
         let categories: Vec<Vec<&str>> = self
@@ -299,13 +352,20 @@ impl GuardField {
     /// The class of a field's values (`values`, as written into a key, of
     /// `ev`): the guards they pass, worked out on the first event with
     /// these values.
-    fn class(&mut self, values: &[u8], ev: &Event) -> u32 {
+    fn class(&mut self, values: &[u8], ev: &Event, verdicts: &Verdicts) -> u32 {
         if let Some(&c) = self.class_of.get(values) {
             return c;
         }
-        let mut bits = vec![0u64; self.guards.len().div_ceil(64)];
+        let n = self.guards.len();
+        let mut bits = vec![0u64; (n + self.verdicts.len()).div_ceil(64)];
         for (i, g) in self.guards.iter().enumerate() {
             if g.holds(ev) {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        for (j, &id) in self.verdicts.iter().enumerate() {
+            if verdicts.holds(id, ev) {
+                let i = n + j;
                 bits[i / 64] |= 1 << (i % 64);
             }
         }
@@ -520,13 +580,20 @@ mod tests {
         for round in 0..2 {
             for (n, ev) in events.iter().enumerate() {
                 let key = key_of(&dispatch, ev);
-                let got = dispatch.rules_for(&c, ev, &key);
+                let route = dispatch.route(&c, ev, &key);
+                let got = route.rules;
                 assert_eq!(
                     &*got,
                     &expected(&c, ev)[..],
                     "round {round}, event {n}: {}",
                     ev.doc
                 );
+                // Verdicts, cached per class, are what the event's fields say.
+                assert!(!c.verdicts.is_empty());
+                for id in 0..c.verdicts.len() as u32 {
+                    let bit = route.verdicts[id as usize / 64] >> (id % 64) & 1 != 0;
+                    assert_eq!(bit, c.verdicts.holds(id, ev), "verdict {id}: {}", ev.doc);
+                }
                 for r in matching(&c, ev) {
                     assert!(got.contains(&r), "event {n} lost rule {r}: {}", ev.doc);
                 }
@@ -545,7 +612,8 @@ mod tests {
             let ev = Event::new(ev, Origin::default());
             let key = key_of(&dispatch, &ev);
             dispatch
-                .rules_for(&c, &ev, &key)
+                .route(&c, &ev, &key)
+                .rules
                 .iter()
                 .map(|&r| c.rules[r as usize].rule.meta.name.clone())
                 .collect()
@@ -580,13 +648,13 @@ mod tests {
     fn values_with_the_same_guard_results_share_a_class() {
         let c = compiled();
         let mut dispatch = Dispatch::new(&c);
-        for ty in ["end", "change", "deletion", "end"] {
+        for ty in ["change", "deletion", "creation", "change"] {
             let ev = Event::new(
                 json!({"event": {"category": "process", "type": ty}}),
                 Origin::default(),
             );
             let key = key_of(&dispatch, &ev);
-            dispatch.rules_for(&c, &ev, &key);
+            dispatch.route(&c, &ev, &key);
         }
         let at = dispatch
             .keys
@@ -594,7 +662,8 @@ mod tests {
             .iter()
             .position(|p| *p == FieldPath::dotted("event.type"))
             .expect("event.type has guards");
-        // Three distinct values, all failing every event.type guard.
+        // Three distinct values, all failing every event.type guard and
+        // verdict (`event.type == "end"` is one: "end" would differ).
         assert_eq!(dispatch.guards[at].class_of.len(), 3);
         assert_eq!(dispatch.guards[at].passes.len(), 1);
         assert_eq!(dispatch.by_class.len(), 1);
