@@ -117,11 +117,21 @@ impl Prefilter {
     pub fn candidates(&self, ev: &Event) -> Candidates {
         let mut out = self.always.clone();
         for m in &self.fields {
-            ev.for_each(&m.path, &mut |v| {
-                if let FieldValue::Str(s) = v {
-                    m.scan(s, &mut out);
+            // A projected field's values without a callback per value.
+            match ev.table_values(&m.path) {
+                Some(values) => {
+                    for v in values {
+                        if let FieldValue::Str(s) = v {
+                            m.scan(s, &mut out);
+                        }
+                    }
                 }
-            });
+                None => ev.for_each(&m.path, &mut |v| {
+                    if let FieldValue::Str(s) = v {
+                        m.scan(s, &mut out);
+                    }
+                }),
+            }
         }
         out
     }
