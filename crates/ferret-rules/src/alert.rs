@@ -64,6 +64,11 @@ pub fn missing_event() -> Value {
 /// `ferret.join_keys` (which [`build_alert`] adds in that order): for a
 /// writer that has the matched events as JSON text already. Of the events
 /// it needs only the last one (`last`), whose groups it copies.
+///
+/// Its members come in three runs: `@timestamp`, then the rule's own
+/// ([`rule_members`], the same for every alert of the rule), then the
+/// match's ([`match_members`]); no key occurs in two runs, so a writer may
+/// encode the rule's run once and splice it.
 pub fn build_alert_head(
     meta: &RuleMeta,
     last: Option<&Value>,
@@ -72,6 +77,14 @@ pub fn build_alert_head(
 ) -> Map<String, Value> {
     let mut doc = Map::new();
     doc.insert("@timestamp".into(), Value::from(timestamp));
+    rule_members(meta, &mut doc);
+    match_members(meta, last, original_time, &mut doc);
+    doc
+}
+
+/// The alert members that depend on the rule alone: its id, name, type,
+/// tags, threat, severity, risk score and building-block type.
+pub fn rule_members(meta: &RuleMeta, doc: &mut Map<String, Value>) {
     doc.insert(
         "kibana.alert.rule.rule_id".into(),
         Value::from(meta.rule_id.as_str()),
@@ -108,6 +121,17 @@ pub fn build_alert_head(
             Value::from(bb.as_str()),
         );
     }
+}
+
+/// The alert members that depend on the match: the reason, the original
+/// time and the last event's copied groups (`host.*`, `user.*`,
+/// `process.*`).
+pub fn match_members(
+    meta: &RuleMeta,
+    last: Option<&Value>,
+    original_time: &str,
+    doc: &mut Map<String, Value>,
+) {
     doc.insert(
         "kibana.alert.reason".into(),
         Value::from(reason(meta, last)),
@@ -118,10 +142,9 @@ pub fn build_alert_head(
     );
     if let Some(event) = last.and_then(Value::as_object) {
         for group in COPIED_GROUPS {
-            copy_group(event, group, &mut doc);
+            copy_group(event, group, doc);
         }
     }
-    doc
 }
 
 /// Copies every field of `group` in `event` into `doc` as flat dotted keys,

@@ -2,7 +2,7 @@
 //! each query, and fix what each rule sees (its index patterns, the OS list
 //! of a behavior rule, its timestamp and category fields).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ferret_engine::necessary::FEW_VALUED_FIELDS;
 use ferret_engine::{plan, FieldTypes, Plan, PlanOptions, RunConfig, Verdicts};
@@ -21,6 +21,9 @@ pub struct ScanRule {
     /// Lint warnings from analysis, to be shown once.
     pub warnings: Vec<Diagnostic>,
     pub scope: Scope,
+    /// The rule's alert members ([`ferret_rules::alert::rule_members`]) as
+    /// JSON text without braces, encoded on first use for every alert.
+    pub alert_members: OnceLock<String>,
 }
 
 /// A rule whose query does not parse, validate or plan.
@@ -224,5 +227,6 @@ fn compile_one(rule: Rule, opts: &CompileOptions) -> Result<ScanRule, Box<Failed
         config,
         warnings,
         scope,
+        alert_members: OnceLock::new(),
     })
 }
