@@ -63,6 +63,14 @@ pub const FEW_VALUED_FIELDS: &[&str] = &[
     "network.protocol",
 ];
 
+/// [`FEW_VALUED_FIELDS`] as paths, for callers that test paths against it.
+pub fn few_valued_paths() -> Vec<FieldPath> {
+    FEW_VALUED_FIELDS
+        .iter()
+        .map(|f| FieldPath::dotted(f))
+        .collect()
+}
+
 /// Besides [`FEW_VALUED_FIELDS`], fields in most events whose values, though
 /// many, are shared by so many events that a needle on them says little.
 const COMMON_FIELDS: &[&str] = &["user.name", "user.id"];

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ferret_engine::necessary::FEW_VALUED_FIELDS;
+use ferret_engine::necessary::few_valued_paths;
 use ferret_engine::{plan, FieldTypes, Plan, PlanOptions, RunConfig, Verdicts};
 use ferret_eql::{Diagnostic, Severity};
 use ferret_event::{Event, FieldPath, FieldValue};
@@ -130,10 +130,7 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
         .map(|rule| compile_one(rule, opts))
         .collect();
     let mut out = Compiled::default();
-    let few_valued: Vec<FieldPath> = FEW_VALUED_FIELDS
-        .iter()
-        .map(|f| FieldPath::dotted(f))
-        .collect();
+    let few_valued = few_valued_paths();
     let usable = |p: &FieldPath| few_valued.contains(p);
     for r in results {
         match r {

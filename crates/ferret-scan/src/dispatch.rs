@@ -12,7 +12,7 @@
 //!
 //! A rule's filter (`process where event.type == "start" and …`) cannot
 //! hold for an event whose `event.type` fails `event.type == "start"`: such
-//! one-field operands of a top-level `and` on a [`FEW_VALUED_FIELDS`] field
+//! one-field operands of a top-level `and` on a [`FEW_VALUED_FIELDS`](ferret_engine::necessary::FEW_VALUED_FIELDS) field
 //! are the filter's guards ([`ferret_engine::Guard`]). Each guard field sorts
 //! its distinct values into classes by which guards they pass (worked out
 //! on first sight of the values); the class is the key's part for that
@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ferret_engine::necessary::FEW_VALUED_FIELDS;
+use ferret_engine::necessary::few_valued_paths;
 use ferret_engine::plan::CategoryFilter;
 use ferret_engine::{Guard, Verdicts};
 use ferret_event::{Event, FieldPath, FieldValue};
@@ -159,10 +159,7 @@ impl Dispatch {
         let mut fields: Vec<FieldPath> = Vec::new();
         let mut guard_paths: Vec<FieldPath> = Vec::new();
         let mut guards: Vec<GuardField> = Vec::new();
-        let usable: Vec<FieldPath> = FEW_VALUED_FIELDS
-            .iter()
-            .map(|f| FieldPath::dotted(f))
-            .collect();
+        let usable = few_valued_paths();
         let usable = |p: &FieldPath| usable.contains(p);
         let rules = compiled
             .rules
@@ -490,10 +487,7 @@ mod tests {
     fn expected(c: &Compiled, ev: &Event) -> Vec<u32> {
         let scope = EventScope::of(ev);
         let cats: Vec<FieldValue> = ev.values(&FieldPath::dotted("event.category"));
-        let usable: Vec<FieldPath> = FEW_VALUED_FIELDS
-            .iter()
-            .map(|f| FieldPath::dotted(f))
-            .collect();
+        let usable = few_valued_paths();
         (0..c.rules.len() as u32)
             .filter(|&i| {
                 let r = &c.rules[i as usize];
