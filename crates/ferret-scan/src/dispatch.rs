@@ -12,7 +12,8 @@
 //!
 //! A rule's filter (`process where event.type == "start" and …`) cannot
 //! hold for an event whose `event.type` fails `event.type == "start"`: such
-//! one-field operands of a top-level `and` on a [`FEW_VALUED_FIELDS`](ferret_engine::necessary::FEW_VALUED_FIELDS) field
+//! one-field operands of a top-level `and` on a
+//! [`FEW_VALUED_FIELDS`](ferret_engine::necessary::FEW_VALUED_FIELDS) field
 //! are the filter's guards ([`ferret_engine::Guard`]). Each guard field sorts
 //! its distinct values into classes by which guards they pass (worked out
 //! on first sight of the values); the class is the key's part for that
@@ -191,14 +192,7 @@ impl Dispatch {
                         let guards = found
                             .into_iter()
                             .map(|g| {
-                                let at = match guard_paths.iter().position(|p| p == g.path()) {
-                                    Some(i) => i,
-                                    None => {
-                                        guard_paths.push(g.path().clone());
-                                        guards.push(GuardField::default());
-                                        guards.len() - 1
-                                    }
-                                };
+                                let at = guard_field(&mut guard_paths, &mut guards, g.path());
                                 guards[at].guards.push(g);
                                 (at, guards[at].guards.len() - 1)
                             })
@@ -215,15 +209,7 @@ impl Dispatch {
         // Verdicts are worked out per class too, so their fields are
         // written into keys like guard fields.
         for id in 0..compiled.verdicts.len() as u32 {
-            let path = compiled.verdicts.path(id);
-            let at = match guard_paths.iter().position(|p| p == path) {
-                Some(i) => i,
-                None => {
-                    guard_paths.push(path.clone());
-                    guards.push(GuardField::default());
-                    guards.len() - 1
-                }
-            };
+            let at = guard_field(&mut guard_paths, &mut guards, compiled.verdicts.path(id));
             guards[at].verdicts.push(id);
         }
         Dispatch {
@@ -379,6 +365,23 @@ impl GuardField {
         }
         self.class_of.insert(values.into(), c);
         c
+    }
+}
+
+/// The index of `path` among the guard fields, added (with an empty
+/// [`GuardField`]) if new.
+fn guard_field(
+    paths: &mut Vec<FieldPath>,
+    fields: &mut Vec<GuardField>,
+    path: &FieldPath,
+) -> usize {
+    match paths.iter().position(|p| p == path) {
+        Some(i) => i,
+        None => {
+            paths.push(path.clone());
+            fields.push(GuardField::default());
+            fields.len() - 1
+        }
     }
 }
 
