@@ -117,20 +117,15 @@ impl Prefilter {
     pub fn candidates(&self, ev: &Event) -> Candidates {
         let mut out = self.always.clone();
         for m in &self.fields {
+            let mut scan = |v: FieldValue| {
+                if let FieldValue::Str(s) = v {
+                    m.scan(s, &mut out);
+                }
+            };
             // A projected field's values without a callback per value.
             match ev.table_values(&m.path) {
-                Some(values) => {
-                    for v in values {
-                        if let FieldValue::Str(s) = v {
-                            m.scan(s, &mut out);
-                        }
-                    }
-                }
-                None => ev.for_each(&m.path, &mut |v| {
-                    if let FieldValue::Str(s) = v {
-                        m.scan(s, &mut out);
-                    }
-                }),
+                Some(values) => values.for_each(&mut scan),
+                None => ev.for_each(&m.path, &mut scan),
             }
         }
         out
