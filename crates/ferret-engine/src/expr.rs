@@ -253,8 +253,8 @@ impl Guard {
 /// [`Plan::number_verdicts`]: crate::Plan::number_verdicts
 #[derive(Clone, Debug, Default)]
 pub struct Verdicts {
-    /// By id: the field and the leaf (unnumbered).
-    verdicts: Vec<(FieldPath, Pred)>,
+    /// By id: the query leaf or group (unnumbered).
+    verdicts: Vec<Pred>,
 }
 
 impl Verdicts {
@@ -268,15 +268,13 @@ impl Verdicts {
 
     /// The one field verdict `id` reads.
     pub fn path(&self, id: u32) -> &FieldPath {
-        &self.verdicts[id as usize].0
+        let leaf = leaf_field(&self.verdicts[id as usize]);
+        &leaf.expect("verdicts are query leaves or groups").path
     }
 
     /// Whether verdict `id` holds for `event` (from the event's fields).
     pub fn holds(&self, id: u32, event: &Event) -> bool {
-        self.verdicts[id as usize]
-            .1
-            .eval(&EvalInput::event(event), false)
-            == Some(true)
+        self.verdicts[id as usize].eval(&EvalInput::event(event), false) == Some(true)
     }
 }
 
@@ -302,9 +300,8 @@ impl Predicate {
                     let Ok(id) = u32::try_from(verdicts.verdicts.len()) else {
                         return;
                     };
-                    let path = field.path.clone();
                     let leaf = std::mem::replace(p, Pred::Const(None));
-                    verdicts.verdicts.push((path, leaf.clone()));
+                    verdicts.verdicts.push(leaf.clone());
                     *p = Pred::Verdict {
                         id,
                         pred: Box::new(leaf),
