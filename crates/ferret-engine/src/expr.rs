@@ -69,6 +69,7 @@ use memchr::memmem;
 use crate::functions::{self, ArgKind, Cidr, Func};
 use crate::matching::{self, PatternSet};
 use crate::necessary::Necessary;
+use crate::screen::Screen;
 use crate::types::FieldTypes;
 use crate::value::{
     cmp_scalars, eq_scalars, eq_scalars_ci, looks_like_date, num_to_timestamp, parse_num, KeyValue,
@@ -162,6 +163,12 @@ impl Predicate {
     /// [`crate::necessary`]).
     pub fn necessary(&self) -> Necessary {
         self.pred.necessary()
+    }
+
+    /// What a record's JSON text must hold for the condition to be true
+    /// (see [`crate::screen`]).
+    pub fn screen(&self) -> Screen {
+        self.pred.screen()
     }
 
     /// The parts of the condition that must each hold for it to hold and
@@ -733,6 +740,33 @@ impl Test {
     }
 }
 
+impl Test {
+    /// What a record's JSON text must hold for a value of `field` to pass:
+    /// the literal, quoted at the ends the value must start or end with.
+    /// As for [`Test::necessary`], only tests that pass string values alone
+    /// say anything.
+    fn screen(&self, field: &FieldAccess) -> Screen {
+        if field.alias.is_some() {
+            return Screen::Always;
+        }
+        match self {
+            Test::Match {
+                set,
+                others,
+                nets,
+                ty: FieldType::Unknown,
+                ..
+            } if others.is_empty() && nets.is_empty() => set.screen(),
+            Test::Affix { func, ci, pat, .. } => match func {
+                Func::StartsWith => Screen::literal(pat, true, false, *ci),
+                Func::EndsWith => Screen::literal(pat, false, true, *ci),
+                _ => Screen::literal(pat, false, false, *ci),
+            },
+            _ => Screen::Always,
+        }
+    }
+}
+
 /// IPv6 byte order with IPv4 mapped into it, as Lucene orders `ip` fields.
 fn ip_key(ip: IpAddr) -> [u8; 16] {
     match ip {
@@ -961,6 +995,39 @@ impl Pred {
             | Pred::IsNull(_)
             | Pred::Compare { .. }
             | Pred::Bool(_) => Necessary::Always,
+        }
+    }
+
+    fn screen(&self) -> Screen {
+        match self {
+            Pred::Const(Some(true)) => Screen::Always,
+            Pred::Const(_) => Screen::Never,
+            Pred::And(ps) => ps.iter().fold(Screen::Always, |acc, p| acc.and(p.screen())),
+            Pred::Or(ps) => ps.iter().fold(Screen::Never, |acc, p| acc.or(p.screen())),
+            Pred::Verdict { pred, .. } => pred.screen(),
+            Pred::Field { field, test } => test.screen(field),
+            Pred::Group { field, leaves, and } => {
+                let plain = leaves.iter().filter(|(_, neg)| !neg);
+                if *and {
+                    plain.fold(Screen::Always, |acc, (t, _)| acc.and(t.screen(field)))
+                } else if leaves.iter().any(|(_, neg)| *neg) {
+                    Screen::Always
+                } else {
+                    plain.fold(Screen::Never, |acc, (t, _)| acc.or(t.screen(field)))
+                }
+            }
+            // A script leaf on a field (`endsWith`) tests the field's own
+            // values, as a query leaf does.
+            Pred::Value {
+                expr: ValExpr::Field(field),
+                test,
+            } => test.screen(field),
+            // As for `necessary`: negations and computed values fix no text.
+            Pred::Not(_)
+            | Pred::Value { .. }
+            | Pred::IsNull(_)
+            | Pred::Compare { .. }
+            | Pred::Bool(_) => Screen::Always,
         }
     }
 
@@ -1756,6 +1823,79 @@ mod tests {
     fn plan_err(src: &str) -> PlanError {
         let e = ferret_eql::parse_expr(src).unwrap();
         Predicate::compile(&e, &cx()).expect_err(src)
+    }
+
+    fn raw(text: &str, ci: bool) -> Screen {
+        Screen::Text(crate::RawText {
+            bytes: text.as_bytes().into(),
+            ci,
+        })
+    }
+
+    #[test]
+    fn screens_keep_every_operand_and_quote_anchored_literals() {
+        assert_eq!(
+            pred(r#"process.name == "nc" and event.action : "EXEC" and process.args : "*-c*""#)
+                .screen(),
+            Screen::All(vec![
+                raw("\"nc\"", false),
+                raw("\"exec\"", true),
+                raw("-c", true)
+            ])
+        );
+        assert_eq!(
+            pred(r#"startsWith(process.name, "py") or endsWith~(file.path, ".SH")"#).screen(),
+            Screen::Any(vec![raw("\"py", false), raw(".sh\"", true)])
+        );
+        assert_eq!(
+            pred(r#"file.path : "C:\\Windows\\*.exe""#).screen(),
+            raw("\"c:\\\\windows\\\\", true)
+        );
+        for unscreened in [
+            r#"not process.name == "x""#,
+            "process.pid == 1",
+            r#"process.name == "a" or process.pid == 1"#,
+            r#"process.name : "*""#,
+            r#"length(process.name) > 3"#,
+        ] {
+            assert_eq!(pred(unscreened).screen(), Screen::Always, "{unscreened}");
+        }
+    }
+
+    /// Whatever matches passes its screen, on the text serde_json writes.
+    #[test]
+    fn what_matches_passes_its_screen() {
+        let queries = [
+            r#"process.name == "nc" and process.args : "-E""#,
+            r#"process.name : ("python*", "*perl", "ru?y") and not user.name == "x""#,
+            r#"startsWith~(process.name, "PY") and endsWith(process.name, "3")"#,
+            r#"stringContains~(file.path, "\\Temp\\") or file.name like~ "*.PS1""#,
+            r#"process.name in~ ("CMD.EXE", "pwsh.exe") and process.args : "*\"x\"*""#,
+        ];
+        let docs = [
+            json!({"process": {"name": "nc", "args": ["nc", "-e", "/bin/sh"]}}),
+            json!({"process": {"name": "python3", "args": []}, "user": {"name": "y"}}),
+            json!({"process": {"name": "/usr/bin/perl"}}),
+            json!({"process": {"name": "ruby"}}),
+            json!({"process": {"name": "Py3"}}),
+            json!({"file": {"path": "C:\\Users\\a\\AppData\\Local\\TEMP\\x.exe", "name": "A.ps1"}}),
+            json!({"process": {"name": "cmd.exe", "args": ["/c", "say \"x\" now"]}}),
+            json!({"process": {"name": ["pwsh.exe", "other"], "args": "\"x\""}}),
+        ];
+        let mut matched = 0;
+        for q in queries {
+            let p = pred(q);
+            let screen = p.screen();
+            assert_ne!(screen, Screen::Always, "{q}");
+            for d in &docs {
+                if p.matches(&EvalInput::event(&ev(d.clone()))) {
+                    matched += 1;
+                    let text = serde_json::to_string(d).unwrap();
+                    assert!(screen.passes(text.as_bytes()), "{q} on {text}");
+                }
+            }
+        }
+        assert!(matched >= 7, "{matched}");
     }
 
     #[test]

@@ -8,11 +8,13 @@ pub mod expr;
 pub mod functions;
 pub mod matching;
 pub mod necessary;
+pub mod screen;
 pub mod types;
 pub mod value;
 
 pub use expr::{EvalInput, Guard, KeyExpr, PlanContext, PlanError, Predicate, Verdicts};
 pub use necessary::{Necessary, Needle};
+pub use screen::{RawText, Screen};
 pub use types::FieldTypes;
 pub use value::{FloatKey, KeyValue};
 

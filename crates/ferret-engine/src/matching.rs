@@ -24,6 +24,8 @@ use std::collections::HashSet;
 use aho_corasick::AhoCorasick;
 use memchr::memmem;
 
+use crate::screen::Screen;
+
 /// Lowercases one character when the mapping is one-to-one.
 #[inline]
 pub fn fold_char(c: char) -> char {
@@ -212,6 +214,9 @@ pub struct PatternSet {
     /// the set is case-insensitive); `None` when some pattern has none
     /// (`*`, `?`), i.e. matches without containing any fixed text.
     needles: Option<Vec<Box<str>>>,
+    /// Per pattern, the literal run a raw-text screen looks for and whether
+    /// it starts and ends the value (see [`anchored_literal`]).
+    anchored: Vec<(Box<str>, bool, bool)>,
 }
 
 impl PatternSet {
@@ -233,6 +238,7 @@ impl PatternSet {
         let mut contains: Vec<Box<str>> = Vec::new();
         let mut general = Vec::new();
         let mut needles = Some(Vec::new());
+        let mut anchored = Vec::new();
         for p in patterns {
             let p = if ci {
                 fold(p.as_ref())
@@ -240,6 +246,8 @@ impl PatternSet {
                 p.as_ref().to_string()
             };
             let needle = longest_literal(&p, wild);
+            let (run, start, end) = anchored_literal(&p, wild);
+            anchored.push((run.into(), start, end));
             match (&mut needles, needle.is_empty()) {
                 (Some(list), false) => list.push(needle.into()),
                 _ => needles = None,
@@ -292,7 +300,21 @@ impl PatternSet {
             contains,
             general,
             needles,
+            anchored,
         }
+    }
+
+    /// What a matching value's record must hold in its JSON text (see
+    /// [`crate::screen`]): one of the patterns' anchored literal runs.
+    pub fn screen(&self) -> Screen {
+        if self.any {
+            return Screen::Always;
+        }
+        self.anchored
+            .iter()
+            .fold(Screen::Never, |acc, (run, start, end)| {
+                acc.or(Screen::literal(run, *start, *end, self.case_insensitive))
+            })
     }
 
     /// Text every match contains: for each pattern its longest literal run
@@ -344,6 +366,30 @@ fn longest_literal(pattern: &str, wild: bool) -> &str {
         "",
         |best, run| if run.len() > best.len() { run } else { best },
     )
+}
+
+/// The run of literal characters of `pattern` a screen looks for, and
+/// whether it starts and ends every value the pattern matches: the run
+/// longest once a quote is counted for each end it is anchored to (the first
+/// of equal worth), or all of `pattern`, anchored at both ends, when `wild`
+/// is false.
+fn anchored_literal(pattern: &str, wild: bool) -> (&str, bool, bool) {
+    if !wild {
+        return (pattern, true, true);
+    }
+    let runs: Vec<&str> = pattern.split(['*', '?']).collect();
+    let last = runs.len() - 1;
+    let mut best = ("", false, false);
+    let mut best_worth = 0;
+    for (i, run) in runs.iter().enumerate() {
+        let (start, end) = (i == 0, i == last);
+        let worth = run.len() + usize::from(start) + usize::from(end);
+        if !run.is_empty() && worth > best_worth {
+            best = (run, start, end);
+            best_worth = worth;
+        }
+    }
+    best
 }
 
 /// Translates a Lucene regular expression (the `regexp` query syntax
@@ -598,6 +644,25 @@ mod tests {
 
     fn wmi(p: &str, t: &str) -> bool {
         PatternSet::wildcard(&[p], true).is_match(t)
+    }
+
+    #[test]
+    fn screens_look_for_the_run_worth_most_with_its_anchors() {
+        assert_eq!(anchored_literal("nc", false), ("nc", true, true));
+        assert_eq!(anchored_literal("py*", false), ("py*", true, true));
+        assert_eq!(anchored_literal("python*", true), ("python", true, false));
+        assert_eq!(anchored_literal("*.exe", true), (".exe", false, true));
+        // "ab" at the start is worth 3, "cd" inside 2, "x" at the end 2.
+        assert_eq!(anchored_literal("ab*cd?x", true), ("ab", true, false));
+        assert_eq!(anchored_literal("*abcd*", true), ("abcd", false, false));
+        assert_eq!(anchored_literal("a?b", true), ("a", true, false));
+        assert_eq!(anchored_literal("?", true), ("", false, false));
+        assert_eq!(PatternSet::wildcard(&["*"], false).screen(), Screen::Always);
+        assert_eq!(
+            PatternSet::wildcard(&["CMD*", "*.BAT"], true).screen(),
+            Screen::literal("cmd", true, false, true)
+                .or(Screen::literal(".bat", false, true, true))
+        );
     }
 
     #[test]

@@ -200,6 +200,19 @@ impl Plan {
             })
     }
 
+    /// What a record's JSON text must hold to match some filter of the
+    /// query (see [`crate::screen`]): a named category's name, quoted (the
+    /// category field holds it exactly), and what the condition needs.
+    pub fn screen(&self) -> crate::Screen {
+        self.filters().iter().fold(crate::Screen::Never, |acc, f| {
+            let category = match &f.category {
+                CategoryFilter::Any => crate::Screen::Always,
+                CategoryFilter::Named(name) => crate::Screen::literal(name, true, true, false),
+            };
+            acc.or(category.and(f.condition.screen()))
+        })
+    }
+
     /// The event categories this query can use, sorted and deduplicated, or
     /// `None` when some filter is `any where` (every event may matter). An
     /// event whose category field holds none of these can be skipped without

@@ -10,7 +10,8 @@ pub mod index;
 pub mod originals;
 pub mod prefilter;
 pub mod scan;
+pub mod screen;
 
 pub use alerts::Alerts;
 pub use compile::{compile, CompileOptions, Compiled, FailedRule, ScanRule};
-pub use scan::{scan, Alert, RuleStats, ScanOptions, ScanOutcome};
+pub use scan::{scan, Alert, RuleStats, ScanOptions, ScanOutcome, ScreenUse};

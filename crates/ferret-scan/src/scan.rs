@@ -21,6 +21,12 @@
 //!   the whole event, so the raw bytes of every event a runner keeps are
 //!   kept beside it ([`crate::originals`]) and decoded in full only for the
 //!   alerts.
+//! - **Record screen.** When every rule names text its matches' records
+//!   must hold (`"exec"` quoted, a category's name) and the first batch
+//!   shows that most records hold none of it, records are searched for
+//!   that text before decoding ([`crate::screen`]); the others are decoded
+//!   only for their syntax and time and offered to no rule. With one rule
+//!   or a few, nine records in ten go that way.
 //! - **Dispatch.** A rule sees only events its scope admits (index patterns,
 //!   behavior-rule OS list) *and* that one of its filters can match: the
 //!   event has the filter's category and passes its guards, the one-field
@@ -69,8 +75,8 @@ use std::time::{Duration, Instant};
 use ferret_engine::{Entry, Hit, OrderFields, QueryRunner, StandIn, Stats};
 use ferret_event::canonical::is_canonical;
 use ferret_event::{
-    decode_bytes, Event, FieldPath, Projection, RawBatch, ReadStats, Reader, Skip, SkipSink,
-    Timestamp, Value,
+    decode_bytes, Event, FieldPath, Projection, RawBatch, RawItem, ReadStats, Reader, Skip,
+    SkipSink, Timestamp, Value,
 };
 use ferret_rules::alert::{self, build_alert, missing_event, AlertMatch};
 use rayon::prelude::*;
@@ -82,6 +88,7 @@ use crate::compile::{Compiled, EventScope};
 use crate::dispatch::Dispatch;
 use crate::originals::Originals;
 use crate::prefilter::{Candidates, Prefilter};
+use crate::screen::{RecordScreen, ScreenScratch};
 
 /// The default reorder window of sequence rules in a scan: input may be out
 /// of time order by this much without losing matches.
@@ -103,6 +110,23 @@ pub struct ScanOptions {
     /// Bytes of alerts kept in memory before sorted runs go to a temporary
     /// file (see [`crate::alerts`]).
     pub alert_memory: usize,
+    /// When records are screened by their text before decoding (see
+    /// [`crate::screen`]).
+    pub screen: ScreenUse,
+}
+
+/// When a scan screens records by their text ([`crate::screen`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ScreenUse {
+    /// When every rule can be screened and the first batch shows the
+    /// screen rules out enough records to pay for its searches.
+    #[default]
+    Auto,
+    /// Whenever every rule can be screened (for tests: the screen's
+    /// verdicts must not change any alert, whatever it rules out).
+    Always,
+    /// Never.
+    Off,
 }
 
 impl Default for ScanOptions {
@@ -112,6 +136,7 @@ impl Default for ScanOptions {
             reorder_window: Some(DEFAULT_REORDER_WINDOW),
             reference: false,
             alert_memory: crate::alerts::DEFAULT_MEMORY_BUDGET,
+            screen: ScreenUse::Auto,
         }
     }
 }
@@ -342,6 +367,9 @@ pub struct ScanOutcome {
     pub read: ReadStats,
     /// Where the time went.
     pub phases: Phases,
+    /// Records no rule could match by their text, decoded only for their
+    /// syntax and time ([`crate::screen`]).
+    pub screened_out: u64,
 }
 
 /// Every path some rule of `compiled` reads, plus what scanning itself
@@ -424,9 +452,10 @@ pub fn scan(
         })
         .collect();
     let mut newest: Vec<Option<Timestamp>> = vec![None; clocks.len()];
+    let timed = TimeCheck::new(compiled);
     // The three indexes of the rules are independent; built one after
     // another they were a quarter of W4's start-up.
-    let ((projection, mut dispatch), prefilter) = pool.join(
+    let ((projection, mut dispatch), (prefilter, screens)) = pool.join(
         || {
             pool.join(
                 || (!opts.reference).then(|| projection_for(compiled)),
@@ -434,20 +463,37 @@ pub fn scan(
             )
         },
         || {
-            (!opts.reference).then(|| {
-                let needs: Vec<_> = compiled
-                    .rules
-                    .par_iter()
-                    .map(|r| r.plan.necessary())
-                    .collect();
-                Prefilter::new(&needs)
-            })
+            if opts.reference {
+                return (None, Vec::new());
+            }
+            let needs: Vec<_> = compiled
+                .rules
+                .par_iter()
+                .map(|r| r.plan.necessary())
+                .collect();
+            // Record screens keep each quiet record's times per clock: no
+            // screen for rules reading time in more ways than that.
+            let screens = if clocks.len() <= MAX_SCREEN_CLOCKS && opts.screen != ScreenUse::Off {
+                compiled.rules.par_iter().map(|r| r.plan.screen()).collect()
+            } else {
+                vec![ferret_engine::Screen::Always]
+            };
+            (Some(Prefilter::new(&needs)), screens)
         },
     );
+    // What a record no rule can match is decoded for: its times.
+    let quiet = Projection::new(
+        timed.fields.iter().chain(
+            clocks
+                .iter()
+                .flat_map(|c| [Some(&c.timestamp), c.timestamp_fallback.as_ref()])
+                .flatten(),
+        ),
+    );
     let mut originals = Originals::default();
+    let mut screened_out = 0u64;
     let mut rule_ids: Vec<u32> = Vec::new();
     let mut starts: Vec<usize> = Vec::new();
-    let timed = TimeCheck::new(compiled);
     let file_names = reader.file_names().to_vec();
     let mut raw = RawBatch::new();
     let mut read = 0u64;
@@ -504,6 +550,8 @@ pub fn scan(
         let timed = &timed;
         let file_names = &file_names;
         let clocks = &clocks;
+        let screens = &screens;
+        let quiet = &quiet;
         let dispatch_keys = &dispatch.keys().clone();
         reader = std::thread::scope(|s| {
             let reading = s.spawn(move || {
@@ -525,32 +573,67 @@ pub fn scan(
                 // Decode results are counted here and added to the
                 // reader's own counts at the end.
                 let mut stats = ReadStats::default();
+                let mut quiet_records = 0u64;
+                // Set from the first batch, which orders its tests.
+                let mut screen: Option<Option<RecordScreen>> = None;
                 for (raw, read, read_time) in raw_rx {
                     let clock = Instant::now();
+                    let screen = &*screen.get_or_insert_with(|| {
+                        let sample: Vec<&[u8]> = raw
+                            .iter()
+                            .filter_map(|item| match item {
+                                RawItem::Record(r) => Some(r.bytes),
+                                RawItem::Skip(_) => None,
+                            })
+                            .take(SCREEN_SAMPLE)
+                            .collect();
+                        RecordScreen::new(screens, &sample, opts.screen == ScreenUse::Always)
+                    });
                     let events = pool.install(|| {
                         (0..raw.len())
                             .into_par_iter()
                             // The key is written into a buffer kept per
                             // job (growing a new one per event was 1.5% of
                             // W1's instructions) and copied out at its size.
-                            .map_init(Vec::new, |key, i| {
-                                let ev = raw.decode_projected(i, projection)?;
-                                timed.check(ev, file_names).map(|ev| {
-                                    let candidates = prefilter.candidates(&ev);
-                                    dispatch_keys.write(&ev, key);
-                                    (ev, candidates, Box::from(key.as_slice()))
-                                })
-                            })
+                            .map_init(
+                                || (Vec::new(), ScreenScratch::default()),
+                                |(key, scratch), i| {
+                                    if let (Some(screen), RawItem::Record(r)) = (screen, raw.get(i))
+                                    {
+                                        if !screen.may_concern(r.bytes, scratch) {
+                                            let ev = raw.decode_projected(i, quiet)?;
+                                            let ev = timed.check(ev, file_names)?;
+                                            let mut times = [None; MAX_SCREEN_CLOCKS];
+                                            for (clock, t) in clocks.iter().zip(&mut times) {
+                                                *t = clock.timestamp(&ev);
+                                            }
+                                            return Ok(Decode::Quiet(times));
+                                        }
+                                    }
+                                    let ev = raw.decode_projected(i, projection)?;
+                                    timed.check(ev, file_names).map(|ev| {
+                                        let candidates = prefilter.candidates(&ev);
+                                        dispatch_keys.write(&ev, key);
+                                        Decode::Ready(ev, candidates, Box::from(key.as_slice()))
+                                    })
+                                },
+                            )
                             .collect::<Vec<_>>()
                     });
                     let mut newest: Vec<Option<Timestamp>> = vec![None; clocks.len()];
                     for result in &events {
                         stats.record(result);
-                        if let Ok((ev, _, _)) = result {
-                            for (clock, newest) in clocks.iter().zip(&mut newest) {
-                                if let Some(t) = clock.timestamp(ev) {
-                                    *newest = Some(newest.map_or(t, |n| n.max(t)));
-                                }
+                        if let Ok(Decode::Quiet(_)) = result {
+                            quiet_records += 1;
+                        }
+                        for (c, newest) in newest.iter_mut().enumerate() {
+                            let t = match result {
+                                Ok(Decode::Ready(ev, _, _)) => clocks[c].timestamp(ev),
+                                Ok(Decode::Quiet(times)) => times[c],
+                                Err(_) => None,
+                            };
+                            if let Some(t) = t {
+                                *newest = Some(newest.map_or(t, |n| n.max(t)));
                             }
                         }
                     }
@@ -566,7 +649,7 @@ pub fn scan(
                         break;
                     }
                 }
-                stats
+                (stats, quiet_records)
             });
             for batch in decoded_rx {
                 phases.read += batch.read_time;
@@ -585,7 +668,7 @@ pub fn scan(
                 starts.push(0);
                 for (item, result) in batch.events.into_iter().enumerate() {
                     match result {
-                        Ok((mut ev, candidates, key)) => {
+                        Ok(Decode::Ready(mut ev, candidates, key)) => {
                             let route = dispatch.route(compiled, &ev, &key);
                             for &r in route.rules.iter() {
                                 if candidates.contains(r) {
@@ -596,6 +679,7 @@ pub fn scan(
                             ev.set_verdicts(route.verdicts);
                             events.push((Arc::new(ev), item));
                         }
+                        Ok(Decode::Quiet(_)) => {}
                         Err(skip) => skips.skip(skip),
                     }
                 }
@@ -654,7 +738,10 @@ pub fn scan(
                 progress(batch.read);
             }
             let decoded = match decoding.join() {
-                Ok(stats) => stats,
+                Ok((stats, quiet)) => {
+                    screened_out = quiet;
+                    stats
+                }
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             let mut reader = match reading.join() {
@@ -694,6 +781,7 @@ pub fn scan(
     let alerts = sink.finish();
     phases.alerts += clock.elapsed();
     ScanOutcome {
+        screened_out,
         read: reader.stats().clone(),
         rule_stats: finished,
         alerts,
@@ -710,15 +798,27 @@ fn object_members(members: &Map<String, Value>) -> String {
         .to_string()
 }
 
-/// A decoded event with its prefilter candidates and dispatch key
-/// ([`crate::dispatch::DispatchKeys::write`]), worked out where it was
-/// decoded.
-type Ready = (Event, Candidates, Box<[u8]>);
+/// Records of the first batch a record screen is calibrated on.
+const SCREEN_SAMPLE: usize = 2_000;
+
+/// A record screen is used only for rules that read time in at most this
+/// many ways (clocks), which each quiet record's times are kept for.
+const MAX_SCREEN_CLOCKS: usize = 4;
+
+/// What decoding made of a record: an event for the rules (with its
+/// prefilter candidates and dispatch key,
+/// [`crate::dispatch::DispatchKeys::write`]), or one no rule can match,
+/// decoded only for what reading checks ([`RecordScreen`]), of which only
+/// its times by clock are kept.
+enum Decode {
+    Ready(Event, Candidates, Box<[u8]>),
+    Quiet([Option<Timestamp>; MAX_SCREEN_CLOCKS]),
+}
 
 /// A batch read and decoded ahead of the rules.
 struct Decoded {
     raw: RawBatch,
-    events: Vec<Result<Ready, Skip>>,
+    events: Vec<Result<Decode, Skip>>,
     /// Per clock (way of reading time), the newest time in the batch.
     newest: Vec<Option<Timestamp>>,
     /// Records read so far, this batch included.

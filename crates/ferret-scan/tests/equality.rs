@@ -14,7 +14,7 @@ use serde_json::json;
 
 use ferret_event::{Reader, Skip};
 use ferret_rules::{RuleFilter, RuleSet};
-use ferret_scan::{compile, scan, CompileOptions, Compiled, ScanOptions, ScanOutcome};
+use ferret_scan::{compile, scan, CompileOptions, Compiled, ScanOptions, ScanOutcome, ScreenUse};
 
 fn shared() -> PathBuf {
     let dir = std::env::var_os("FERRET_SHARED")
@@ -132,6 +132,87 @@ fn optimized_scan_equals_reference_with_every_corpus_rule() {
     for (i, (f, r)) in fast.iter().zip(&reference).enumerate() {
         assert_eq!(f, r, "alert {i} differs");
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The record screen (issue 5) rules records out by their text before they
+/// are decoded; whatever it rules out, no alert may change. Every corpus
+/// rule that can be screened, and the seed rule, in groups small enough to
+/// be screened together, with the screen forced on: each group's alerts are
+/// the reference path's alerts of its rules.
+#[test]
+fn screened_scans_give_the_reference_alerts() {
+    let dir = tmpdir("screen");
+    let events = generate(&dir, 5_000, 20);
+    let all = RuleSet::load(
+        &[
+            shared().join("corpus/detection-rules"),
+            shared().join("seed/persistence_systemd_netcon.toml"),
+        ],
+        &RuleFilter::default(),
+    );
+    let compiled = compile(all, &CompileOptions::default());
+    let reference = run(
+        &compiled,
+        &events,
+        &ScanOptions {
+            reference: true,
+            ..ScanOptions::default()
+        },
+    );
+    let id = |c: &Compiled, a: &ferret_scan::Alert| c.rules[a.rule].rule.meta.rule_id.clone();
+    let screenable: Vec<_> = compiled
+        .rules
+        .iter()
+        .filter(|r| r.plan.screen() != ferret_engine::Screen::Always)
+        .map(|r| r.rule.clone())
+        .collect();
+    assert!(
+        screenable.len() >= 300,
+        "most corpus rules can be screened: {}",
+        screenable.len()
+    );
+    let (mut groups, mut alerts, mut quiet) = (0, 0, 0);
+    for group in screenable.chunks(24) {
+        let ids: Vec<String> = group.iter().map(|r| r.meta.rule_id.clone()).collect();
+        let one = compile(
+            RuleSet {
+                rules: group.to_vec(),
+                ..RuleSet::default()
+            },
+            &CompileOptions::default(),
+        );
+        let fast = run(
+            &one,
+            &events,
+            &ScanOptions {
+                screen: ScreenUse::Always,
+                ..ScanOptions::default()
+            },
+        );
+        if fast.screened_out > 0 {
+            groups += 1;
+        }
+        quiet += fast.screened_out;
+        let expected: Vec<String> = reference
+            .alerts
+            .iter()
+            .map(|a| a.unwrap())
+            .filter(|a| ids.contains(&id(&compiled, a)))
+            .map(|a| a.to_json(&compiled))
+            .collect();
+        alerts += expected.len();
+        assert_eq!(lines(&one, &fast), expected, "rules {ids:?}");
+    }
+    assert!(
+        groups * 2 >= screenable.len().div_ceil(24),
+        "most groups were screened: {groups}"
+    );
+    assert!(alerts >= 10, "the screened rules alert: {alerts}");
+    eprintln!(
+        "screen: {} rules in {groups} screened groups, {quiet} records ruled out, {alerts} alerts unchanged",
+        screenable.len()
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

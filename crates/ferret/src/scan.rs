@@ -262,6 +262,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             offered as f64 / events as f64,
             compiled.rules.len()
         )?;
+        if outcome.screened_out > 0 {
+            writeln!(
+                stderr,
+                "text screen: {} of {} events hold no text the rules need, checked only for syntax and time",
+                outcome.screened_out, outcome.read.events
+            )?;
+        }
         let p = &outcome.phases;
         writeln!(
             stderr,

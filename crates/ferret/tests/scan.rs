@@ -479,6 +479,55 @@ fn events_without_a_usable_timestamp_are_reported_and_skipped() {
     assert_eq!(run(true).0, Some(1));
 }
 
+/// With one selective rule most records are ruled out by their text before
+/// decoding (the record screen): those are still checked, a broken line or
+/// a missing time reported where it stands, and a record that spells the
+/// needed text with an escape is not ruled out.
+#[test]
+fn screened_out_records_are_still_checked() {
+    let dir = tmpdir("screened");
+    let rule = "[rule]\nrule_id = \"nc\"\nname = \"nc\"\ntype = \"eql\"\nlanguage = \"eql\"\n\
+                severity = \"low\"\nrisk_score = 1\n\
+                query = '''\nprocess where process.name == \"nc\"\n'''\n";
+    std::fs::write(dir.join("rule.toml"), rule).unwrap();
+    let mut events: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"@timestamp": {i}, "event": {{"id": "bash-{i}", "category": "process"}}, "process": {{"name": "bash"}}}}"#
+            )
+        })
+        .collect();
+    events[10] = r#"{"@timestamp": 10, "event": {"id": "nc", "category": "process"}, "process": {"name": "nc"}}"#.into();
+    events[20] =
+        r#"{"@timestamp": 20, "event": {"id": "broken", "category": "process"}, "process": {"#
+            .into();
+    events[25] =
+        r#"{"event": {"id": "timeless", "category": "process"}, "process": {"name": "bash"}}"#
+            .into();
+    events[30] = r#"{"@timestamp": 30, "event": {"id": "escaped", "category": "process"}, "process": {"name": "\u006ec"}}"#.into();
+    std::fs::write(dir.join("events.ndjson"), events.join("\n")).unwrap();
+    let (r, e) = (dir.join("rule.toml"), dir.join("events.ndjson"));
+    let out = ferret(&[
+        "scan",
+        "--verbose",
+        "--format",
+        "ndjson",
+        "--rules",
+        r.to_str().unwrap(),
+        e.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let ids: Vec<String> = alerts(&out).iter().flat_map(event_ids).collect();
+    assert_eq!(ids, ["nc", "escaped"], "{stderr}");
+    assert!(stderr.contains("events.ndjson:21: "), "{stderr}");
+    assert!(
+        stderr.contains("events.ndjson:26: missing-timestamp"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("text screen: 36 of 38 events"), "{stderr}");
+}
+
 /// On a terminal a scan longer than the progress bar's delay shows the bar
 /// and finishes. The bar draws on stderr from a thread of its own, and
 /// `scan` once held the stderr lock for the whole run: the two deadlocked

@@ -508,16 +508,67 @@ impl<'t> Reader<'t> {
     }
 
     /// Checks and passes over a value.
+    ///
+    /// Most of a record is passed over, so this is one loop rather than a
+    /// call per value: the open containers are a stack of bits (set for an
+    /// object), at most [`MAX_DEPTH`] deep.
     fn skip(&mut self) -> Result<(), Doubt> {
-        match self.peek().ok_or(Doubt)? {
-            b'{' => self.members(|r, _| r.skip()),
-            b'[' => self.elements(Self::skip),
-            b'"' => self.string_span().map(drop),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => self.skip_number(),
+        let mut objects: u128 = 0;
+        let mut open = 0u32;
+        loop {
+            // At a value.
+            match self.peek().ok_or(Doubt)? {
+                c @ (b'{' | b'[') => {
+                    self.enter()?;
+                    let object = c == b'{';
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                        self.depth -= 1;
+                    } else {
+                        objects = objects << 1 | u128::from(object);
+                        open += 1;
+                        if object {
+                            self.skip_key()?;
+                        }
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.string_span()?;
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                _ => self.skip_number()?,
+            }
+            // After a value: the next one in its container, or the
+            // container's end (and so on outwards).
+            loop {
+                if open == 0 {
+                    return Ok(());
+                }
+                let object = objects & 1 == 1;
+                if self.next(if object { b'}' } else { b']' })? {
+                    if object {
+                        self.skip_key()?;
+                    }
+                    break;
+                }
+                objects >>= 1;
+                open -= 1;
+            }
         }
+    }
+
+    /// Passes over `"key" :` and the whitespace after it.
+    #[inline(always)]
+    fn skip_key(&mut self) -> Result<(), Doubt> {
+        self.string_span()?;
+        self.ws();
+        self.eat(b':')?;
+        self.ws();
+        Ok(())
     }
 
     /// A whole value's cells as `push_flat_owned` makes them, without

@@ -1,0 +1,341 @@
+//! Ruling records out before decoding them, from their raw text.
+//!
+//! When every loaded rule has a [`Screen`] (text its matches' records must
+//! hold, [`ferret_engine::Plan::screen`]), a record whose text holds none of
+//! what the rules' screens need can concern no rule: a scan decodes it
+//! quietly (only what reading itself checks: its syntax and its time) and
+//! offers it to no rule. With one rule or a few, most records go that way;
+//! searching a record for a few byte strings costs a fraction of decoding it.
+//!
+//! A screen's tests are ordered by what the first batch of records shows:
+//! an `and` tests first the operand likeliest to fail for its cost, an `or`
+//! the one likeliest to hold. Order changes only speed: each test is a pure
+//! function of the record.
+//!
+//! Screens hold for records in canonical JSON, and case-insensitive ones for
+//! ASCII records (see [`ferret_engine::screen`]); a record the screen would
+//! rule out but that is neither is decoded in full after all.
+
+use ferret_engine::{RawText, Screen};
+use memchr::memmem;
+
+/// A screen over all loaded rules (see the module documentation).
+pub struct RecordScreen {
+    texts: Vec<Text>,
+    root: Node,
+}
+
+struct Text {
+    finder: memmem::Finder<'static>,
+    ci: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Node {
+    Text(usize),
+    All(Vec<Node>),
+    Any(Vec<Node>),
+}
+
+/// Per-thread state of [`RecordScreen::may_concern`]: which texts were
+/// searched for in the current record and found, and the record in lower
+/// case for case-insensitive texts.
+#[derive(Default)]
+pub struct ScreenScratch {
+    searched: Vec<u64>,
+    found: Vec<u64>,
+    lower: Vec<u8>,
+    lowered: bool,
+}
+
+/// Fewer distinct texts than this, or no screen: each costs a search.
+const MAX_TEXTS: usize = 256;
+
+/// A screen that lets more than this share of the sample through is not
+/// worth its searches.
+const MAX_PASS_RATE: f64 = 0.5;
+
+impl RecordScreen {
+    /// The screen for rules whose screens are `rules`, its tests ordered by
+    /// how they fare on `sample` (records' texts); `None` when some rule
+    /// cannot be screened, when the screen would need too many searches, or
+    /// (unless `always`) when the sample shows it would rule out too few
+    /// records.
+    pub fn new(rules: &[Screen], sample: &[&[u8]], always: bool) -> Option<RecordScreen> {
+        let mut texts: Vec<RawText> = Vec::new();
+        let mut root = Node::Any(Vec::new());
+        for screen in rules {
+            let node = node_of(screen, &mut texts)?;
+            if let Node::Any(all) = &mut root {
+                all.push(node);
+            }
+        }
+        if texts.len() > MAX_TEXTS {
+            return None;
+        }
+        let ranks = SampleRank::of(sample);
+        let texts: Vec<Text> = texts
+            .into_iter()
+            .map(|t| Text {
+                finder: memmem::FinderBuilder::new()
+                    .build_forward_with_ranker(&ranks, &t.bytes)
+                    .into_owned(),
+                ci: t.ci,
+            })
+            .collect();
+        // Share of the sample holding each text.
+        let mut lower = Vec::new();
+        let rates: Vec<f64> = texts
+            .iter()
+            .map(|t| {
+                let hits = sample
+                    .iter()
+                    .filter(|rec| {
+                        if t.ci {
+                            lower.clear();
+                            lower.extend(rec.iter().map(u8::to_ascii_lowercase));
+                            t.finder.find(&lower).is_some()
+                        } else {
+                            t.finder.find(rec).is_some()
+                        }
+                    })
+                    .count();
+                (hits as f64 + 0.5) / (sample.len() as f64 + 1.0)
+            })
+            .collect();
+        let (root, pass, _) = order(root, &rates);
+        (always || pass <= MAX_PASS_RATE).then_some(RecordScreen { texts, root })
+    }
+
+    /// False only if the record (its JSON text) can concern no rule.
+    pub fn may_concern(&self, record: &[u8], scratch: &mut ScreenScratch) -> bool {
+        let words = self.texts.len().div_ceil(64);
+        scratch.searched.clear();
+        scratch.searched.resize(words, 0);
+        scratch.found.clear();
+        scratch.found.resize(words, 0);
+        scratch.lowered = false;
+        if self.eval(&self.root, record, scratch) {
+            return true;
+        }
+        // Ruled out: sound only for canonical text, and for ASCII text when
+        // a case-insensitive search ruled it out.
+        !canonical_escapes(record) || (scratch.lowered && !record.is_ascii())
+    }
+
+    fn eval(&self, node: &Node, record: &[u8], scratch: &mut ScreenScratch) -> bool {
+        match node {
+            Node::Text(i) => {
+                let (w, bit) = (i / 64, 1u64 << (i % 64));
+                if scratch.searched[w] & bit == 0 {
+                    let text = &self.texts[*i];
+                    let hit = if text.ci {
+                        if !scratch.lowered {
+                            scratch.lower.clear();
+                            scratch
+                                .lower
+                                .extend(record.iter().map(u8::to_ascii_lowercase));
+                            scratch.lowered = true;
+                        }
+                        text.finder.find(&scratch.lower).is_some()
+                    } else {
+                        text.finder.find(record).is_some()
+                    };
+                    scratch.searched[w] |= bit;
+                    if hit {
+                        scratch.found[w] |= bit;
+                    }
+                }
+                scratch.found[w] & bit != 0
+            }
+            Node::All(all) => all.iter().all(|n| self.eval(n, record, scratch)),
+            Node::Any(any) => any.iter().any(|n| self.eval(n, record, scratch)),
+        }
+    }
+}
+
+/// How common each byte is in the sample, for the searches' choice of the
+/// bytes they look for first: memchr's default ranks bytes as in ordinary
+/// text, where `"` is rare; in JSON it is among the commonest.
+struct SampleRank([u8; 256]);
+
+impl SampleRank {
+    fn of(sample: &[&[u8]]) -> SampleRank {
+        let mut counts = [0u64; 256];
+        for rec in sample {
+            for &b in rec.iter() {
+                counts[usize::from(b)] += 1;
+            }
+        }
+        let most = counts.iter().copied().max().unwrap_or(0).max(1);
+        SampleRank(counts.map(|n| (n * 255 / most) as u8))
+    }
+}
+
+impl memchr::arch::all::packedpair::HeuristicFrequencyRank for &SampleRank {
+    fn rank(&self, byte: u8) -> u8 {
+        self.0[usize::from(byte)]
+    }
+}
+
+/// `screen` as a node over numbered texts (`texts` gains the new ones);
+/// `None` for a screen that lets everything through.
+fn node_of(screen: &Screen, texts: &mut Vec<RawText>) -> Option<Node> {
+    Some(match screen {
+        Screen::Always => return None,
+        // An `or` of nothing: holds for no record.
+        Screen::Never => Node::Any(Vec::new()),
+        Screen::Text(t) => Node::Text(match texts.iter().position(|x| x == t) {
+            Some(i) => i,
+            None => {
+                texts.push(t.clone());
+                texts.len() - 1
+            }
+        }),
+        Screen::All(all) => Node::All(
+            all.iter()
+                .map(|s| node_of(s, texts))
+                .collect::<Option<_>>()?,
+        ),
+        Screen::Any(any) => Node::Any(
+            any.iter()
+                .map(|s| node_of(s, texts))
+                .collect::<Option<_>>()?,
+        ),
+    })
+}
+
+/// Orders a node's operands for speed, given each text's rate of
+/// occurrence, taking operands as independent: an `and` by cost over the
+/// chance to fail, an `or` by cost over the chance to hold (each order
+/// minimises the expected cost of its searches). Returns the node, its
+/// chance to hold and its expected cost in searches.
+fn order(node: Node, rates: &[f64]) -> (Node, f64, f64) {
+    match node {
+        Node::Text(i) => (Node::Text(i), rates[i], 1.0),
+        Node::All(all) => {
+            let mut parts: Vec<_> = all.into_iter().map(|n| order(n, rates)).collect();
+            parts.sort_by(|a, b| {
+                (a.2 / (1.0 - a.1).max(1e-9)).total_cmp(&(b.2 / (1.0 - b.1).max(1e-9)))
+            });
+            let (mut pass, mut cost) = (1.0, 0.0);
+            for (_, p, c) in &parts {
+                cost += pass * c;
+                pass *= p;
+            }
+            (
+                Node::All(parts.into_iter().map(|p| p.0).collect()),
+                pass,
+                cost,
+            )
+        }
+        Node::Any(any) => {
+            let mut parts: Vec<_> = any.into_iter().map(|n| order(n, rates)).collect();
+            parts.sort_by(|a, b| (a.2 / a.1.max(1e-9)).total_cmp(&(b.2 / b.1.max(1e-9))));
+            let (mut fail, mut cost) = (1.0, 0.0);
+            for (_, p, c) in &parts {
+                cost += fail * c;
+                fail *= 1.0 - p;
+            }
+            (
+                Node::Any(parts.into_iter().map(|p| p.0).collect()),
+                1.0 - fail,
+                cost,
+            )
+        }
+    }
+}
+
+/// Whether every escape in `record` is one serde_json writes itself, so that
+/// a string's text is spelt one way only: no `\u` escape (serde_json writes
+/// those only for control characters, which screens never hold) and no
+/// `\/`.
+fn canonical_escapes(record: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(p) = memchr::memchr(b'\\', &record[at..]) {
+        let escape = at + p;
+        match record.get(escape + 1) {
+            Some(b'u' | b'/') => return false,
+            _ => at = escape + 2,
+        }
+        if at >= record.len() {
+            break;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(s: &str, ci: bool) -> Screen {
+        Screen::literal(s, true, true, ci)
+    }
+
+    fn screen(rules: &[Screen]) -> RecordScreen {
+        // A sample holding none of the texts: the screen is worth keeping.
+        let sample: Vec<&[u8]> = vec![b"{}"; 10];
+        RecordScreen::new(rules, &sample, false).expect("screenable")
+    }
+
+    fn concerns(s: &RecordScreen, record: &str) -> bool {
+        s.may_concern(record.as_bytes(), &mut ScreenScratch::default())
+    }
+
+    #[test]
+    fn records_without_the_needed_text_are_ruled_out() {
+        let rule = lit("exec", false).and(lit("systemd", false).or(lit("init", false)));
+        let s = screen(&[rule, lit("connection_attempted", false)]);
+        assert!(concerns(&s, r#"{"a":"exec","p":"systemd"}"#));
+        assert!(concerns(&s, r#"{"a":"connection_attempted"}"#));
+        assert!(!concerns(&s, r#"{"a":"exec","p":"/lib/systemd/x"}"#));
+        assert!(!concerns(&s, r#"{"a":"Exec","p":"systemd"}"#));
+        assert!(!concerns(&s, r#"{"a":"executable","p":"init"}"#));
+    }
+
+    #[test]
+    fn case_insensitive_texts_match_any_case_of_ascii_records() {
+        let s = screen(&[lit("cmd.exe", true)]);
+        assert!(concerns(&s, r#"{"n":"CMD.EXE"}"#));
+        assert!(!concerns(&s, r#"{"n":"cmd.com"}"#));
+        // Outside ASCII a character may fold to ASCII: not ruled out.
+        assert!(concerns(&s, r#"{"n":"cmd.com","x":"é"}"#));
+    }
+
+    #[test]
+    fn records_with_other_escapes_are_never_ruled_out() {
+        let s = screen(&[lit("nc", false)]);
+        assert!(!concerns(&s, r#"{"n":"ncat","p":"C:\\Users"}"#));
+        assert!(concerns(&s, r#"{"n":"\u006ec"}"#));
+        assert!(concerns(&s, r#"{"p":"\/tmp"}"#));
+        assert!(canonical_escapes(br#"{"p":"C:\\\\u"}"#));
+        assert!(!canonical_escapes(br#"{"p":"C:\\\u0041"}"#));
+    }
+
+    #[test]
+    fn unscreenable_or_unselective_rule_sets_get_no_screen() {
+        assert!(RecordScreen::new(&[lit("a", false), Screen::Always], &[], true).is_none());
+        let sample: Vec<&[u8]> = vec![br#"{"a":"x"}"#; 10];
+        assert!(RecordScreen::new(&[lit("x", false)], &sample, false).is_none());
+        assert!(RecordScreen::new(&[lit("x", false)], &sample, true).is_some());
+        assert!(RecordScreen::new(&[lit("y", false)], &sample, false).is_some());
+        // A rule that never matches needs nothing of any record.
+        let never = screen(&[Screen::Never]);
+        assert!(!concerns(&never, r#"{"a":"x"}"#));
+    }
+
+    #[test]
+    fn operands_are_ordered_by_what_the_sample_shows() {
+        let rare = lit("rare", false);
+        let common = lit("common", false);
+        let sample: Vec<&[u8]> = vec![br#"{"a":"common"}"#; 20];
+        let s = RecordScreen::new(&[common.and(rare)], &sample, false).unwrap();
+        let Node::Any(rules) = &s.root else { panic!() };
+        let Node::All(parts) = &rules[0] else {
+            panic!()
+        };
+        // "rare" (text 1) is searched for first: it fails where "common" holds.
+        assert!(matches!(parts[0], Node::Text(1)), "{parts:?}");
+    }
+}
