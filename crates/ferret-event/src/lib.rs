@@ -166,7 +166,13 @@ impl Event {
 
     /// The event's time at `path` (see [`event_timestamp`]).
     pub fn timestamp(&self, path: &FieldPath) -> Result<Timestamp, TimestampError> {
-        time::timestamp_of(path, |f| self.for_each(path, f))
+        let ts = time::timestamp_of(path, |f| self.for_each(path, f));
+        // One value, parsed: what `first_timestamp` gives for the path too,
+        // so checking an event's time also answers its first reading.
+        if let Ok(t) = ts {
+            self.first_ts.get_or_init(|| (path.id(), Some(t)));
+        }
+        ts
     }
 
     /// The ECS categories ([`category::ECS_CATEGORIES`]) among the string

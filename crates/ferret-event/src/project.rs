@@ -38,6 +38,7 @@ use crate::read::{classify_error, not_an_object, utf8_error, DecodeError, RawRec
 use crate::table::{Cells, FieldTable, TableLayout};
 use crate::Event;
 
+mod marks;
 mod skim;
 
 /// The set of fields to keep, as a trie of key segments.
