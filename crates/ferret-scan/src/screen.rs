@@ -16,6 +16,8 @@
 //! ASCII records (see [`ferret_engine::screen`]); a record the screen would
 //! rule out but that is neither is decoded in full after all.
 
+use std::collections::HashMap;
+
 use ferret_engine::{RawText, Screen};
 use memchr::memmem;
 
@@ -48,7 +50,7 @@ pub struct ScreenScratch {
     lowered: bool,
 }
 
-/// Fewer distinct texts than this, or no screen: each costs a search.
+/// At most this many distinct texts, or no screen: each costs a search.
 const MAX_TEXTS: usize = 256;
 
 /// A screen that lets more than this share of the sample through is not
@@ -62,20 +64,20 @@ impl RecordScreen {
     /// (unless `always`) when the sample shows it would rule out too few
     /// records.
     pub fn new(rules: &[Screen], sample: &[&[u8]], always: bool) -> Option<RecordScreen> {
-        let mut texts: Vec<RawText> = Vec::new();
-        let mut root = Node::Any(Vec::new());
+        let mut numbers: HashMap<&RawText, usize> = HashMap::new();
+        let mut parts = Vec::with_capacity(rules.len());
         for screen in rules {
-            let node = node_of(screen, &mut texts)?;
-            if let Node::Any(all) = &mut root {
-                all.push(node);
-            }
+            parts.push(node_of(screen, &mut numbers)?);
         }
-        if texts.len() > MAX_TEXTS {
-            return None;
+        let root = Node::Any(parts);
+        let mut by_number: Vec<Option<&RawText>> = vec![None; numbers.len()];
+        for (t, i) in numbers {
+            by_number[i] = Some(t);
         }
         let ranks = SampleRank::of(sample);
-        let texts: Vec<Text> = texts
+        let texts: Vec<Text> = by_number
             .into_iter()
+            .flatten()
             .map(|t| Text {
                 finder: memmem::FinderBuilder::new()
                     .build_forward_with_ranker(&ranks, &t.bytes)
@@ -178,28 +180,30 @@ impl memchr::arch::all::packedpair::HeuristicFrequencyRank for &SampleRank {
     }
 }
 
-/// `screen` as a node over numbered texts (`texts` gains the new ones);
-/// `None` for a screen that lets everything through.
-fn node_of(screen: &Screen, texts: &mut Vec<RawText>) -> Option<Node> {
+/// `screen` as a node over numbered texts (`numbers` gains the new ones);
+/// `None` for a screen that lets everything through or once there are more
+/// than [`MAX_TEXTS`] texts.
+fn node_of<'s>(screen: &'s Screen, numbers: &mut HashMap<&'s RawText, usize>) -> Option<Node> {
     Some(match screen {
         Screen::Always => return None,
         // An `or` of nothing: holds for no record.
         Screen::Never => Node::Any(Vec::new()),
-        Screen::Text(t) => Node::Text(match texts.iter().position(|x| x == t) {
-            Some(i) => i,
-            None => {
-                texts.push(t.clone());
-                texts.len() - 1
+        Screen::Text(t) => {
+            let next = numbers.len();
+            let n = *numbers.entry(t).or_insert(next);
+            if numbers.len() > MAX_TEXTS {
+                return None;
             }
-        }),
+            Node::Text(n)
+        }
         Screen::All(all) => Node::All(
             all.iter()
-                .map(|s| node_of(s, texts))
+                .map(|s| node_of(s, numbers))
                 .collect::<Option<_>>()?,
         ),
         Screen::Any(any) => Node::Any(
             any.iter()
-                .map(|s| node_of(s, texts))
+                .map(|s| node_of(s, numbers))
                 .collect::<Option<_>>()?,
         ),
     })
