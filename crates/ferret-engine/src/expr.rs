@@ -715,13 +715,13 @@ impl Test {
         }
     }
 
-    /// What a value of `field` must contain for this test to pass: only
-    /// string values can pass a string pattern, and only when they contain
-    /// its literal text. Tests that also accept numbers, dates, addresses or
-    /// coerced spellings say nothing.
-    fn necessary(&self, field: &FieldAccess) -> Necessary {
+    /// The test as one of string values alone, when only string values of
+    /// `field` itself can pass it: tests that also accept numbers, dates,
+    /// addresses or coerced spellings, or read another event's field (a
+    /// stage alias), are not.
+    fn string_test(&self, field: &FieldAccess) -> Option<StringTest<'_>> {
         if field.alias.is_some() {
-            return Necessary::Always;
+            return None;
         }
         match self {
             Test::Match {
@@ -730,41 +730,49 @@ impl Test {
                 nets,
                 ty: FieldType::Unknown,
                 ..
-            } if others.is_empty() && nets.is_empty() => match set.needles() {
+            } if others.is_empty() && nets.is_empty() => Some(StringTest::Set(set)),
+            Test::Affix { func, ci, pat, .. } => Some(StringTest::Affix {
+                func: *func,
+                ci: *ci,
+                pat,
+            }),
+            _ => None,
+        }
+    }
+
+    /// What a value of `field` must contain for this test to pass: a string
+    /// test's literal text.
+    fn necessary(&self, field: &FieldAccess) -> Necessary {
+        match self.string_test(field) {
+            Some(StringTest::Set(set)) => match set.needles() {
                 Some(texts) => Necessary::contains_any(&field.path, texts.iter().map(|t| &**t)),
                 None => Necessary::Always,
             },
-            Test::Affix { pat, .. } => Necessary::contains_any(&field.path, [&**pat]),
-            _ => Necessary::Always,
+            Some(StringTest::Affix { pat, .. }) => Necessary::contains_any(&field.path, [pat]),
+            None => Necessary::Always,
+        }
+    }
+
+    /// What a record's JSON text must hold for a value of `field` to pass:
+    /// a string test's literal, quoted at the ends the value must start or
+    /// end with.
+    fn screen(&self, field: &FieldAccess) -> Screen {
+        match self.string_test(field) {
+            Some(StringTest::Set(set)) => set.screen(),
+            Some(StringTest::Affix { func, ci, pat }) => match func {
+                Func::StartsWith => Screen::literal(pat, true, false, ci),
+                Func::EndsWith => Screen::literal(pat, false, true, ci),
+                _ => Screen::literal(pat, false, false, ci),
+            },
+            None => Screen::Always,
         }
     }
 }
 
-impl Test {
-    /// What a record's JSON text must hold for a value of `field` to pass:
-    /// the literal, quoted at the ends the value must start or end with.
-    /// As for [`Test::necessary`], only tests that pass string values alone
-    /// say anything.
-    fn screen(&self, field: &FieldAccess) -> Screen {
-        if field.alias.is_some() {
-            return Screen::Always;
-        }
-        match self {
-            Test::Match {
-                set,
-                others,
-                nets,
-                ty: FieldType::Unknown,
-                ..
-            } if others.is_empty() && nets.is_empty() => set.screen(),
-            Test::Affix { func, ci, pat, .. } => match func {
-                Func::StartsWith => Screen::literal(pat, true, false, *ci),
-                Func::EndsWith => Screen::literal(pat, false, true, *ci),
-                _ => Screen::literal(pat, false, false, *ci),
-            },
-            _ => Screen::Always,
-        }
-    }
+/// A test that only string values can pass ([`Test::string_test`]).
+enum StringTest<'a> {
+    Set(&'a PatternSet),
+    Affix { func: Func, ci: bool, pat: &'a str },
 }
 
 /// IPv6 byte order with IPv4 mapped into it, as Lucene orders `ip` fields.

@@ -77,6 +77,15 @@ fn run(compiled: &Compiled, events: &Path, opts: &ScanOptions) -> ScanOutcome {
     out
 }
 
+/// Options for the straightforward path the optimized one is checked
+/// against.
+fn reference_path() -> ScanOptions {
+    ScanOptions {
+        reference: true,
+        ..ScanOptions::default()
+    }
+}
+
 /// Alerts as the CLI prints them (NDJSON lines, in output order), checked
 /// against the document they write.
 fn lines(compiled: &Compiled, out: &ScanOutcome) -> Vec<String> {
@@ -102,14 +111,7 @@ fn optimized_scan_equals_reference_with_every_corpus_rule() {
         compiled.rules.len()
     );
     let fast = run(&compiled, &events, &ScanOptions::default());
-    let reference = run(
-        &compiled,
-        &events,
-        &ScanOptions {
-            reference: true,
-            ..ScanOptions::default()
-        },
-    );
+    let reference = run(&compiled, &events, &reference_path());
     // Alerts spilled to temporary files (a tiny memory budget: a run per
     // batch) come back in the same order.
     let spilled = run(
@@ -152,14 +154,7 @@ fn screened_scans_give_the_reference_alerts() {
         &RuleFilter::default(),
     );
     let compiled = compile(all, &CompileOptions::default());
-    let reference = run(
-        &compiled,
-        &events,
-        &ScanOptions {
-            reference: true,
-            ..ScanOptions::default()
-        },
-    );
+    let reference = run(&compiled, &events, &reference_path());
     let id = |c: &Compiled, a: &ferret_scan::Alert| c.rules[a.rule].rule.meta.rule_id.clone();
     let screenable: Vec<_> = compiled
         .rules
@@ -227,11 +222,7 @@ fn both_paths(name: &str, rule_toml: &str, records: &[String]) -> (Vec<String>, 
     let compiled = load(&[rule]);
     assert_eq!(compiled.rules.len(), 1, "the rule compiles");
     let fast = lines(&compiled, &run(&compiled, &events, &ScanOptions::default()));
-    let reference = ScanOptions {
-        reference: true,
-        ..ScanOptions::default()
-    };
-    let reference = lines(&compiled, &run(&compiled, &events, &reference));
+    let reference = lines(&compiled, &run(&compiled, &events, &reference_path()));
     let _ = std::fs::remove_dir_all(dir);
     (fast, reference)
 }
