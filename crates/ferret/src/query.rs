@@ -33,8 +33,11 @@ use ferret_engine::{
     Entry, Hit, KeyValue, PlanOptions, QueryRunner, RunConfig, DEFAULT_MAX_LIVE_PARTIALS,
 };
 use ferret_eql::diagnostic::{render, Diagnostic};
-use ferret_event::{Event, FieldPath, Projection, RawBatch, Reader, SkipReporter, SkipSink};
+use ferret_event::{
+    Event, FieldPath, Projection, RawBatch, RawItem, Reader, SkipReporter, SkipSink, Timestamp,
+};
 use ferret_scan::originals::Originals;
+use ferret_scan::screen::{RecordScreen, ScreenScratch};
 use rayon::prelude::*;
 
 use crate::output::{Format, OutputArgs};
@@ -75,11 +78,23 @@ pub struct Args {
     /// ECS field-types file (JSON: {"field": {"type": "ip"}, …}) for typed comparisons
     #[arg(long, value_name = "FILE")]
     pub schema: Option<std::path::PathBuf>,
+    /// Decode every record in full: no record screen (records the query
+    /// cannot match are otherwise only checked for syntax and time); the
+    /// output is the same either way
+    #[arg(long)]
+    pub no_screen: bool,
     /// Threads decoding events [default: all cores]; output is identical for any N
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// A record decoded for the query, or ruled out by the record screen and
+/// decoded only for its syntax and time.
+enum Decoded {
+    Event(Event),
+    Quiet(Option<Timestamp>),
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -148,36 +163,69 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     paths.push(ts_path.clone());
     paths.extend(config.tiebreaker_field.as_deref().map(FieldPath::dotted));
     let projection = Projection::new(&paths);
+    // Records the query cannot match, by their text (see
+    // `ferret_scan::screen`), are decoded only for their syntax and time.
+    let quiet = Projection::new([&ts_path]);
+    let query_screen = (!args.no_screen).then(|| runner.plan().screen());
+    let mut screen: Option<Option<RecordScreen>> = None;
+    let clock = runner.order_fields().clone();
     let mut originals = Originals::default();
     let file_names = reader.file_names().to_vec();
     let mut raw = RawBatch::new();
     while reader.next_raw_batch(&mut raw) {
-        let decoded: Vec<Result<Event, _>> = pool.install(|| {
+        let screen = &*screen.get_or_insert_with(|| {
+            let sample: Vec<&[u8]> = raw
+                .iter()
+                .filter_map(|item| match item {
+                    RawItem::Record(r) => Some(r.bytes),
+                    RawItem::Skip(_) => None,
+                })
+                .take(2_000)
+                .collect();
+            query_screen
+                .as_ref()
+                .and_then(|s| RecordScreen::new(std::slice::from_ref(s), &sample, false))
+        });
+        let check_time = |event: Event| match event.timestamp(&ts_path) {
+            Err(e) if needs_time => {
+                let file = file_names[event.origin.file as usize].clone();
+                Err(e.into_skip(file, event.origin))
+            }
+            _ => Ok(event),
+        };
+        let decoded: Vec<Result<Decoded, _>> = pool.install(|| {
             (0..raw.len())
                 .into_par_iter()
-                .map(|i| {
-                    let event = raw.decode_projected(i, &projection)?;
-                    match event.timestamp(&ts_path) {
-                        Err(e) if needs_time => {
-                            let file = file_names[event.origin.file as usize].clone();
-                            Err(e.into_skip(file, event.origin))
+                .map_init(ScreenScratch::default, |scratch, i| {
+                    if let (Some(screen), RawItem::Record(r)) = (screen, raw.get(i)) {
+                        if !screen.may_concern(r.bytes, scratch) {
+                            let event = check_time(raw.decode_projected(i, &quiet)?)?;
+                            return Ok(Decoded::Quiet(clock.timestamp(&event)));
                         }
-                        _ => Ok(event),
                     }
+                    check_time(raw.decode_projected(i, &projection)?).map(Decoded::Event)
                 })
                 .collect()
         });
         let mut events = Vec::with_capacity(decoded.len());
+        let mut newest: Option<Timestamp> = None;
         for (i, result) in decoded.into_iter().enumerate() {
             reader.stats_mut().record(&result);
             match result {
-                Ok(event) => {
+                Ok(Decoded::Event(event)) => {
+                    newest = newest.max(clock.timestamp(&event));
                     let event = Arc::new(event);
                     runner.push(&event);
                     events.push((event, i));
                 }
+                Ok(Decoded::Quiet(time)) => newest = newest.max(time),
                 Err(skip) => skips.skip(skip),
             }
+        }
+        // Records ruled out by the screen were not pushed: the query learns
+        // how far time has come from them all.
+        if let Some(t) = newest {
+            runner.advance(t);
         }
         originals.keep_held(&mut raw, &events, Vec::new());
     }

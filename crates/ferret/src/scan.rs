@@ -15,7 +15,7 @@ use anyhow::Context;
 use ferret_engine::FieldTypes;
 use ferret_event::{Reader, SkipReporter};
 use ferret_rules::{RuleFilter, RuleSet};
-use ferret_scan::{compile, scan, CompileOptions, Compiled, ScanOptions, ScanOutcome};
+use ferret_scan::{compile, scan, CompileOptions, Compiled, ScanOptions, ScanOutcome, ScreenUse};
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -76,6 +76,11 @@ pub struct Args {
     /// identical to the normal path's
     #[arg(long, hide = true)]
     pub reference: bool,
+    /// Decode every record in full: no record screen (records no rule can
+    /// match are otherwise only checked for syntax and time); the alerts
+    /// are the same either way
+    #[arg(long)]
+    pub no_screen: bool,
     /// Fail (exit 1) if any event had to be skipped
     #[arg(long)]
     pub strict: bool,
@@ -211,6 +216,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Some(Window::Bounded(d)) => Some(d),
             },
             reference: args.reference,
+            screen: if args.no_screen {
+                ScreenUse::Off
+            } else {
+                ScreenUse::Auto
+            },
             ..ScanOptions::default()
         },
         &mut skips,

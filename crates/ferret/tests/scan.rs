@@ -528,6 +528,58 @@ fn screened_out_records_are_still_checked() {
     assert!(stderr.contains("text screen: 36 of 38 events"), "{stderr}");
 }
 
+/// `ferret query` screens records by their text too: event queries,
+/// sequences (with and without a reorder window) and samples print the same
+/// with the screen as without it (`--no-screen`), and so does `scan`.
+#[test]
+fn the_record_screen_changes_no_result() {
+    let dir = tmpdir("query-screen");
+    let events = dir.join("events.ndjson");
+    std::fs::write(&events, generate(SCENARIOS)).unwrap();
+    let events = events.to_str().unwrap();
+    let queries = [
+        r#"process where process.name : "python*" and process.args : "-c""#,
+        r#"process where process.name == "bash" and event.type == "start""#,
+        r#"network where destination.port == 4444 or process.name in~ ("NC", "ncat")"#,
+        r#"sequence by host.id with maxspan=5m [process where process.name == "curl"] [network where process.name == "curl"]"#,
+        r#"sample by host.id [process where process.name == "sshd"] [authentication where event.outcome == "failure"]"#,
+    ];
+    let mut printed = 0;
+    for q in queries {
+        for window in [None, Some("1m")] {
+            let mut args = vec!["query", "--format", "ndjson", q, events];
+            if let Some(w) = window {
+                args.extend(["--reorder-window", w]);
+            }
+            let screened = ferret(&args);
+            args.push("--no-screen");
+            let full = ferret(&args);
+            assert_eq!(screened.status.code(), Some(0), "{q}");
+            assert_eq!(
+                String::from_utf8_lossy(&screened.stdout),
+                String::from_utf8_lossy(&full.stdout),
+                "{q}"
+            );
+            printed += screened.stdout.len();
+        }
+    }
+    assert!(printed > 0, "some query matches");
+    let seed = shared().join("seed/persistence_systemd_netcon.toml");
+    let scan = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "--format",
+            "ndjson",
+            "--rules",
+            seed.to_str().unwrap(),
+            events,
+        ];
+        args.extend(extra);
+        ferret(&args)
+    };
+    assert_eq!(scan(&[]).stdout, scan(&["--no-screen"]).stdout);
+}
+
 /// On a terminal a scan longer than the progress bar's delay shows the bar
 /// and finishes. The bar draws on stderr from a thread of its own, and
 /// `scan` once held the stderr lock for the whole run: the two deadlocked
