@@ -579,15 +579,7 @@ pub fn scan(
                 for (raw, read, read_time) in raw_rx {
                     let clock = Instant::now();
                     let screen = &*screen.get_or_insert_with(|| {
-                        let sample: Vec<&[u8]> = raw
-                            .iter()
-                            .filter_map(|item| match item {
-                                RawItem::Record(r) => Some(r.bytes),
-                                RawItem::Skip(_) => None,
-                            })
-                            .take(SCREEN_SAMPLE)
-                            .collect();
-                        RecordScreen::new(screens, &sample, opts.screen == ScreenUse::Always)
+                        RecordScreen::for_batch(screens, &raw, opts.screen == ScreenUse::Always)
                     });
                     let events = pool.install(|| {
                         (0..raw.len())
@@ -797,9 +789,6 @@ fn object_members(members: &Map<String, Value>) -> String {
         .unwrap_or_default()
         .to_string()
 }
-
-/// Records of the first batch a record screen is calibrated on.
-const SCREEN_SAMPLE: usize = 2_000;
 
 /// A record screen is used only for rules that read time in at most this
 /// many ways (clocks), which each quiet record's times are kept for.

@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 
 use ferret_engine::{RawText, Screen};
+use ferret_event::{RawBatch, RawItem};
 use memchr::memmem;
 
 /// A screen over all loaded rules (see the module documentation).
@@ -49,6 +50,9 @@ pub struct ScreenScratch {
     lower: Vec<u8>,
     lowered: bool,
 }
+
+/// Records a screen's tests are ordered by (see [`RecordScreen::for_batch`]).
+const SAMPLE: usize = 2_000;
 
 /// At most this many distinct texts, or no screen: each costs a search.
 const MAX_TEXTS: usize = 256;
@@ -107,6 +111,20 @@ impl RecordScreen {
             .collect();
         let (root, pass, _) = order(root, &rates);
         (always || pass <= MAX_PASS_RATE).then_some(RecordScreen { texts, root })
+    }
+
+    /// [`RecordScreen::new`] with the first records of `batch` (the first
+    /// batch of a scan) as the sample.
+    pub fn for_batch(rules: &[Screen], batch: &RawBatch, always: bool) -> Option<RecordScreen> {
+        let sample: Vec<&[u8]> = batch
+            .iter()
+            .filter_map(|item| match item {
+                RawItem::Record(r) => Some(r.bytes),
+                RawItem::Skip(_) => None,
+            })
+            .take(SAMPLE)
+            .collect();
+        RecordScreen::new(rules, &sample, always)
     }
 
     /// False only if the record (its JSON text) can concern no rule.

@@ -177,17 +177,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut raw = RawBatch::new();
     while reader.next_raw_batch(&mut raw) {
         let screen = &*screen.get_or_insert_with(|| {
-            let sample: Vec<&[u8]> = raw
-                .iter()
-                .filter_map(|item| match item {
-                    RawItem::Record(r) => Some(r.bytes),
-                    RawItem::Skip(_) => None,
-                })
-                .take(2_000)
-                .collect();
             query_screen
                 .as_ref()
-                .and_then(|s| RecordScreen::new(std::slice::from_ref(s), &sample, false))
+                .and_then(|s| RecordScreen::for_batch(std::slice::from_ref(s), &raw, false))
         });
         let check_time = |event: Event| match event.timestamp(&ts_path) {
             Err(e) if needs_time => {
