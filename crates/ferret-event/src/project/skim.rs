@@ -313,10 +313,17 @@ impl<'t> Reader<'t> {
     /// Reads `"key" :` and the whitespace after it.
     fn key(&mut self) -> Result<Cow<'t, str>, Doubt> {
         let key = self.string()?;
+        self.colon()?;
+        Ok(key)
+    }
+
+    /// Reads the `:` after a key and the whitespace around it.
+    #[inline(always)]
+    fn colon(&mut self) -> Result<(), Doubt> {
         self.ws();
         self.eat(b':')?;
         self.ws();
-        Ok(key)
+        Ok(())
     }
 
     /// Iterates the members of an object (at its `{`), calling `member`
@@ -446,10 +453,7 @@ impl<'t> Reader<'t> {
     #[inline(always)]
     fn skip_key(&mut self) -> Result<(), Doubt> {
         self.string_span()?;
-        self.ws();
-        self.eat(b':')?;
-        self.ws();
-        Ok(())
+        self.colon()
     }
 
     /// A whole value's cells as `push_flat_owned` makes them, without
