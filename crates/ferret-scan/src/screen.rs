@@ -33,6 +33,19 @@ struct Text {
     ci: bool,
 }
 
+impl Text {
+    /// Whether `record` holds the text; a case-insensitive text is looked
+    /// for in the record in lower case, which `lower` gives.
+    #[inline]
+    fn found_in<'r>(&self, record: &'r [u8], lower: impl FnOnce() -> &'r [u8]) -> bool {
+        if self.ci {
+            self.finder.find(lower()).is_some()
+        } else {
+            self.finder.find(record).is_some()
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Node {
     Text(usize),
@@ -89,22 +102,18 @@ impl RecordScreen {
                 ci: t.ci,
             })
             .collect();
-        // Share of the sample holding each text.
-        let mut lower = Vec::new();
+        // Share of the sample holding each text (each record lowered once,
+        // if any text needs it).
+        let lowered: Vec<Vec<u8>> = if texts.iter().any(|t| t.ci) {
+            sample.iter().map(|rec| rec.to_ascii_lowercase()).collect()
+        } else {
+            Vec::new()
+        };
         let rates: Vec<f64> = texts
             .iter()
             .map(|t| {
-                let hits = sample
-                    .iter()
-                    .filter(|rec| {
-                        if t.ci {
-                            lower.clear();
-                            lower.extend(rec.iter().map(u8::to_ascii_lowercase));
-                            t.finder.find(&lower).is_some()
-                        } else {
-                            t.finder.find(rec).is_some()
-                        }
-                    })
+                let hits = (0..sample.len())
+                    .filter(|&n| t.found_in(sample[n], || &lowered[n]))
                     .count();
                 (hits as f64 + 0.5) / (sample.len() as f64 + 1.0)
             })
@@ -148,8 +157,7 @@ impl RecordScreen {
             Node::Text(i) => {
                 let (w, bit) = (i / 64, 1u64 << (i % 64));
                 if scratch.searched[w] & bit == 0 {
-                    let text = &self.texts[*i];
-                    let hit = if text.ci {
+                    let hit = self.texts[*i].found_in(record, || {
                         if !scratch.lowered {
                             scratch.lower.clear();
                             scratch
@@ -157,10 +165,8 @@ impl RecordScreen {
                                 .extend(record.iter().map(u8::to_ascii_lowercase));
                             scratch.lowered = true;
                         }
-                        text.finder.find(&scratch.lower).is_some()
-                    } else {
-                        text.finder.find(record).is_some()
-                    };
+                        &scratch.lower
+                    });
                     scratch.searched[w] |= bit;
                     if hit {
                         scratch.found[w] |= bit;
