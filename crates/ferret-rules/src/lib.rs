@@ -18,6 +18,7 @@ mod kibana;
 mod rule;
 mod set;
 mod toml_rules;
+mod unread;
 
 pub use ferret_eql::Analysis;
 pub use rule::{

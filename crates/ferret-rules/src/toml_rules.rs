@@ -21,6 +21,7 @@
 
 use crate::escape::{self, Dialect};
 use crate::rule::{LoadError, QueryMap, Rule, RuleMeta, RuleSource, SourceKind, Unsupported};
+use crate::unread::{self, Shortened};
 use crate::Loaded;
 use serde::Deserialize;
 use std::path::Path;
@@ -81,8 +82,15 @@ pub(crate) fn load(path: &Path, text: &str) -> Loaded {
             span,
         ))
     };
-    let file: TomlFile = match toml::from_str(text) {
-        Ok(f) => f,
+    // The parser sees the file without the long texts ferret never reads;
+    // should that fail, the original is parsed for its error.
+    let short = unread::shorten(text);
+    let parsed = match toml::from_str::<TomlFile>(&short.text) {
+        Err(_) if short.is_cut() => toml::from_str(text).map(|f| (f, Shortened::whole(text))),
+        parsed => parsed.map(|f| (f, short)),
+    };
+    let (file, short) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             // `message()` is the reason without toml's own rendering of the
             // place (we render it); it may span lines, so join them.
@@ -120,7 +128,7 @@ pub(crate) fn load(path: &Path, text: &str) -> Loaded {
             Some(0..0),
         );
     };
-    let rule_span = rule_sp.span();
+    let rule_span = short.original_range(rule_sp.span());
     let rule_header = find_header(text).unwrap_or(rule_span.start);
     let rule = rule_sp.into_inner();
     let missing = |field: &str| {
@@ -210,7 +218,7 @@ pub(crate) fn load(path: &Path, text: &str) -> Loaded {
     let Some(query) = rule.query else {
         return with_ids(missing("query"), &meta.rule_id, Some(&meta.name));
     };
-    let span = query.span();
+    let span = short.original_range(query.span());
     let query = query.into_inner();
     let query_map = query_map(text, span, &query);
     Loaded::Rule(Box::new(Rule {
