@@ -23,6 +23,7 @@ use crate::escape::{self, Dialect};
 use crate::rule::{LoadError, QueryMap, Rule, RuleMeta, RuleSource, SourceKind, Unsupported};
 use crate::unread::{self, Shortened};
 use crate::Loaded;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::path::Path;
 use toml::Spanned;
@@ -32,7 +33,7 @@ struct TomlFile {
     metadata: Option<Metadata>,
     rule: Option<Spanned<TomlRule>>,
     /// Behavior rules keep their ATT&CK mapping at the top level.
-    threat: Option<Vec<toml::Value>>,
+    threat: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -56,19 +57,19 @@ struct TomlRule {
     interval: Option<String>,
     max_signals: Option<u64>,
     tags: Option<Vec<String>>,
-    threat: Option<Vec<toml::Value>>,
+    threat: Option<Vec<serde_json::Value>>,
     timestamp_override: Option<String>,
     event_category_override: Option<String>,
     tiebreaker_field: Option<String>,
     building_block_type: Option<String>,
     os_list: Option<Vec<String>>,
     description: Option<String>,
-    version: Option<toml::Value>,
+    version: Option<serde_json::Value>,
     /// Extra Elasticsearch filters ANDed with the query; ferret cannot
     /// apply them, so a rule with filters is reported unsupported.
-    filters: Option<Vec<toml::Value>>,
+    filters: Option<Vec<IgnoredAny>>,
     /// Kibana alert suppression changes which alerts appear; not done yet.
-    alert_suppression: Option<toml::Value>,
+    alert_suppression: Option<IgnoredAny>,
 }
 
 /// Loads one TOML rule file whose text is `text`.
@@ -159,7 +160,7 @@ pub(crate) fn load(path: &Path, text: &str) -> Loaded {
         meta.language = Some(rule.language.clone().unwrap_or_else(|| "eql".into()));
         meta.severity = rule.severity.clone().unwrap_or_else(|| "medium".into());
         meta.risk_score = rule.risk_score.unwrap_or(47);
-        meta.threat = to_json_list(file.threat.or(rule.threat.clone()));
+        meta.threat = file.threat.or(rule.threat).unwrap_or_default();
     } else {
         let Some(t) = rule.rule_type.clone() else {
             return with_ids(missing("type"), &rule_id, Some(&name));
@@ -174,7 +175,7 @@ pub(crate) fn load(path: &Path, text: &str) -> Loaded {
             return with_ids(missing("risk_score"), &rule_id, Some(&name));
         };
         meta.risk_score = risk;
-        meta.threat = to_json_list(rule.threat.clone());
+        meta.threat = rule.threat.unwrap_or_default();
     }
     meta.index = rule.index.unwrap_or_default();
     meta.from = rule.from;
@@ -187,7 +188,7 @@ pub(crate) fn load(path: &Path, text: &str) -> Loaded {
     meta.building_block_type = rule.building_block_type;
     meta.os_list = rule.os_list.unwrap_or_default();
     meta.description = rule.description;
-    meta.version = rule.version.and_then(|v| serde_json::to_value(v).ok());
+    meta.version = rule.version;
 
     let source = RuleSource {
         path: path.to_path_buf(),
@@ -265,13 +266,6 @@ fn find_header(text: &str) -> Option<usize> {
         offset += line.len();
     }
     None
-}
-
-fn to_json_list(v: Option<Vec<toml::Value>>) -> Vec<serde_json::Value> {
-    v.unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| serde_json::to_value(t).ok())
-        .collect()
 }
 
 /// Where the text of the `query` value starts in the file, given the span of
