@@ -210,7 +210,9 @@ fn walk(
                 .is_some_and(|n| n.starts_with('.'))
         })
         .collect();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    // Entries share their folder: their names order them (comparing whole
+    // paths component by component was a tenth of loading's own work).
+    entries.sort_by(|a, b| a.0.file_name().cmp(&b.0.file_name()));
     for (p, kind) in entries {
         let is_dir = match kind {
             Some(k) if !k.is_symlink() => Ok(k.is_dir()),
