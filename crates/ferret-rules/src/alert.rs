@@ -15,6 +15,7 @@
 
 use crate::rule::RuleMeta;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// One match of a rule, as the engine reports it.
 #[derive(Clone, Copy, Debug)]
@@ -35,6 +36,212 @@ pub struct AlertMatch<'a> {
 /// The field groups copied from the last event, as Kibana copies the source
 /// event's ECS fields into the alert.
 const COPIED_GROUPS: [&str; 3] = ["host", "user", "process"];
+
+/// [`match_members`] written straight from the last event's JSON text `last`,
+/// as serde_json writes the members' map (without its braces), for a writer
+/// that has each event as text already: the copied fields' values are
+/// copied as text, not decoded and encoded again.
+///
+/// `last` must be serde_json's own encoding of the event, so that every
+/// value's text in it is that value's encoding too. `None` (nothing
+/// written) when the text is not an object, or when two fields of the groups
+/// read flatten to one key (`{"host": {"name": …}, "host.name": …}`), where
+/// the map keeps one of them: the caller builds the map then.
+pub fn write_match_members(
+    meta: &RuleMeta,
+    last: &str,
+    original_time: &str,
+    out: &mut String,
+) -> Option<()> {
+    let top = object_members(last)?;
+    // Every field of the groups the members read, flattened, in order; the
+    // objects on the way too, for the reason's lookups (which may end on
+    // one, as `field` does).
+    let mut fields: Vec<Flat<'_>> = Vec::new();
+    let mut dotted = false;
+    for group in READ_GROUPS {
+        let copied = COPIED_GROUPS.contains(&group);
+        for (key, value) in &top {
+            let inside = key
+                .strip_prefix(group)
+                .filter(|rest| rest.starts_with('.'))
+                .is_some();
+            dotted |= inside;
+            if (*key == group || inside) && value.starts_with('{') {
+                flatten_text(Cow::Borrowed(key), value, copied, &mut fields, &mut dotted)?;
+            } else if inside {
+                fields.push(Flat {
+                    name: Cow::Borrowed(key),
+                    text: value,
+                    copied,
+                    leaf: true,
+                });
+            }
+        }
+    }
+    // One name twice: the map keeps one, `field` finds the first; both
+    // are for the general way. Names are unique when no member name but a
+    // group's own has a dot (an object has no name twice), as in events
+    // written the nested way; otherwise they are compared.
+    if dotted {
+        let mut names: Vec<&str> = fields.iter().map(|f| &*f.name).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+    }
+    let reason = reason_by(meta, |path| {
+        let f = fields.iter().find(|f| f.name == path)?;
+        serde_json::from_str::<Value>(f.text).ok()
+    });
+    out.push_str("\"kibana.alert.reason\":");
+    out.push_str(&serde_json::to_string(&reason).ok()?);
+    out.push_str(",\"kibana.alert.original_time\":");
+    out.push_str(&serde_json::to_string(original_time).ok()?);
+    for f in fields.iter().filter(|f| f.copied && f.leaf) {
+        out.push_str(",\"");
+        out.push_str(&f.name);
+        out.push_str("\":");
+        out.push_str(f.text);
+    }
+    Some(())
+}
+
+/// A field of the last event in [`write_match_members`]: its dotted name
+/// and value as written (escapes and all), whether the alert copies it,
+/// and whether it is a leaf (not an object).
+struct Flat<'t> {
+    name: Cow<'t, str>,
+    text: &'t str,
+    copied: bool,
+    leaf: bool,
+}
+
+/// The top-level field groups [`match_members`] reads of the last event:
+/// the copied groups, and those of the fields the reason shows.
+const READ_GROUPS: [&str; 7] = [
+    "host",
+    "user",
+    "process",
+    "event",
+    "file",
+    "source",
+    "destination",
+];
+
+/// An object's members as (name, value text) pairs, in order, the names as
+/// written (escapes and all); `None` if the text is not one object written
+/// compactly (as serde_json writes it). The text is taken to be valid JSON:
+/// this only finds where each member starts and ends.
+fn object_members(text: &str) -> Option<Vec<(&str, &str)>> {
+    let b = text.as_bytes();
+    let mut members = Vec::new();
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    let mut at = 1;
+    if b.get(at) == Some(&b'}') {
+        return (b.len() == 2).then_some(members);
+    }
+    loop {
+        if b.get(at) != Some(&b'"') {
+            return None;
+        }
+        let name_end = string_end(b, at)?;
+        if b.get(name_end) != Some(&b':') {
+            return None;
+        }
+        let value_end = value_end(b, name_end + 1)?;
+        members.push((&text[at + 1..name_end - 1], &text[name_end + 1..value_end]));
+        match b.get(value_end) {
+            Some(b',') => at = value_end + 1,
+            Some(b'}') if value_end + 1 == b.len() => return Some(members),
+            _ => return None,
+        }
+    }
+}
+
+/// The offset just past the string whose opening quote is at `at`.
+fn string_end(b: &[u8], at: usize) -> Option<usize> {
+    let mut from = at + 1;
+    loop {
+        let p = from + memchr::memchr2(b'"', b'\\', b.get(from..)?)?;
+        if b[p] == b'"' {
+            return Some(p + 1);
+        }
+        from = p + 2;
+    }
+}
+
+/// The offset just past the value starting at `at`.
+fn value_end(b: &[u8], at: usize) -> Option<usize> {
+    match *b.get(at)? {
+        b'"' => string_end(b, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            loop {
+                match *b.get(i)? {
+                    b'"' => {
+                        i = string_end(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => Some(
+            at + b[at..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']'))
+                .unwrap_or(b.len() - at),
+        ),
+    }
+}
+
+/// [`flatten`] over an object's text: the object itself, its inner objects
+/// and its leaves, by dotted name; `dotted` is set if a member name has a
+/// dot.
+fn flatten_text<'t>(
+    name: Cow<'t, str>,
+    object: &'t str,
+    copied: bool,
+    out: &mut Vec<Flat<'t>>,
+    dotted: &mut bool,
+) -> Option<()> {
+    for (inner, text) in object_members(object)? {
+        *dotted |= inner.contains('.');
+        let mut path = String::with_capacity(name.len() + 1 + inner.len());
+        path.push_str(&name);
+        path.push('.');
+        path.push_str(inner);
+        if text.starts_with('{') {
+            flatten_text(Cow::Owned(path), text, copied, out, dotted)?;
+        } else {
+            out.push(Flat {
+                name: Cow::Owned(path),
+                text,
+                copied,
+                leaf: true,
+            });
+        }
+    }
+    out.push(Flat {
+        name,
+        text: object,
+        copied,
+        leaf: false,
+    });
+    Some(())
+}
 
 /// Builds the alert document for one match of the rule `meta`.
 pub fn build_alert(meta: &RuleMeta, m: &AlertMatch<'_>) -> Map<String, Value> {
@@ -208,8 +415,7 @@ fn field<'v>(event: &'v Value, path: &str) -> Option<&'v Value> {
 
 /// A field's value as reason text: strings as they are, numbers and booleans
 /// printed, arrays joined with ", "; empty and null values count as absent.
-fn text(event: Option<&Value>, path: &str) -> Option<String> {
-    let v = field(event?, path)?;
+fn text_of(v: &Value) -> Option<String> {
     let s = match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -235,27 +441,33 @@ fn text(event: Option<&Value>, path: &str) -> Option<String> {
 /// <name>." Each part appears only when the event has the field; "with"
 /// only when at least one of process/parent/file/source/destination does.
 pub fn reason(meta: &RuleMeta, event: Option<&Value>) -> String {
+    reason_by(meta, |path| event.and_then(|e| field(e, path)).cloned())
+}
+
+/// [`reason`] with the event's fields given by `field_of` (a dotted path's
+/// value, if the event has one).
+fn reason_by(meta: &RuleMeta, field_of: impl Fn(&str) -> Option<Value>) -> String {
+    let text = |path: &str| field_of(path).as_ref().and_then(text_of);
     let mut s = String::new();
-    if let Some(cat) = text(event, "event.category") {
+    if let Some(cat) = text("event.category") {
         s.push_str(&cat);
         s.push(' ');
     }
     s.push_str("event");
     let mut parts = Vec::new();
-    if let Some(p) = text(event, "process.name") {
+    if let Some(p) = text("process.name") {
         parts.push(format!("process {p}"));
     }
-    if let Some(p) = text(event, "process.parent.name") {
+    if let Some(p) = text("process.parent.name") {
         parts.push(format!("parent process {p}"));
     }
-    if let Some(f) = text(event, "file.name") {
+    if let Some(f) = text("file.name") {
         parts.push(format!("file {f}"));
     }
     for (side, label) in [("source", "source"), ("destination", "destination")] {
-        if let Some(addr) =
-            text(event, &format!("{side}.ip")).or_else(|| text(event, &format!("{side}.address")))
+        if let Some(addr) = text(&format!("{side}.ip")).or_else(|| text(&format!("{side}.address")))
         {
-            match text(event, &format!("{side}.port")) {
+            match text(&format!("{side}.port")) {
                 Some(port) => parts.push(format!("{label} {addr}:{port}")),
                 None => parts.push(format!("{label} {addr}")),
             }
@@ -266,11 +478,11 @@ pub fn reason(meta: &RuleMeta, event: Option<&Value>) -> String {
         s.push_str(&parts.join(", "));
         s.push(',');
     }
-    if let Some(u) = text(event, "user.name") {
+    if let Some(u) = text("user.name") {
         s.push_str(" by ");
         s.push_str(&u);
     }
-    if let Some(h) = text(event, "host.name") {
+    if let Some(h) = text("host.name") {
         s.push_str(" on ");
         s.push_str(&h);
     }
@@ -281,6 +493,7 @@ pub fn reason(meta: &RuleMeta, event: Option<&Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn meta() -> RuleMeta {
@@ -382,6 +595,148 @@ mod tests {
             },
         );
         assert!(!doc.contains_key("ferret.join_keys"));
+    }
+
+    /// The members as the general path writes them: the map's JSON
+    /// without its braces.
+    fn members_by_map(m: &RuleMeta, last: &Value) -> String {
+        let mut map = Map::new();
+        match_members(m, Some(last), "t", &mut map);
+        let text = serde_json::to_string(&map).unwrap();
+        text[1..text.len() - 1].to_string()
+    }
+
+    fn members_by_text(m: &RuleMeta, last: &Value) -> Option<String> {
+        let mut out = String::new();
+        write_match_members(m, &serde_json::to_string(last).unwrap(), "t", &mut out)?;
+        Some(out)
+    }
+
+    #[test]
+    fn members_written_from_text_are_the_maps() {
+        let m = meta();
+        for text in [
+            r#"{"@timestamp":"x","agent":{"id":"a"},"event":{"category":["process"]},"process":{"name":"python3","parent":{"name":"systemd"},"args":["a",{"b":1}],"x":{}},"processes":1,"user":{"name":"root"},"host":{"name":"web-01","ip":["10.0.0.1"]},"hostile":true}"#,
+            r#"{"process":{"parent.name":"init"},"process.pid":7,"source":{"ip":"1.2.3.4"},"sourcey":{"ip":"x"},"destination.port":80,"destination":{"ip":"::1"}}"#,
+            r#"{"file.name":"f","host":"flat","user":{"na\"me":"q\u0001","é":1.5e300},"event.category":"iam","x":{"event":{"category":"no"}}}"#,
+            r#"{"source":{"ip":null,"address":"h","port":0},"host":{"name":""}}"#,
+            r#"{}"#,
+        ] {
+            let last: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                members_by_text(&m, &last),
+                Some(members_by_map(&m, &last)),
+                "{text}"
+            );
+        }
+        // Two fields flattening to one key, or not an object: left to the map.
+        for text in [
+            r#"{"host":{"name":"a"},"host.name":"b"}"#,
+            r#"{"process":{"parent.name":"a","parent":{"name":"b"}}}"#,
+            r#"{"file":{"name":"a"},"file.name":"b"}"#,
+            // An object and a field of one name: `field` finds the object
+            // for the reason ("on" no host), the flat fields the leaf.
+            r#"{"host.name":{},"host":{"name":"h"}}"#,
+        ] {
+            let last: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(members_by_text(&m, &last), None, "{text}");
+        }
+        let mut out = String::new();
+        assert!(write_match_members(&m, "[1]", "t", &mut out).is_none());
+        assert!(write_match_members(&m, "{\"host\":1} x", "t", &mut out).is_none());
+        assert!(out.is_empty());
+    }
+
+    fn event_value() -> impl Strategy<Value = Value> {
+        let name = prop::sample::select(vec![
+            "host",
+            "host.name",
+            "user",
+            "process",
+            "process.parent",
+            "process.name",
+            "parent",
+            "name",
+            "event",
+            "category",
+            "file",
+            "source",
+            "ip",
+            "port",
+            "address",
+            "destination",
+            "agent",
+            "hostile",
+            "na\"me",
+            "é",
+            "",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            "[a-c\"\\\\\u{1}é ]{0,4}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 40, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                prop::collection::vec((name.clone(), inner), 0..6).prop_map(|members| {
+                    Value::Object(
+                        members
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    fn leaf_names(prefix: &str, object: &Map<String, Value>, out: &mut Vec<String>) {
+        for (k, v) in object {
+            let name = format!("{prefix}.{k}");
+            if let Value::Object(inner) = v {
+                leaf_names(&name, inner, out);
+            }
+            out.push(name);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        #[test]
+        fn members_from_text_agree_with_the_map(last in event_value()) {
+            let m = meta();
+            if let Some(text) = members_by_text(&m, &last) {
+                proptest::prop_assert_eq!(text, members_by_map(&m, &last));
+            } else {
+                // Only a name (of a field or an object) read twice sends
+                // the alert the general way.
+                let mut names = Vec::new();
+                if let Value::Object(top) = &last {
+                    for group in READ_GROUPS {
+                        for (key, value) in top {
+                            let inside = key.len() > group.len()
+                                && key.starts_with(group)
+                                && key.as_bytes()[group.len()] == b'.';
+                            match value {
+                                Value::Object(o) if key == group || inside => {
+                                    names.push(key.clone());
+                                    leaf_names(key, o, &mut names)
+                                }
+                                _ if inside => names.push(key.clone()),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                let all = names.len();
+                names.sort();
+                names.dedup();
+                proptest::prop_assert!(!last.is_object() || names.len() < all, "{last}");
+            }
+        }
     }
 
     #[test]

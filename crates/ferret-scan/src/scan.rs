@@ -218,19 +218,12 @@ impl Alert {
     /// The alert document as one line of JSON: `serde_json::to_string` of
     /// [`Alert::doc`], written without decoding every matched event and
     /// encoding it again. The matched documents are already serde_json's
-    /// encoding (the tie string), so `ferret.events` is that text, and only
-    /// the last event, whose groups the document copies, is decoded.
+    /// encoding (the tie string), so `ferret.events` is that text, and the
+    /// fields copied from the last event are copied from its text.
     pub fn to_json(&self, compiled: &Compiled) -> String {
         // Each matched document's text, not decoded.
         let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(&self.tie.1) else {
             return serde_json::to_string(&self.doc(compiled)).unwrap_or_default();
-        };
-        let last = match items.iter().rev().find(|r| r.get() != "null") {
-            Some(r) => match serde_json::from_str::<Value>(r.get()) {
-                Ok(v) => Some(v),
-                Err(_) => return serde_json::to_string(&self.doc(compiled)).unwrap_or_default(),
-            },
-            None => None,
         };
         let stamp = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339).unwrap_or_default();
         // The head in its three runs (see `build_alert_head`), the rule's
@@ -242,16 +235,29 @@ impl Alert {
             alert::rule_members(&rule.rule.meta, &mut members);
             object_members(&members)
         });
-        let mut matched = Map::new();
-        alert::match_members(
-            &rule.rule.meta,
-            last.as_ref(),
-            &stamp(self.original_time),
-            &mut matched,
-        );
+        // The last event's members straight from its text, or where that
+        // cannot be (see `write_match_members`) through a map.
+        let original_time = stamp(self.original_time);
+        let last = items.iter().rev().find(|r| r.get() != "null");
+        let mut matched = String::new();
+        let written = last.and_then(|r| {
+            alert::write_match_members(&rule.rule.meta, r.get(), &original_time, &mut matched)
+        });
+        if written.is_none() {
+            let last = match last.map(|r| serde_json::from_str::<Value>(r.get())) {
+                Some(Ok(v)) => Some(v),
+                Some(Err(_)) => {
+                    return serde_json::to_string(&self.doc(compiled)).unwrap_or_default()
+                }
+                None => None,
+            };
+            let mut members = Map::new();
+            alert::match_members(&rule.rule.meta, last.as_ref(), &original_time, &mut members);
+            matched = object_members(&members);
+        }
         let mut out = String::from("{\"@timestamp\":");
         out.push_str(&serde_json::to_string(&stamp(self.last_time)).unwrap_or_default());
-        for run in [rule_members.as_str(), &object_members(&matched)] {
+        for run in [rule_members.as_str(), &matched] {
             if !run.is_empty() {
                 out.push(',');
                 out.push_str(run);
