@@ -130,6 +130,21 @@ impl Event {
         self.table.as_ref()?.values(path.id())
     }
 
+    /// The paths this event's field table has values for, by id, with
+    /// their values (see [`FieldTable::filled`]); `None` without a table.
+    pub fn filled_fields(
+        &self,
+    ) -> Option<impl Iterator<Item = (u32, impl Iterator<Item = FieldValue<'_>>)>> {
+        Some(self.table.as_ref()?.filled())
+    }
+
+    /// Whether this event's field table covers `path`: then
+    /// [`Event::filled_fields`] gives all of its values.
+    #[inline]
+    pub fn table_covers(&self, path: &FieldPath) -> bool {
+        self.table.as_ref().is_some_and(|t| t.covers(path.id()))
+    }
+
     /// The first value at `path`, if any (arrays flattened).
     pub fn first<'a>(&'a self, path: &FieldPath) -> Option<FieldValue<'a>> {
         let mut out = None;

@@ -25,6 +25,8 @@ use crate::value::FieldValue;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct TableLayout {
     column_of: Vec<u32>,
+    /// Column -> path id.
+    path_of: Vec<u32>,
     columns: u32,
 }
 
@@ -38,6 +40,11 @@ impl TableLayout {
         }
         self.column_of[i] = column;
         self.columns = self.columns.max(column + 1);
+        let c = column as usize;
+        if self.path_of.len() <= c {
+            self.path_of.resize(c + 1, NO_COLUMN);
+        }
+        self.path_of[c] = path_id;
     }
 
     fn column(&self, path_id: u32) -> Option<u32> {
@@ -234,6 +241,43 @@ impl FieldTable {
         Some(self.column(path_id)?.iter().map(move |c| c.view(text)))
     }
 
+    /// Whether the table covers the path with id `path_id` (has its
+    /// values, if any).
+    #[inline]
+    pub fn covers(&self, path_id: u32) -> bool {
+        self.layout.column(path_id).is_some()
+    }
+
+    /// The paths that have values here (by id), each with its values as
+    /// [`FieldTable::values`] gives them: a few dozen of a projection's
+    /// hundreds of paths, without a lookup for each of the others.
+    pub fn filled(&self) -> impl Iterator<Item = (u32, impl Iterator<Item = FieldValue<'_>>)> {
+        let words = self.layout.columns.div_ceil(64) as usize;
+        let ends = &self.index[words * WORD..];
+        let text = &self.text;
+        (0..words)
+            .flat_map(move |w| {
+                let word = &self.index[w * WORD..w * WORD + 2];
+                let mut bits = u64::from(word[0]) | (u64::from(word[1]) << 32);
+                std::iter::from_fn(move || {
+                    (bits != 0).then(|| {
+                        let bit = bits.trailing_zeros();
+                        bits &= bits - 1;
+                        w as u32 * 64 + bit
+                    })
+                })
+            })
+            .enumerate()
+            .map(move |(k, column)| {
+                let start = if k == 0 { 0 } else { ends[k - 1] as usize };
+                let cells = &self.cells[start..ends[k] as usize];
+                (
+                    self.layout.path_of[column as usize],
+                    cells.iter().map(move |c| c.view(text)),
+                )
+            })
+    }
+
     /// The cells of the path with id `path_id`, `None` when not covered.
     #[inline]
     fn column(&self, path_id: u32) -> Option<&[Cell]> {
@@ -290,6 +334,19 @@ mod tests {
         assert_eq!(t.get(4), Some(vec![json!(-1.5)]));
         assert_eq!(t.get(5), None);
         assert_eq!(t.get(1000), None);
+        let filled: Vec<(u32, Vec<Value>)> = t
+            .filled()
+            .map(|(id, values)| (id, values.map(|v| v.to_json()).collect()))
+            .collect();
+        assert_eq!(
+            filled,
+            vec![
+                (7, vec![json!("a1"), json!(null), json!("a2")]),
+                (9, vec![json!("c1"), json!({"o": [1]})]),
+                (4, vec![json!(-1.5)]),
+            ]
+        );
+        assert!(t.covers(3) && !t.covers(5));
     }
 
     proptest::proptest! {
@@ -315,6 +372,16 @@ mod tests {
                 from.push_ref(*c, v);
             }
             let t = FieldTable::build(Arc::new(layout), &mut from);
+            // The filled paths are the non-empty columns, with their values.
+            let filled: Vec<(u32, Vec<Value>)> = t
+                .filled()
+                .map(|(id, values)| (id, values.map(|v| v.to_json()).collect()))
+                .collect();
+            let expected_filled: Vec<(u32, Vec<Value>)> = (0..columns)
+                .map(|c| (c * 3 + 1, t.get(c * 3 + 1).unwrap_or_default()))
+                .filter(|(_, values)| !values.is_empty())
+                .collect();
+            proptest::prop_assert_eq!(filled, expected_filled);
             for c in 0..columns {
                 let expected: Vec<Value> = cells
                     .iter()
