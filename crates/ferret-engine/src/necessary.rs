@@ -63,10 +63,21 @@ pub const FEW_VALUED_FIELDS: &[&str] = &[
     "network.protocol",
 ];
 
-/// [`FEW_VALUED_FIELDS`] as paths, for callers that test paths against it.
-pub fn few_valued_paths() -> Vec<FieldPath> {
+/// Fields with many distinct values in a file, but each repeated by many
+/// events: a host runs the same programs over and over. A thousand rules
+/// test these by name (`process.name in (…)`); tested once per distinct
+/// value (see [`per_value_paths`]), a rule is offered only the events whose
+/// names it can match. Needles on them still select rules (unlike the
+/// [`FEW_VALUED_FIELDS`]): a name says much about which rule may match.
+pub const REPEATED_FIELDS: &[&str] = &["process.name", "process.parent.name"];
+
+/// The fields whose one-field conditions are worked out once per distinct
+/// value rather than per event (dispatch guards and verdicts): the
+/// [`FEW_VALUED_FIELDS`] and the [`REPEATED_FIELDS`], as paths.
+pub fn per_value_paths() -> Vec<FieldPath> {
     FEW_VALUED_FIELDS
         .iter()
+        .chain(REPEATED_FIELDS)
         .map(|f| FieldPath::dotted(f))
         .collect()
 }

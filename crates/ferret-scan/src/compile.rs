@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ferret_engine::necessary::few_valued_paths;
+use ferret_engine::necessary::per_value_paths;
 use ferret_engine::{plan, FieldTypes, Plan, PlanOptions, RunConfig, Verdicts};
 use ferret_eql::{Diagnostic, Severity};
 use ferret_event::{Event, FieldPath, FieldValue};
@@ -37,7 +37,8 @@ pub struct FailedRule {
 pub struct Compiled {
     pub rules: Vec<ScanRule>,
     pub failed: Vec<FailedRule>,
-    /// The rules' one-field conditions on few-valued fields, numbered
+    /// The rules' one-field conditions on fields worked out per distinct
+    /// value ([`ferret_engine::necessary::per_value_paths`]), numbered
     /// across all rules: a scan works them out once per distinct value
     /// (see [`crate::dispatch`]).
     pub verdicts: Verdicts,
@@ -130,8 +131,8 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
         .map(|rule| compile_one(rule, opts))
         .collect();
     let mut out = Compiled::default();
-    let few_valued = few_valued_paths();
-    let usable = |p: &FieldPath| few_valued.contains(p);
+    let per_value = per_value_paths();
+    let usable = |p: &FieldPath| per_value.contains(p);
     for r in results {
         match r {
             Ok(mut rule) => {

@@ -1,8 +1,10 @@
 //! Which rules an event can concern, by cheap facts read off the event: the
 //! index it names, its `host.os.type` (behavior rules' OS lists), the
 //! string values of each category field the rules use, and the values of
-//! a few fields with few distinct values (`event.type`, `event.action`, …)
-//! that rules test in their top-level `and`.
+//! the fields worked out per distinct value
+//! ([`per_value_paths`](ferret_engine::necessary::per_value_paths): fields
+//! with few distinct values such as `event.type`, and process names, which
+//! repeat) that rules test in their top-level `and`.
 //!
 //! Events with the same facts concern the same rules, and a file has few
 //! distinct combinations, so the rule list is computed once per
@@ -12,13 +14,14 @@
 //!
 //! A rule's filter (`process where event.type == "start" and …`) cannot
 //! hold for an event whose `event.type` fails `event.type == "start"`: such
-//! one-field operands of a top-level `and` on a
-//! [`FEW_VALUED_FIELDS`](ferret_engine::necessary::FEW_VALUED_FIELDS) field
-//! are the filter's guards ([`ferret_engine::Guard`]). Each guard field sorts
+//! one-field operands of a top-level `and` on one of those fields are the
+//! filter's guards ([`ferret_engine::Guard`]). Each guard field sorts
 //! its distinct values into classes by which guards they pass (worked out
 //! on first sight of the values); the class is the key's part for that
 //! field. A rule is kept for an event when one of its filters has the
-//! event's category and all its guards pass.
+//! event's category and all its guards pass. Per class, a guard field
+//! keeps which filters it leaves (a bit per filter), so a new combination
+//! of classes costs a few bitset `and`s, not a pass over every rule.
 //!
 //! The rules' verdicts ([`Compiled::verdicts`]: one-field conditions on
 //! those fields anywhere in a filter) are sorted into the same classes, so
@@ -27,7 +30,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ferret_engine::necessary::few_valued_paths;
+use ferret_engine::necessary::per_value_paths;
 use ferret_engine::plan::CategoryFilter;
 use ferret_engine::{Guard, Verdicts};
 use ferret_event::{Event, FieldPath, FieldValue};
@@ -58,6 +61,18 @@ pub(crate) struct Dispatch {
     /// By key with each guard field's values replaced by their class:
     /// fewer combinations, for keys not seen lately.
     by_class: HashMap<Box<[u8]>, Route>,
+    /// Per rule, its filters' numbers (filters are numbered across rules,
+    /// in order: bit `f` of a filter bitset is filter `f`).
+    rule_filters: Vec<std::ops::Range<u32>>,
+    /// Per filter number, its rule.
+    rule_of_filter: Vec<u32>,
+    /// By the key's category parts: which filters' categories the event
+    /// has (or `any`).
+    by_category: HashMap<Box<[u8]>, Arc<[u64]>>,
+    /// By the key's scope part (index and OS type): which rules' scopes
+    /// admit it, bit `i` for rule `i` (index patterns are globs, costly to
+    /// match a thousand times for every new key).
+    admitted: HashMap<Box<[u8]>, Arc<[u64]>>,
     /// Scratch: the classes of one key, and the key written with them.
     classes: Vec<u32>,
     class_key: Vec<u8>,
@@ -95,11 +110,28 @@ struct GuardField {
     /// verdicts hold (bit `guards.len() + j` for `verdicts[j]`).
     passes: Vec<Box<[u64]>>,
     class_by_passes: HashMap<Box<[u64]>, u32>,
+    /// The filters with guards on this field (by number), with those
+    /// guards.
+    guarded: Vec<(u32, Vec<usize>)>,
+    /// Words of a filter bitset.
+    filter_words: usize,
+    /// Per class, which filters its values do not rule out: those without
+    /// guards here and those whose guards here all pass.
+    filters_passing: Vec<Box<[u64]>>,
+    /// Words of an event's verdicts.
+    verdict_words: usize,
+    /// Per class, the verdicts on this field that hold (bit per verdict
+    /// id, as an event's verdicts).
+    verdicts_holding: Vec<Box<[u64]>>,
 }
 
 /// Distinct keys cached before a cache is emptied (adversarial input with
 /// a new `_index` on every line must not grow memory).
 const CACHE_CAP: usize = 4096;
+
+/// Distinct values of one guard field remembered with their class before
+/// the field forgets them.
+const CLASS_CACHE_CAP: usize = 1 << 16;
 
 /// Ends a part of a key; separates values within a part; marks a value
 /// that is not a string. None of these bytes occurs in UTF-8 text, so a
@@ -160,9 +192,9 @@ impl Dispatch {
         let mut fields: Vec<FieldPath> = Vec::new();
         let mut guard_paths: Vec<FieldPath> = Vec::new();
         let mut guards: Vec<GuardField> = Vec::new();
-        let usable = few_valued_paths();
+        let usable = per_value_paths();
         let usable = |p: &FieldPath| usable.contains(p);
-        let rules = compiled
+        let rules: Vec<Vec<FilterFacts>> = compiled
             .rules
             .iter()
             .map(|r| {
@@ -212,7 +244,42 @@ impl Dispatch {
             let at = guard_field(&mut guard_paths, &mut guards, compiled.verdicts.path(id));
             guards[at].verdicts.push(id);
         }
+        // Filters numbered across rules, and per guard field the filters
+        // it guards.
+        let mut rule_filters = Vec::with_capacity(rules.len());
+        let mut next = 0u32;
+        for filters in &rules {
+            let start = next;
+            for f in filters {
+                let mut on: Vec<(usize, Vec<usize>)> = Vec::new();
+                for &(field, guard) in &f.guards {
+                    match on.iter_mut().find(|(g, _)| *g == field) {
+                        Some((_, gs)) => gs.push(guard),
+                        None => on.push((field, vec![guard])),
+                    }
+                }
+                for (field, gs) in on {
+                    guards[field].guarded.push((next, gs));
+                }
+                next += 1;
+            }
+            rule_filters.push(start..next);
+        }
+        let rule_of_filter = rule_filters
+            .iter()
+            .enumerate()
+            .flat_map(|(rule, filters)| filters.clone().map(move |_| rule as u32))
+            .collect();
+        let filter_words = (next as usize).div_ceil(64);
+        let verdict_words = compiled.verdicts.len().div_ceil(64);
+        for g in &mut guards {
+            g.filter_words = filter_words;
+            g.verdict_words = verdict_words;
+        }
         Dispatch {
+            rule_filters,
+            rule_of_filter,
+            by_category: HashMap::new(),
             keys: Arc::new(DispatchKeys {
                 fields,
                 guard_paths,
@@ -222,6 +289,7 @@ impl Dispatch {
             verdict_words: compiled.verdicts.len().div_ceil(64),
             by_key: HashMap::new(),
             by_class: HashMap::new(),
+            admitted: HashMap::new(),
             classes: Vec::new(),
             class_key: Vec::new(),
         }
@@ -242,6 +310,18 @@ impl Dispatch {
         // guard fields.
         let mut parts = key.split(|&b| b == END);
         let fixed = 2 + self.keys.fields.len();
+        // Where the scope parts (index, OS type) and the category parts end.
+        let mut ends = key
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == END)
+            .map(|(i, _)| i + 1);
+        let scope_len = ends.nth(1).unwrap_or(key.len());
+        let fixed_len = if fixed > 2 {
+            ends.nth(fixed - 3).unwrap_or(key.len())
+        } else {
+            scope_len
+        };
         let mut class_key = std::mem::take(&mut self.class_key);
         class_key.clear();
         for part in parts.by_ref().take(fixed) {
@@ -257,8 +337,39 @@ impl Dispatch {
         let route = match self.by_class.get(&class_key[..]) {
             Some(route) => route.clone(),
             None => {
+                let scope_key = &key[..scope_len];
+                let admitted = match self.admitted.get(scope_key) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let scope = EventScope::of(ev);
+                        let mut bits = vec![0u64; compiled.rules.len().div_ceil(64)];
+                        for (i, rule) in compiled.rules.iter().enumerate() {
+                            if rule.scope.admits(&scope) {
+                                bits[i / 64] |= 1 << (i % 64);
+                            }
+                        }
+                        let bits: Arc<[u64]> = bits.into();
+                        if self.admitted.len() >= CACHE_CAP {
+                            self.admitted.clear();
+                        }
+                        self.admitted.insert(scope_key.into(), bits.clone());
+                        bits
+                    }
+                };
+                let category_key = &key[scope_len..fixed_len];
+                let categories = match self.by_category.get(category_key) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = self.filters_with_categories(compiled, ev);
+                        if self.by_category.len() >= CACHE_CAP {
+                            self.by_category.clear();
+                        }
+                        self.by_category.insert(category_key.into(), c.clone());
+                        c
+                    }
+                };
                 let route = Route {
-                    rules: self.work_out(compiled, ev),
+                    rules: self.work_out(&admitted, &categories),
                     verdicts: self.verdicts_of_classes(),
                 };
                 if self.by_class.len() >= CACHE_CAP {
@@ -282,21 +393,22 @@ impl Dispatch {
     fn verdicts_of_classes(&self) -> Arc<[u64]> {
         let mut bits = vec![0u64; self.verdict_words];
         for (g, &class) in self.guards.iter().zip(&self.classes) {
-            let passes = &g.passes[class as usize];
-            for (j, &id) in g.verdicts.iter().enumerate() {
-                let bit = g.guards.len() + j;
-                if passes[bit / 64] & (1 << (bit % 64)) != 0 {
-                    bits[id as usize / 64] |= 1 << (id % 64);
-                }
+            if g.verdicts.is_empty() {
+                continue;
+            }
+            for (w, holds) in bits
+                .iter_mut()
+                .zip(g.verdicts_holding[class as usize].iter())
+            {
+                *w |= holds;
             }
         }
         bits.into()
     }
 
-    /// The rules an event concerns, worked out from its facts (with the
-    /// guard classes [`Dispatch::route`] found).
-    fn work_out(&self, compiled: &Compiled, ev: &Event) -> Arc<[u32]> {
-        let scope = EventScope::of(ev);
+    /// The filters (bit per filter number) whose category `ev` has, or that
+    /// take any category.
+    fn filters_with_categories(&self, compiled: &Compiled, ev: &Event) -> Arc<[u64]> {
         let categories: Vec<Vec<&str>> = self
             .keys
             .fields
@@ -308,26 +420,58 @@ impl Dispatch {
                     .collect()
             })
             .collect();
-        let passes = |&(field, guard): &(usize, usize)| {
-            let g = &self.guards[field];
-            g.passes[self.classes[field] as usize][guard / 64] & (1 << (guard % 64)) != 0
-        };
-        compiled
-            .rules
-            .iter()
-            .zip(&self.rules)
-            .enumerate()
-            .filter(|(_, (rule, filters))| {
-                rule.scope.admits(&scope)
-                    && filters.iter().any(|f| {
-                        f.category
-                            .as_ref()
-                            .is_none_or(|c| categories[f.field].contains(&c.as_str()))
-                            && f.guards.iter().all(passes)
-                    })
-            })
-            .map(|(i, _)| i as u32)
-            .collect()
+        let words = self
+            .rule_filters
+            .last()
+            .map_or(0, |r| r.end as usize)
+            .div_ceil(64);
+        let mut bits = vec![0u64; words];
+        let filters = self.rules.iter().flatten();
+        debug_assert_eq!(compiled.rules.len(), self.rules.len());
+        for (n, f) in filters.enumerate() {
+            let has = f
+                .category
+                .as_ref()
+                .is_none_or(|c| categories[f.field].contains(&c.as_str()));
+            if has {
+                bits[n / 64] |= 1 << (n % 64);
+            }
+        }
+        bits.into()
+    }
+
+    /// The rules an event concerns, worked out from its facts: the rules
+    /// its scope admits (`admitted`, a bit per rule) with a filter that has
+    /// its category (`categories`, a bit per filter) and whose guards pass
+    /// (the classes [`Dispatch::route`] found).
+    fn work_out(&self, admitted: &[u64], categories: &[u64]) -> Arc<[u32]> {
+        let mut ok = categories.to_vec();
+        for (g, &class) in self.guards.iter().zip(&self.classes) {
+            if g.guarded.is_empty() {
+                continue;
+            }
+            for (w, pass) in ok.iter_mut().zip(g.filters_passing[class as usize].iter()) {
+                *w &= pass;
+            }
+        }
+        // The rules of the filters left, in order, once each.
+        let mut rules: Vec<u32> = Vec::new();
+        for (w, &word) in ok.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let filter = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                let Some(&rule) = self.rule_of_filter.get(filter) else {
+                    break;
+                };
+                if admitted[rule as usize / 64] & (1 << (rule % 64)) != 0
+                    && rules.last() != Some(&rule)
+                {
+                    rules.push(rule);
+                }
+            }
+        }
+        rules.into()
     }
 }
 
@@ -356,11 +500,32 @@ impl GuardField {
         let next = self.passes.len() as u32;
         let c = *self.class_by_passes.entry(bits.clone()).or_insert(next);
         if c == next {
+            let mut passing = vec![u64::MAX; self.filter_words];
+            for (filter, guards) in &self.guarded {
+                if !guards.iter().all(|&i| bits[i / 64] & (1 << (i % 64)) != 0) {
+                    passing[*filter as usize / 64] &= !(1 << (filter % 64));
+                }
+            }
+            self.filters_passing.push(passing.into());
+            let mut holding = vec![0u64; self.verdict_words];
+            for (j, &id) in self.verdicts.iter().enumerate() {
+                let bit = n + j;
+                if bits[bit / 64] & (1 << (bit % 64)) != 0 {
+                    holding[id as usize / 64] |= 1 << (id % 64);
+                }
+            }
+            self.verdicts_holding.push(holding.into());
             self.passes.push(bits);
         }
         // Classes stay (there are as many as guard outcomes differ); the
         // values seen are forgotten now and then.
         if self.class_of.len() >= CACHE_CAP {
+            self.class_of.clear();
+        }
+        // Classes stay (there are as many as pass patterns, not values);
+        // the values seen are forgotten now and then, as the key caches
+        // are: a file of ever new process names must not grow memory.
+        if self.class_of.len() >= CLASS_CACHE_CAP {
             self.class_of.clear();
         }
         self.class_of.insert(values.into(), c);
@@ -461,6 +626,24 @@ mod tests {
                 "process where event.type == \"end\" or event.action == \"exec\"",
                 "",
             ),
+            // Guards and verdicts on process names, which repeat.
+            rule(
+                "shell-start",
+                "process where process.name in (\"bash\", \"zsh\") and event.type == \"start\"",
+                "",
+            ),
+            // Two guards on one field: both must pass.
+            rule(
+                "shell-not-zsh",
+                "process where process.name : \"*sh\" and process.name != \"zsh\"",
+                "",
+            ),
+            rule(
+                "from-python",
+                "sequence by h [process where process.parent.name : \"python*\" and \
+                 not process.name == \"pip\"] [network where true]",
+                "",
+            ),
         ];
         let mut paths = Vec::new();
         for (i, text) in files.iter().enumerate() {
@@ -481,7 +664,7 @@ mod tests {
             RuleSet::load(&paths, &RuleFilter::default()),
             &CompileOptions::default(),
         );
-        assert_eq!(c.rules.len(), 10, "{:?}", c.failed);
+        assert_eq!(c.rules.len(), 13, "{:?}", c.failed);
         c
     }
 
@@ -490,7 +673,7 @@ mod tests {
     fn expected(c: &Compiled, ev: &Event) -> Vec<u32> {
         let scope = EventScope::of(ev);
         let cats: Vec<FieldValue> = ev.values(&FieldPath::dotted("event.category"));
-        let usable = few_valued_paths();
+        let usable = per_value_paths();
         (0..c.rules.len() as u32)
             .filter(|&i| {
                 let r = &c.rules[i as usize];
@@ -556,6 +739,11 @@ mod tests {
             json!({"h": 1, "event": {"category": "authentication", "code": "4624"}}),
             json!({"h": 1, "event": {"category": "authentication", "code": 4625}}),
             json!({"h": 1, "event": {"category": "authentication", "code": [4625, 4624]}}),
+            // Process names: guards, verdicts, and names no rule names.
+            json!({"h": 1, "event": {"category": "process", "type": "start"}, "process": {"name": "bash", "parent": {"name": "Python3"}}}),
+            json!({"h": 1, "event": {"category": "process", "type": "start"}, "process": {"name": "vim", "parent": {"name": "python"}}}),
+            json!({"h": 1, "event": {"category": "process", "type": "start"}, "process": {"name": "pip", "parent": {"name": "python"}}}),
+            json!({"h": 1, "event": {"category": "process", "type": "start"}, "process": {"name": ["zsh", "x"], "parent": {"name": "init"}}}),
         ]
         .into_iter()
         .map(|d| Event::new(d, Origin::default()))
@@ -619,9 +807,18 @@ mod tests {
         assert!(!end.contains(&"proc-start".to_string()), "{end:?}");
         assert!(!end.contains(&"exec-then-net".to_string()), "{end:?}");
         assert!(end.contains(&"either".to_string()), "{end:?}");
-        let exec =
-            names(json!({"event": {"category": "process", "type": "start", "action": "EXEC"}}));
+        let exec = names(
+            json!({"event": {"category": "process", "type": "start", "action": "EXEC"},
+                                "process": {"name": "a"}}),
+        );
         assert!(exec.contains(&"proc-start".to_string()), "{exec:?}");
+        // `process.name != null` is a guard too.
+        let nameless =
+            names(json!({"event": {"category": "process", "type": "start", "action": "EXEC"}}));
+        assert!(
+            !nameless.contains(&"proc-start".to_string()),
+            "{nameless:?}"
+        );
         assert!(
             exec.contains(&"exec-then-net".to_string()),
             "`:` folds case: {exec:?}"
@@ -634,6 +831,22 @@ mod tests {
         let ok =
             names(json!({"event": {"category": "network", "type": "end", "outcome": "success"}}));
         assert!(!ok.contains(&"until-failure".to_string()), "{ok:?}");
+        // Process names guard rules: only names a rule can match reach it.
+        let proc = |name: &str, parent: &str| {
+            json!({"event": {"category": "process", "type": "start"},
+                   "process": {"name": name, "parent": {"name": parent}}})
+        };
+        let bash = names(proc("bash", "init"));
+        assert!(bash.contains(&"shell-start".to_string()), "{bash:?}");
+        assert!(!bash.contains(&"from-python".to_string()), "{bash:?}");
+        let vim = names(proc("vim", "python3.11"));
+        assert!(!vim.contains(&"shell-start".to_string()), "{vim:?}");
+        assert!(
+            vim.contains(&"from-python".to_string()),
+            "`:` folds: {vim:?}"
+        );
+        let pip = names(proc("pip", "python3.11"));
+        assert!(!pip.contains(&"from-python".to_string()), "{pip:?}");
         // Numbers are compared as numbers: "4624" is a string.
         let code = names(json!({"event": {"category": "x", "code": 4624}}));
         assert!(code.contains(&"logon-code".to_string()), "{code:?}");

@@ -30,13 +30,15 @@
 //! - **Dispatch.** A rule sees only events its scope admits (index patterns,
 //!   behavior-rule OS list) *and* that one of its filters can match: the
 //!   event has the filter's category and passes its guards, the one-field
-//!   tests of its top-level `and` on fields such as `event.type` and
-//!   `event.action` ([`crate::dispatch`]). The rule list is computed once
+//!   tests of its top-level `and` on fields such as `event.type`,
+//!   `event.action` and `process.name` ([`crate::dispatch`]). The rule list
+//!   is computed once
 //!   per distinct combination of those facts and cached, so the per-event
 //!   cost is one hash lookup (of a key written while decoding), not one
 //!   check per rule.
-//! - **Verdicts.** The rules' one-field conditions on those few-valued
-//!   fields (`host.os.type == "linux"`, anywhere in a condition) are
+//! - **Verdicts.** The rules' one-field conditions on those fields
+//!   (`host.os.type == "linux"`, `process.name in (…)`, anywhere in a
+//!   condition) are
 //!   numbered across all rules at compile time
 //!   ([`ferret_engine::Verdicts`]) and worked out with the dispatch
 //!   classes, once per distinct value; each event carries the results, and
