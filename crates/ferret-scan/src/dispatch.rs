@@ -61,10 +61,8 @@ pub(crate) struct Dispatch {
     /// By key with each guard field's values replaced by their class:
     /// fewer combinations, for keys not seen lately.
     by_class: HashMap<Box<[u8]>, Route>,
-    /// Per rule, its filters' numbers (filters are numbered across rules,
-    /// in order: bit `f` of a filter bitset is filter `f`).
-    rule_filters: Vec<std::ops::Range<u32>>,
-    /// Per filter number, its rule.
+    /// Per filter, its rule. Filters are numbered across rules, in order:
+    /// bit `f` of a filter bitset is filter `f`.
     rule_of_filter: Vec<u32>,
     /// By the key's category parts: which filters' categories the event
     /// has (or `any`).
@@ -246,10 +244,8 @@ impl Dispatch {
         }
         // Filters numbered across rules, and per guard field the filters
         // it guards.
-        let mut rule_filters = Vec::with_capacity(rules.len());
-        let mut next = 0u32;
-        for filters in &rules {
-            let start = next;
+        let mut rule_of_filter: Vec<u32> = Vec::new();
+        for (rule, filters) in rules.iter().enumerate() {
             for f in filters {
                 let mut on: Vec<(usize, Vec<usize>)> = Vec::new();
                 for &(field, guard) in &f.guards {
@@ -259,25 +255,20 @@ impl Dispatch {
                     }
                 }
                 for (field, gs) in on {
-                    guards[field].guarded.push((next, gs));
+                    guards[field]
+                        .guarded
+                        .push((rule_of_filter.len() as u32, gs));
                 }
-                next += 1;
+                rule_of_filter.push(rule as u32);
             }
-            rule_filters.push(start..next);
         }
-        let rule_of_filter = rule_filters
-            .iter()
-            .enumerate()
-            .flat_map(|(rule, filters)| filters.clone().map(move |_| rule as u32))
-            .collect();
-        let filter_words = (next as usize).div_ceil(64);
+        let filter_words = rule_of_filter.len().div_ceil(64);
         let verdict_words = compiled.verdicts.len().div_ceil(64);
         for g in &mut guards {
             g.filter_words = filter_words;
             g.verdict_words = verdict_words;
         }
         Dispatch {
-            rule_filters,
             rule_of_filter,
             by_category: HashMap::new(),
             keys: Arc::new(DispatchKeys {
@@ -360,7 +351,7 @@ impl Dispatch {
                 let categories = match self.by_category.get(category_key) {
                     Some(c) => c.clone(),
                     None => {
-                        let c = self.filters_with_categories(compiled, ev);
+                        let c = self.filters_with_categories(ev);
                         if self.by_category.len() >= CACHE_CAP {
                             self.by_category.clear();
                         }
@@ -408,7 +399,7 @@ impl Dispatch {
 
     /// The filters (bit per filter number) whose category `ev` has, or that
     /// take any category.
-    fn filters_with_categories(&self, compiled: &Compiled, ev: &Event) -> Arc<[u64]> {
+    fn filters_with_categories(&self, ev: &Event) -> Arc<[u64]> {
         let categories: Vec<Vec<&str>> = self
             .keys
             .fields
@@ -420,15 +411,8 @@ impl Dispatch {
                     .collect()
             })
             .collect();
-        let words = self
-            .rule_filters
-            .last()
-            .map_or(0, |r| r.end as usize)
-            .div_ceil(64);
-        let mut bits = vec![0u64; words];
-        let filters = self.rules.iter().flatten();
-        debug_assert_eq!(compiled.rules.len(), self.rules.len());
-        for (n, f) in filters.enumerate() {
+        let mut bits = vec![0u64; self.rule_of_filter.len().div_ceil(64)];
+        for (n, f) in self.rules.iter().flatten().enumerate() {
             let has = f
                 .category
                 .as_ref()
