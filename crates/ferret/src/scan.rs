@@ -272,6 +272,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             offered as f64 / events as f64,
             compiled.rules.len()
         )?;
+        writeln!(
+            stderr,
+            "verdicts: {} one-field conditions of the rules, worked out once per distinct value of their field",
+            compiled.verdicts.len()
+        )?;
         if outcome.screened_out > 0 {
             writeln!(
                 stderr,

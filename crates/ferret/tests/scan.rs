@@ -303,6 +303,14 @@ fn verbose_shows_where_the_time_went() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("rules per event in {work:?}"));
     assert!(per_event > 0.0 && per_event < 4.0, "{work}");
+    // The example rules test few-valued fields and process names.
+    let verdicts: usize = err
+        .lines()
+        .find_map(|l| l.strip_prefix("verdicts: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no verdicts line in:\n{err}"));
+    assert!(verdicts > 0, "{err}");
     assert!(err.contains("time: read "), "{err}");
     assert!(err.contains("slowest rules"), "{err}");
     // The sequence rules hold partial sequences; the event rules do not.
