@@ -161,6 +161,35 @@ fn object_members(text: &str) -> Option<Vec<(&str, &str)>> {
     }
 }
 
+/// The items of the array whose text (compact JSON, as serde_json writes
+/// it) is `text`, as texts; `None` if it is not one such array. Like
+/// [`object_members`], this finds where items start and end and takes the
+/// text to be valid: for a writer holding JSON it wrote itself (an alert's
+/// matched events), which a validating parse would only read again.
+pub fn array_items(text: &str) -> Option<Vec<&str>> {
+    let b = text.as_bytes();
+    let mut items = Vec::new();
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let mut at = 1;
+    if b.get(at) == Some(&b']') {
+        return (b.len() == 2).then_some(items);
+    }
+    loop {
+        let end = value_end(b, at)?;
+        if end == at {
+            return None;
+        }
+        items.push(&text[at..end]);
+        match b.get(end) {
+            Some(b',') => at = end + 1,
+            Some(b']') if end + 1 == b.len() => return Some(items),
+            _ => return None,
+        }
+    }
+}
+
 /// The offset just past the string whose opening quote is at `at`.
 fn string_end(b: &[u8], at: usize) -> Option<usize> {
     let mut from = at + 1;
@@ -647,6 +676,25 @@ mod tests {
         assert!(out.is_empty());
     }
 
+    #[test]
+    fn array_items_are_the_items_serde_json_finds() {
+        for text in [
+            "[]",
+            "[null]",
+            r#"[{"a":[1,{"b":"]"}],"c":"x\"]"},null,{"d":{}}]"#,
+            r#"["a,b",2.5e10,true,[],{}]"#,
+        ] {
+            let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).unwrap();
+            let expected: Vec<&str> = raw.iter().map(|r| r.get()).collect();
+            assert_eq!(array_items(text), Some(expected), "{text}");
+        }
+        // Not arrays, or not ended where they must: no items (what is
+        // between the delimiters is not checked: `[1 2]` is one item).
+        for text in ["", "{}", "[1,]", "[1] ", "[,1]", "[\"x]", "[[1]"] {
+            assert_eq!(array_items(text), None, "{text:?}");
+        }
+    }
+
     fn event_value() -> impl Strategy<Value = Value> {
         let name = prop::sample::select(vec![
             "host",
@@ -705,6 +753,17 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        #[test]
+        fn array_items_of_written_arrays(items in prop::collection::vec(event_value(), 0..4)) {
+            let texts: Vec<String> = items.iter().map(|v| v.to_string()).collect();
+            let text = format!("[{}]", texts.join(","));
+            let found = array_items(&text);
+            proptest::prop_assert_eq!(
+                found,
+                Some(texts.iter().map(String::as_str).collect::<Vec<_>>())
+            );
+        }
+
         #[test]
         fn members_from_text_agree_with_the_map(last in event_value()) {
             let m = meta();

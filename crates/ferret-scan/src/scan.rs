@@ -82,7 +82,6 @@ use ferret_event::{
 };
 use ferret_rules::alert::{self, build_alert, missing_event, AlertMatch};
 use rayon::prelude::*;
-use serde_json::value::RawValue;
 use serde_json::Map;
 
 use crate::alerts::{AlertSink, Alerts};
@@ -223,8 +222,10 @@ impl Alert {
     /// encoding (the tie string), so `ferret.events` is that text, and the
     /// fields copied from the last event are copied from its text.
     pub fn to_json(&self, compiled: &Compiled) -> String {
-        // Each matched document's text, not decoded.
-        let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(&self.tie.1) else {
+        // Each matched document's text, not decoded: the tie is JSON this
+        // scan wrote itself (see `alert_for`), so its items are only found,
+        // not checked again.
+        let Some(items) = alert::array_items(&self.tie.1) else {
             return serde_json::to_string(&self.doc(compiled)).unwrap_or_default();
         };
         let stamp = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339).unwrap_or_default();
@@ -240,13 +241,13 @@ impl Alert {
         // The last event's members straight from its text, or where that
         // cannot be (see `write_match_members`) through a map.
         let original_time = stamp(self.original_time);
-        let last = items.iter().rev().find(|r| r.get() != "null");
+        let last = items.iter().rev().find(|r| **r != "null");
         let mut matched = String::new();
         let written = last.and_then(|r| {
-            alert::write_match_members(&rule.rule.meta, r.get(), &original_time, &mut matched)
+            alert::write_match_members(&rule.rule.meta, r, &original_time, &mut matched)
         });
         if written.is_none() {
-            let last = match last.map(|r| serde_json::from_str::<Value>(r.get())) {
+            let last = match last.map(|r| serde_json::from_str::<Value>(r)) {
                 Some(Ok(v)) => Some(v),
                 Some(Err(_)) => {
                     return serde_json::to_string(&self.doc(compiled)).unwrap_or_default()
@@ -271,7 +272,7 @@ impl Alert {
             if n > 0 {
                 out.push(',');
             }
-            match r.get() {
+            match *r {
                 "null" => out.push_str(&missing),
                 doc => out.push_str(doc),
             }
