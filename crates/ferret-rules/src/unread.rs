@@ -192,11 +192,12 @@ fn string_end(b: &[u8], i: usize) -> Option<usize> {
         // of which up to two more may belong to the body.
         let mut at = i + 3;
         loop {
+            let rest = b.get(at..)?;
             let p = at
                 + if basic {
-                    memchr::memchr2(b'"', b'\\', &b[at..])?
+                    memchr::memchr2(b'"', b'\\', rest)?
                 } else {
-                    memchr::memchr(b'\'', &b[at..])?
+                    memchr::memchr(b'\'', rest)?
                 };
             if b[p] == b'\\' {
                 at = p + 2;
@@ -212,13 +213,17 @@ fn string_end(b: &[u8], i: usize) -> Option<usize> {
     }
     let mut at = i + 1;
     loop {
+        let rest = b.get(at..)?;
         let p = at
             + if basic {
-                memchr::memchr3(b'"', b'\\', b'\n', &b[at..])?
+                memchr::memchr3(b'"', b'\\', b'\n', rest)?
             } else {
-                memchr::memchr2(b'\'', b'\n', &b[at..])?
+                memchr::memchr2(b'\'', b'\n', rest)?
             };
         match b[p] {
+            // An escaped line break is no escape in a one-line string: the
+            // file is not TOML, and this reading stops.
+            b'\\' if matches!(b.get(p + 1), Some(b'\n' | b'\r')) => return None,
             b'\\' => at = p + 2,
             b'\n' => return None,
             _ => return Some(p + 1),
@@ -285,6 +290,11 @@ mod tests {
             "[rule]\nnote = '''x'''\nname = \"open\n",
             "[rule]\nnote = '''x'''\nt = [1\n",
             "[rule]\nnote = '''x'''\nt = ]\n",
+            // A file ending inside an escape, or a line break escaped in a
+            // one-line string: not read to the end either.
+            "[rule]\nnote = '''x'''\nname = \"a\\",
+            "[rule]\nnote = '''x'''\nq = \"\"\"a\\",
+            "[rule]\nx = \"a\\\n\"\nnote = '''y'''\n",
         ] {
             assert_eq!(short(text), text);
         }
@@ -323,6 +333,8 @@ mod tests {
             "x = \"unterminated\n",
             "x = ]\n",
             "note = '''a''''''\n",
+            "x = \"esc\\\n",
+            "\\",
             "\n",
             "  ",
             "\r\n",
@@ -362,6 +374,19 @@ mod tests {
         // Nearly every rule has an investigation guide, most a setup text.
         assert!(cut > files.len() * 3 / 4, "{cut} of {}", files.len());
         assert!(kept < bytes * 3 / 5, "{kept} of {bytes}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+        /// Any text, however broken, is shortened or left alone, never a
+        /// panic, and what is kept is where it was.
+        #[test]
+        fn any_text_shortens_without_panic(text in "([\\[\\]{}\"'\\\\#=\\n\\r ]|rule|note|setup|x|é){0,60}") {
+            let s = shorten(&text);
+            for (n, &c) in s.text.as_bytes().iter().enumerate() {
+                prop_assert_eq!(text.as_bytes()[s.original(n)], c);
+            }
+        }
     }
 
     proptest! {
