@@ -690,8 +690,17 @@ mod tests {
         }
         // Not arrays, or not ended where they must: no items (what is
         // between the delimiters is not checked: `[1 2]` is one item).
-        for text in ["", "{}", "[1,]", "[1] ", "[,1]", "[\"x]", "[[1]"] {
+        for text in [
+            "", "{}", "[1,]", "[1] ", "[,1]", "[\"x]", "[[1]", "[\"\\", "[{\"a\\",
+        ] {
             assert_eq!(array_items(text), None, "{text:?}");
+        }
+        let mut out = String::new();
+        for text in ["{\"\\", "{\"host\":\"a\\", "{\"host\":{\"\\"] {
+            assert!(
+                write_match_members(&meta(), text, "t", &mut out).is_none(),
+                "{text:?}"
+            );
         }
     }
 
@@ -762,6 +771,15 @@ mod tests {
                 found,
                 Some(texts.iter().map(String::as_str).collect::<Vec<_>>())
             );
+        }
+
+        /// Text that is not what the scanners expect gives `None` or some
+        /// split, never a panic.
+        #[test]
+        fn broken_text_does_not_panic(text in "[\\[{]?([\\[\\]{}\":,\\\\ ]|host|user|process|name|\\.|1|é){0,40}") {
+            let _ = array_items(&text);
+            let mut out = String::new();
+            let _ = write_match_members(&meta(), &text, "t", &mut out);
         }
 
         #[test]
