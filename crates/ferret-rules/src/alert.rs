@@ -135,15 +135,7 @@ const READ_GROUPS: [&str; 7] = [
 /// this only finds where each member starts and ends.
 fn object_members(text: &str) -> Option<Vec<(&str, &str)>> {
     let b = text.as_bytes();
-    let mut members = Vec::new();
-    if b.first() != Some(&b'{') {
-        return None;
-    }
-    let mut at = 1;
-    if b.get(at) == Some(&b'}') {
-        return (b.len() == 2).then_some(members);
-    }
-    loop {
+    container_items(text, b'{', b'}', |at| {
         if b.get(at) != Some(&b'"') {
             return None;
         }
@@ -152,13 +144,9 @@ fn object_members(text: &str) -> Option<Vec<(&str, &str)>> {
             return None;
         }
         let value_end = value_end(b, name_end + 1)?;
-        members.push((&text[at + 1..name_end - 1], &text[name_end + 1..value_end]));
-        match b.get(value_end) {
-            Some(b',') => at = value_end + 1,
-            Some(b'}') if value_end + 1 == b.len() => return Some(members),
-            _ => return None,
-        }
-    }
+        let member = (&text[at + 1..name_end - 1], &text[name_end + 1..value_end]);
+        Some((member, value_end))
+    })
 }
 
 /// The items of the array whose text (compact JSON, as serde_json writes
@@ -167,24 +155,36 @@ fn object_members(text: &str) -> Option<Vec<(&str, &str)>> {
 /// text to be valid: for a writer holding JSON it wrote itself (an alert's
 /// matched events), which a validating parse would only read again.
 pub fn array_items(text: &str) -> Option<Vec<&str>> {
+    container_items(text, b'[', b']', |at| {
+        let end = value_end(text.as_bytes(), at)?;
+        (end > at).then(|| (&text[at..end], end))
+    })
+}
+
+/// The entries of the container `text` is (`open` … `close`, entries
+/// separated by commas, nothing else around them), each read by `entry`
+/// from where it starts (giving the entry and where it ends).
+fn container_items<T>(
+    text: &str,
+    open: u8,
+    close: u8,
+    mut entry: impl FnMut(usize) -> Option<(T, usize)>,
+) -> Option<Vec<T>> {
     let b = text.as_bytes();
-    let mut items = Vec::new();
-    if b.first() != Some(&b'[') {
+    let mut entries = Vec::new();
+    if b.first() != Some(&open) {
         return None;
     }
     let mut at = 1;
-    if b.get(at) == Some(&b']') {
-        return (b.len() == 2).then_some(items);
+    if b.get(at) == Some(&close) {
+        return (b.len() == 2).then_some(entries);
     }
     loop {
-        let end = value_end(b, at)?;
-        if end == at {
-            return None;
-        }
-        items.push(&text[at..end]);
+        let (e, end) = entry(at)?;
+        entries.push(e);
         match b.get(end) {
             Some(b',') => at = end + 1,
-            Some(b']') if end + 1 == b.len() => return Some(items),
+            Some(&c) if c == close && end + 1 == b.len() => return Some(entries),
             _ => return None,
         }
     }
