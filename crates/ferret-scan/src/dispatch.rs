@@ -104,9 +104,8 @@ struct GuardField {
     verdicts: Vec<u32>,
     /// The field's values (as [`write_values`] writes them) -> class.
     class_of: HashMap<Box<[u8]>, u32>,
-    /// Per class, which guards pass (bit `i` of word `i / 64`), then which
-    /// verdicts hold (bit `guards.len() + j` for `verdicts[j]`).
-    passes: Vec<Box<[u64]>>,
+    /// Classes by what they pass: which guards (bit `i` of word `i / 64`),
+    /// then which verdicts hold (bit `guards.len() + j` for `verdicts[j]`).
     class_by_passes: HashMap<Box<[u64]>, u32>,
     /// The filters with guards on this field (by number), with those
     /// guards.
@@ -126,10 +125,6 @@ struct GuardField {
 /// Distinct keys cached before a cache is emptied (adversarial input with
 /// a new `_index` on every line must not grow memory).
 const CACHE_CAP: usize = 4096;
-
-/// Distinct values of one guard field remembered with their class before
-/// the field forgets them.
-const CLASS_CACHE_CAP: usize = 1 << 16;
 
 /// Ends a part of a key; separates values within a part; marks a value
 /// that is not a string. None of these bytes occurs in UTF-8 text, so a
@@ -481,7 +476,7 @@ impl GuardField {
             }
         }
         let bits: Box<[u64]> = bits.into();
-        let next = self.passes.len() as u32;
+        let next = self.filters_passing.len() as u32;
         let c = *self.class_by_passes.entry(bits.clone()).or_insert(next);
         if c == next {
             let mut passing = vec![u64::MAX; self.filter_words];
@@ -499,17 +494,10 @@ impl GuardField {
                 }
             }
             self.verdicts_holding.push(holding.into());
-            self.passes.push(bits);
         }
         // Classes stay (there are as many as guard outcomes differ); the
         // values seen are forgotten now and then.
         if self.class_of.len() >= CACHE_CAP {
-            self.class_of.clear();
-        }
-        // Classes stay (there are as many as pass patterns, not values);
-        // the values seen are forgotten now and then, as the key caches
-        // are: a file of ever new process names must not grow memory.
-        if self.class_of.len() >= CLASS_CACHE_CAP {
             self.class_of.clear();
         }
         self.class_of.insert(values.into(), c);
@@ -859,7 +847,7 @@ mod tests {
         // Three distinct values, all failing every event.type guard and
         // verdict (`event.type == "end"` is one: "end" would differ).
         assert_eq!(dispatch.guards[at].class_of.len(), 3);
-        assert_eq!(dispatch.guards[at].passes.len(), 1);
+        assert_eq!(dispatch.guards[at].filters_passing.len(), 1);
         assert_eq!(dispatch.by_class.len(), 1);
     }
 
