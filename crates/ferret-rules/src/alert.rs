@@ -62,10 +62,7 @@ pub fn write_match_members(
     for group in READ_GROUPS {
         let copied = COPIED_GROUPS.contains(&group);
         for (key, value) in &top {
-            let inside = key
-                .strip_prefix(group)
-                .filter(|rest| rest.starts_with('.'))
-                .is_some();
+            let inside = dotted_in(key, group);
             dotted |= inside;
             if (*key == group || inside) && value.starts_with('{') {
                 flatten_text(Cow::Borrowed(key), value, copied, &mut fields, &mut dotted)?;
@@ -394,10 +391,7 @@ fn copy_group(event: &Map<String, Value>, group: &str, doc: &mut Map<String, Val
             if let Value::Object(inner) = value {
                 flatten(group, inner, doc);
             }
-        } else if key.len() > group.len()
-            && key.starts_with(group)
-            && key.as_bytes()[group.len()] == b'.'
-        {
+        } else if dotted_in(key, group) {
             match value {
                 Value::Object(inner) => flatten(key, inner, doc),
                 other => {
@@ -406,6 +400,12 @@ fn copy_group(event: &Map<String, Value>, group: &str, doc: &mut Map<String, Val
             }
         }
     }
+}
+
+/// Whether `key` is a dotted key inside `group` (`"host.name"` in `host`).
+fn dotted_in(key: &str, group: &str) -> bool {
+    key.strip_prefix(group)
+        .is_some_and(|rest| rest.starts_with('.'))
 }
 
 fn flatten(prefix: &str, obj: &Map<String, Value>, doc: &mut Map<String, Value>) {

@@ -97,7 +97,7 @@ impl Prefilter {
         }
         // Building the automata is most of a scan's set-up time with a
         // thousand rules; fields are independent.
-        let fields = by_field
+        let fields: Vec<FieldMatcher> = by_field
             .into_par_iter()
             .map(|(path, needles)| {
                 let mut needles: Vec<(&str, Vec<u32>)> = needles.into_iter().collect();
@@ -114,7 +114,6 @@ impl Prefilter {
                 }
             })
             .collect();
-        let fields: Vec<FieldMatcher> = fields;
         let mut by_path = Vec::new();
         for (i, m) in fields.iter().enumerate() {
             let id = m.path.id() as usize;
