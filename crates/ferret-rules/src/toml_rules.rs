@@ -259,9 +259,9 @@ fn key_at(text: &str, offset: usize) -> Option<&str> {
 fn find_header(text: &str) -> Option<usize> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        let t = line.trim();
-        if t == "[rule]" || (t.starts_with("[rule]") && t[6..].trim_start().starts_with('#')) {
-            return Some(offset + (line.len() - line.trim_start().len()));
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if unread::is_rule_header(&line.as_bytes()[indent..]) {
+            return Some(offset + indent);
         }
         offset += line.len();
     }
@@ -434,6 +434,14 @@ mod tests {
         assert_eq!(e.message, "[rule] has no `query`");
         assert_eq!((e.line, e.column), (Some(3), Some(1)));
         assert_eq!(e.rule_id.as_deref(), Some("r1"));
+        // An indented header with a comment, after a string that mentions it.
+        let indented = HEAD
+            .replace("[rule]\n", "\t [rule]  # the rule\n")
+            .replace("maturity = \"production\"", "maturity = \"[rule]\"");
+        let Loaded::Error(e) = load(Path::new("b.toml"), &indented) else {
+            panic!("expected error")
+        };
+        assert_eq!((e.line, e.column), (Some(3), Some(3)));
 
         let wrong_type = HEAD.replace("risk_score = 73", "risk_score = \"x\"");
         let Loaded::Error(e) = load(Path::new("b.toml"), &format!("{wrong_type}query='a'")) else {

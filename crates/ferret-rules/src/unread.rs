@@ -109,8 +109,7 @@ fn unread_bodies(b: &[u8]) -> Option<Vec<Range<usize>>> {
                 i += 1;
             }
             b'#' => i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p),
-            b'"' => i = string_end(b, i)?,
-            b'\'' => i = string_end(b, i)?,
+            b'"' | b'\'' => i = string_end(b, i)?,
             b'[' | b'{' => {
                 depth += 1;
                 i += 1;
@@ -134,7 +133,7 @@ fn skip_blanks(b: &[u8], mut i: usize) -> usize {
 
 /// Whether the header line starting `line` is `[rule]` (nothing but blanks
 /// or a comment after it).
-fn is_rule_header(line: &[u8]) -> bool {
+pub(crate) fn is_rule_header(line: &[u8]) -> bool {
     let Some(rest) = line.strip_prefix(b"[rule]") else {
         return false;
     };
