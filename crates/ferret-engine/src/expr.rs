@@ -260,8 +260,9 @@ impl Guard {
 /// [`Plan::number_verdicts`]: crate::Plan::number_verdicts
 #[derive(Clone, Debug, Default)]
 pub struct Verdicts {
-    /// By id: the query leaf or group (unnumbered).
-    verdicts: Vec<Pred>,
+    /// By id: the query leaf or group (unnumbered), shared with the
+    /// [`Pred::Verdict`] that stands for it in its plan.
+    verdicts: Vec<Arc<Pred>>,
 }
 
 impl Verdicts {
@@ -307,12 +308,9 @@ impl Predicate {
                     let Ok(id) = u32::try_from(verdicts.verdicts.len()) else {
                         return;
                     };
-                    let leaf = std::mem::replace(p, Pred::Const(None));
+                    let leaf = Arc::new(std::mem::replace(p, Pred::Const(None)));
                     verdicts.verdicts.push(leaf.clone());
-                    *p = Pred::Verdict {
-                        id,
-                        pred: Box::new(leaf),
-                    };
+                    *p = Pred::Verdict { id, pred: leaf };
                 }
                 _ => {}
             }
@@ -847,7 +845,7 @@ enum Pred {
     /// from the event's verdicts when it has them, else evaluated.
     Verdict {
         id: u32,
-        pred: Box<Pred>,
+        pred: Arc<Pred>,
     },
 }
 
@@ -1042,7 +1040,8 @@ impl Pred {
     fn paths(&self, out: &mut Vec<FieldPath>) {
         match self {
             Pred::Const(_) => {}
-            Pred::Not(p) | Pred::Verdict { pred: p, .. } => p.paths(out),
+            Pred::Not(p) => p.paths(out),
+            Pred::Verdict { pred, .. } => pred.paths(out),
             Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.paths(out)),
             Pred::Field { field, .. } | Pred::Group { field, .. } => out.push(field.path.clone()),
             Pred::Value { expr, .. } | Pred::IsNull(expr) | Pred::Bool(expr) => expr.paths(out),
@@ -1056,7 +1055,8 @@ impl Pred {
     fn fields(&self, out: &mut Vec<String>) {
         match self {
             Pred::Const(_) => {}
-            Pred::Not(p) | Pred::Verdict { pred: p, .. } => p.fields(out),
+            Pred::Not(p) => p.fields(out),
+            Pred::Verdict { pred, .. } => pred.fields(out),
             Pred::And(ps) | Pred::Or(ps) => ps.iter().for_each(|p| p.fields(out)),
             Pred::Field { field, .. } | Pred::Group { field, .. } => out.push(field.name.clone()),
             Pred::Value { expr, .. } | Pred::IsNull(expr) | Pred::Bool(expr) => expr.fields(out),
