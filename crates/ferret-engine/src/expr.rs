@@ -245,6 +245,24 @@ impl Guard {
         // Evaluated as an operand of the condition's top-level `and` is.
         self.pred.eval(&EvalInput::event(event), false) == Some(true)
     }
+
+    /// [`Guard::holds`], reading the verdicts the guard is made of from
+    /// `verdicts` (bit `i` for verdict `i`, as an event's) instead of
+    /// evaluating them again: a guard is most often one verdict, or its
+    /// negation, on the field whose verdicts the caller has just worked out.
+    /// `verdicts` must hold every verdict on the guard's field.
+    pub fn holds_given(&self, event: &Event, verdicts: &[u64]) -> bool {
+        fn eval(p: &Pred, event: &Event, verdicts: &[u64]) -> Option<bool> {
+            match p {
+                Pred::Verdict { id, .. } if (*id as usize) < verdicts.len() * 64 => {
+                    Some(verdicts[*id as usize / 64] >> (id % 64) & 1 != 0)
+                }
+                Pred::Not(p) => eval(p, event, verdicts).map(|b| !b),
+                p => p.eval(&EvalInput::event(event), false),
+            }
+        }
+        eval(&self.pred, event, verdicts) == Some(true)
+    }
 }
 
 /// One-field conditions of many plans, numbered ([`Plan::number_verdicts`]).

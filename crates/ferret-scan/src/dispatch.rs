@@ -27,13 +27,14 @@
 //! those fields anywhere in a filter) are sorted into the same classes, so
 //! an event's verdicts come with its rule list, worked out once per class.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ferret_engine::necessary::per_value_paths;
 use ferret_engine::plan::CategoryFilter;
 use ferret_engine::{Guard, Verdicts};
 use ferret_event::{Event, FieldPath, FieldValue};
+use rayon::prelude::*;
 
 use crate::compile::{os_type, Compiled, EventScope};
 use crate::index::index_name;
@@ -374,6 +375,48 @@ impl Dispatch {
         route
     }
 
+    /// Works out, on `pool`, what the guard-field values of `batch`'s events
+    /// (event and key, as [`Dispatch::route`] takes them) pass when no event
+    /// before had them, so that `route` then finds their classes. On first
+    /// sight of a process name every guard and verdict on its field is
+    /// evaluated (two thousand for `process.name`): at start-up, when most
+    /// values are new, that was most of the dispatch of a thousand events,
+    /// all on the thread that routes.
+    pub(crate) fn learn<'e>(
+        &mut self,
+        compiled: &Compiled,
+        pool: &rayon::ThreadPool,
+        batch: impl Iterator<Item = (&'e Event, &'e [u8])>,
+    ) {
+        let fixed = 2 + self.keys.fields.len();
+        let mut new: Vec<(usize, &[u8], &Event)> = Vec::new();
+        let mut queued: HashSet<(usize, &[u8])> = HashSet::new();
+        for (ev, key) in batch {
+            if self.by_key.contains_key(key) {
+                continue;
+            }
+            let parts = key.split(|&b| b == END).skip(fixed);
+            for ((g, field), values) in self.guards.iter().enumerate().zip(parts) {
+                if !field.class_of.contains_key(values) && queued.insert((g, values)) {
+                    new.push((g, values, ev));
+                }
+            }
+        }
+        // One is as quickly worked out by `route`.
+        if new.len() < 2 {
+            return;
+        }
+        let guards = &self.guards;
+        let passes: Vec<Box<[u64]>> = pool.install(|| {
+            new.par_iter()
+                .map(|&(g, _, ev)| guards[g].passes(ev, &compiled.verdicts))
+                .collect()
+        });
+        for ((g, values, _), bits) in new.iter().zip(&passes) {
+            self.guards[*g].classify(values, bits);
+        }
+    }
+
     /// The verdicts of an event whose guard fields fall into
     /// `self.classes`.
     fn verdicts_of_classes(&self) -> Arc<[u64]> {
@@ -459,25 +502,42 @@ impl GuardField {
     /// `ev`): the guards they pass, worked out on the first event with
     /// these values.
     fn class(&mut self, values: &[u8], ev: &Event, verdicts: &Verdicts) -> u32 {
-        if let Some(&c) = self.class_of.get(values) {
-            return c;
+        match self.class_of.get(values) {
+            Some(&c) => c,
+            None => self.classify(values, &self.passes(ev, verdicts)),
         }
+    }
+
+    /// What the field's values in `ev` pass: bit `i` for guard `i`, then
+    /// bit `guards.len() + j` for verdict `verdicts[j]`.
+    fn passes(&self, ev: &Event, verdicts: &Verdicts) -> Box<[u64]> {
         let n = self.guards.len();
         let mut bits = vec![0u64; (n + self.verdicts.len()).div_ceil(64)];
-        for (i, g) in self.guards.iter().enumerate() {
-            if g.holds(ev) {
-                bits[i / 64] |= 1 << (i % 64);
-            }
-        }
+        // Verdicts first: most guards are one of them (or its negation) and
+        // are read from these rather than evaluated again.
+        let mut holding = vec![0u64; self.verdict_words];
         for (j, &id) in self.verdicts.iter().enumerate() {
             if verdicts.holds(id, ev) {
+                holding[id as usize / 64] |= 1 << (id % 64);
                 let i = n + j;
                 bits[i / 64] |= 1 << (i % 64);
             }
         }
-        let bits: Box<[u64]> = bits.into();
+        for (i, g) in self.guards.iter().enumerate() {
+            if g.holds_given(ev, &holding) {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        bits.into()
+    }
+
+    /// Files `values` under the class of values passing `bits` (as
+    /// [`GuardField::passes`] gives them), a new class if no values passed
+    /// the same before.
+    fn classify(&mut self, values: &[u8], bits: &[u64]) -> u32 {
+        let n = self.guards.len();
         let next = self.filters_passing.len() as u32;
-        let c = *self.class_by_passes.entry(bits.clone()).or_insert(next);
+        let c = *self.class_by_passes.entry(bits.into()).or_insert(next);
         if c == next {
             let mut passing = vec![u64::MAX; self.filter_words];
             for (filter, guards) in &self.guarded {
@@ -730,11 +790,45 @@ mod tests {
 
     #[test]
     fn cached_lists_equal_the_direct_answer_and_keep_every_matching_rule() {
+        check_routes(false);
+    }
+
+    /// The same when each batch's new values are learned first, in
+    /// parallel ([`Dispatch::learn`]).
+    #[test]
+    fn learned_classes_give_the_same_routes() {
+        check_routes(true);
+    }
+
+    fn check_routes(learn: bool) {
         let c = compiled();
         let mut dispatch = Dispatch::new(&c);
         let events = events();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
         // Twice: first computed, then from the caches.
         for round in 0..2 {
+            if learn {
+                let keys: Vec<Vec<u8>> = events.iter().map(|ev| key_of(&dispatch, ev)).collect();
+                dispatch.learn(&c, &pool, events.iter().zip(keys.iter().map(|k| &k[..])));
+                if round == 0 {
+                    // Every value of the batch was worked out by `learn`:
+                    // routing adds no class.
+                    let known: Vec<usize> =
+                        dispatch.guards.iter().map(|g| g.class_of.len()).collect();
+                    for (ev, key) in events.iter().zip(&keys) {
+                        dispatch.route(&c, ev, key);
+                    }
+                    let after: Vec<usize> =
+                        dispatch.guards.iter().map(|g| g.class_of.len()).collect();
+                    assert_eq!(known, after);
+                    assert!(known.iter().sum::<usize>() > 10, "{known:?}");
+                    dispatch = Dispatch::new(&c);
+                    dispatch.learn(&c, &pool, events.iter().zip(keys.iter().map(|k| &k[..])));
+                }
+            }
             for (n, ev) in events.iter().enumerate() {
                 let key = key_of(&dispatch, ev);
                 let route = dispatch.route(&c, ev, &key);

@@ -667,6 +667,14 @@ pub fn scan(
                 rule_ids.clear();
                 starts.clear();
                 starts.push(0);
+                dispatch.learn(
+                    compiled,
+                    pool,
+                    batch.events.iter().filter_map(|r| match r {
+                        Ok(Decode::Ready(ev, _, key)) => Some((ev, &key[..])),
+                        _ => None,
+                    }),
+                );
                 for (item, result) in batch.events.into_iter().enumerate() {
                     match result {
                         Ok(Decode::Ready(mut ev, candidates, key)) => {
