@@ -5,7 +5,6 @@
 
 use crate::rule::{LoadError, Rule, RuleMeta, Unsupported};
 use crate::Loaded;
-use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -75,36 +74,37 @@ impl RuleSet {
 /// unreadable file / NDJSON line). A rule id seen before becomes an error
 /// entry (`duplicate-rule-id`) so the same rule never runs twice.
 pub fn load_entries<P: AsRef<Path>>(paths: &[P]) -> Vec<Loaded> {
-    let mut files = Vec::new();
+    let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
     let mut out = Vec::new();
-    for p in paths {
-        let (found, errors) = collect_files(p.as_ref());
-        files.extend(found);
-        out.extend(errors.into_iter().map(Loaded::Error));
-    }
-    // The same file named twice (a folder and a file inside it) loads once.
-    // Keyed by the canonical parent folder (few, cached) and the file name,
-    // which avoids a canonicalize system call per file.
-    let mut seen_files = HashSet::new();
-    let mut canonical_dirs: HashMap<PathBuf, PathBuf> = HashMap::new();
-    files.retain(|file| {
-        let parent = file.parent().unwrap_or(Path::new("")).to_path_buf();
-        let dir = canonical_dirs
-            .entry(parent.clone())
-            .or_insert_with(|| {
-                let p = if parent.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    &parent
-                };
-                std::fs::canonicalize(p).unwrap_or(parent)
-            })
-            .clone();
-        seen_files.insert(dir.join(file.file_name().unwrap_or_default()))
+    // Parsing dominates loading (TOML) and files are independent: each is
+    // parsed on the thread pool as soon as the walk finds it (walking two
+    // thousand files alone was a twentieth of a thousand rules' start-up),
+    // and the results are put back in walk order.
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<Loaded>)>();
+    // Only several paths can name one file twice.
+    let mut seen = (paths.len() > 1).then(SeenFiles::default);
+    let mut found = 0;
+    rayon::scope(|s| {
+        for p in &paths {
+            let errors = visit_files(p, &mut |file| {
+                if seen.as_mut().is_some_and(|seen| !seen.first(&file)) {
+                    return;
+                }
+                let (tx, at) = (tx.clone(), found);
+                found += 1;
+                s.spawn(move |_| {
+                    // The receiver outlives the scope.
+                    let _ = tx.send((at, crate::load_file(&file)));
+                });
+            });
+            out.extend(errors.into_iter().map(Loaded::Error));
+        }
     });
-    // Parsing dominates loading (TOML); files are independent, so they are
-    // parsed in parallel and the results kept in file order.
-    let loaded: Vec<Vec<Loaded>> = files.par_iter().map(|f| crate::load_file(f)).collect();
+    drop(tx);
+    let mut loaded: Vec<(usize, Vec<Loaded>)> = rx.into_iter().collect();
+    loaded.sort_unstable_by_key(|(at, _)| *at);
+    out.reserve(loaded.iter().map(|(_, l)| l.len()).sum());
+    let loaded = loaded.into_iter().map(|(_, l)| l);
     let mut first_seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
     for entry in loaded.into_iter().flatten() {
         let meta = match &entry {
@@ -164,6 +164,36 @@ fn is_rule_file(path: &Path) -> bool {
     )
 }
 
+/// Files already seen, by real folder and name: the same file named twice
+/// (a folder and a file inside it) loads once. The real folder is asked of
+/// the system once per folder, not once per file.
+#[derive(Default)]
+struct SeenFiles {
+    files: HashSet<PathBuf>,
+    real_dirs: HashMap<PathBuf, PathBuf>,
+}
+
+impl SeenFiles {
+    /// Whether `file` is seen for the first time.
+    fn first(&mut self, file: &Path) -> bool {
+        let parent = file.parent().unwrap_or(Path::new(""));
+        let dir = match self.real_dirs.get(parent) {
+            Some(dir) => dir,
+            None => {
+                let p = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                let real = std::fs::canonicalize(p).unwrap_or_else(|_| parent.to_path_buf());
+                self.real_dirs.entry(parent.to_path_buf()).or_insert(real)
+            }
+        };
+        self.files
+            .insert(dir.join(file.file_name().unwrap_or_default()))
+    }
+}
+
 /// The rule files a path stands for: the path itself if it is a file (any
 /// extension: naming a file is asking for it), or every rule file below it
 /// if it is a folder, depth first, entries sorted by name so the order never
@@ -171,18 +201,24 @@ fn is_rule_file(path: &Path) -> bool {
 /// Unreadable paths are returned as errors beside the files that were found.
 pub fn collect_files(path: &Path) -> (Vec<PathBuf>, Vec<LoadError>) {
     let mut out = Vec::new();
+    let errors = visit_files(path, &mut |f| out.push(f));
+    (out, errors)
+}
+
+/// [`collect_files`], handing each file to `found` as the walk reaches it.
+fn visit_files(path: &Path, found: &mut dyn FnMut(PathBuf)) -> Vec<LoadError> {
     let mut errors = Vec::new();
     match std::fs::metadata(path) {
         Err(e) => errors.push(io_error(path, &e)),
-        Ok(m) if !m.is_dir() => out.push(path.to_path_buf()),
-        Ok(_) => walk(path, &mut out, &mut errors, &mut HashSet::new()),
+        Ok(m) if !m.is_dir() => found(path.to_path_buf()),
+        Ok(_) => walk(path, found, &mut errors, &mut HashSet::new()),
     }
-    (out, errors)
+    errors
 }
 
 fn walk(
     dir: &Path,
-    out: &mut Vec<PathBuf>,
+    found: &mut dyn FnMut(PathBuf),
     errors: &mut Vec<LoadError>,
     visited: &mut HashSet<PathBuf>,
 ) {
@@ -201,26 +237,22 @@ fn walk(
     };
     // The entry's own type comes with the listing on most file systems; a
     // stat per entry (for symlinks only) keeps a 2,000-file walk cheap.
-    let mut entries: Vec<(PathBuf, Option<std::fs::FileType>)> = read
+    let mut entries: Vec<(std::ffi::OsString, PathBuf, Option<std::fs::FileType>)> = read
         .filter_map(|e| e.ok())
-        .map(|e| (e.path(), e.file_type().ok()))
-        .filter(|(p, _)| {
-            !p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'))
-        })
+        .map(|e| (e.file_name(), e.path(), e.file_type().ok()))
+        .filter(|(name, _, _)| !name.as_encoded_bytes().starts_with(b"."))
         .collect();
     // Entries share their folder: their names order them (comparing whole
     // paths component by component was a tenth of loading's own work).
-    entries.sort_by(|a, b| a.0.file_name().cmp(&b.0.file_name()));
-    for (p, kind) in entries {
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, p, kind) in entries {
         let is_dir = match kind {
             Some(k) if !k.is_symlink() => Ok(k.is_dir()),
             _ => std::fs::metadata(&p).map(|m| m.is_dir()),
         };
         match is_dir {
-            Ok(true) => walk(&p, out, errors, visited),
-            Ok(false) if is_rule_file(&p) => out.push(p),
+            Ok(true) => walk(&p, found, errors, visited),
+            Ok(false) if is_rule_file(&p) => found(p),
             Ok(false) => {}
             // A dangling symlink named like a rule file is worth a word.
             Err(e) if is_rule_file(&p) => errors.push(io_error(&p, &e)),

@@ -130,3 +130,66 @@ fn broken_file_among_good_ones_is_reported_and_others_load() {
     assert_eq!(set.errors[0].code, "io");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Rules load in walk order (depth first, names sorted) however many files
+/// are parsed at once; hidden entries are passed over; a file reached by
+/// two of the paths given (its folder and itself, or one folder twice)
+/// loads once.
+#[test]
+fn folder_walk_order_and_overlapping_paths() {
+    let dir = std::env::temp_dir().join(format!("ferret-rules-walk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rule = |id: &str| {
+        format!(
+            "[rule]\nrule_id = \"{id}\"\nname = \"{id}\"\ntype = \"eql\"\nlanguage = \"eql\"\n\
+             severity = \"low\"\nrisk_score = 21\nquery = 'any where true'\n"
+        )
+    };
+    // Written in an order unlike the walk's, in nested folders.
+    let mut want = Vec::new();
+    for folder in ["b", "a/z", "a", "c"] {
+        std::fs::create_dir_all(dir.join(folder)).unwrap();
+    }
+    for n in (0..60).rev() {
+        let folder = ["b", "a/z", "a", "c"][n % 4];
+        std::fs::write(
+            dir.join(folder).join(format!("r{n:02}.toml")),
+            rule(&format!("{folder}/{n:02}")),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(dir.join(".hidden")).unwrap();
+    std::fs::write(dir.join(".hidden/r.toml"), rule("hidden")).unwrap();
+    std::fs::write(dir.join("a/.r.toml"), rule("hidden-file")).unwrap();
+    // Depth first, sorted by name: a/r*, then a/z/ (z sorts after r*), b, c.
+    for folder in ["a", "a/z", "b", "c"] {
+        for n in 0..60 {
+            if ["b", "a/z", "a", "c"][n % 4] == folder {
+                want.push(format!("{folder}/{n:02}"));
+            }
+        }
+    }
+    let ids = |set: &RuleSet| -> Vec<String> {
+        set.rules.iter().map(|r| r.meta.rule_id.clone()).collect()
+    };
+    let set = RuleSet::load(&[&dir], &RuleFilter::default());
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    assert_eq!(ids(&set), want);
+    // Overlapping paths: the folder, a file inside it and the folder again.
+    let set = RuleSet::load(
+        &[dir.clone(), dir.join("b/r00.toml"), dir.join("./b/../b")],
+        &RuleFilter::default(),
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    assert_eq!(ids(&set), want);
+    // A file named before its folder keeps its place ahead of the rest.
+    let set = RuleSet::load(
+        &[dir.join("c/r03.toml"), dir.clone()],
+        &RuleFilter::default(),
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let mut first = vec!["c/03".to_string()];
+    first.extend(want.iter().filter(|id| *id != "c/03").cloned());
+    assert_eq!(ids(&set), first);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
