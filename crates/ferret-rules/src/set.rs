@@ -58,7 +58,12 @@ impl RuleSet {
     /// metadata to filter on.
     pub fn load<P: AsRef<Path>>(paths: &[P], filter: &RuleFilter) -> RuleSet {
         let mut set = RuleSet::default();
-        for entry in load_entries(paths) {
+        let entries = load_entries(paths);
+        // Rules are moved out of their boxes: sized once, not regrown
+        // (copying a thousand rules again and again).
+        let rules = entries.iter().filter(|e| matches!(e, Loaded::Rule(_)));
+        set.rules.reserve_exact(rules.count());
+        for entry in entries {
             match entry {
                 Loaded::Rule(r) if filter.matches(&r.meta) => set.rules.push(*r),
                 Loaded::Unsupported(u) if filter.matches(&u.meta) => set.unsupported.push(*u),

@@ -131,6 +131,7 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
         .map(|rule| compile_one(rule, opts))
         .collect();
     let mut out = Compiled::default();
+    out.rules.reserve_exact(results.len());
     let per_value = per_value_paths();
     let usable = |p: &FieldPath| per_value.contains(p);
     for r in results {
