@@ -15,8 +15,8 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use ferret_engine::matching::fold;
+use aho_corasick::{AhoCorasickBuilder, MatchKind};
+use ferret_engine::matching::{fold, Automaton};
 use ferret_engine::Necessary;
 use ferret_event::{Event, FieldPath, FieldValue};
 use rayon::prelude::*;
@@ -64,7 +64,7 @@ const NONE: u32 = u32::MAX;
 
 struct FieldMatcher {
     path: FieldPath,
-    automaton: AhoCorasick,
+    automaton: Automaton,
     /// Per needle text (automaton pattern id): the rules it stands for.
     owners: Vec<Vec<u32>>,
 }
@@ -102,11 +102,13 @@ impl Prefilter {
             .map(|(path, needles)| {
                 let mut needles: Vec<(&str, Vec<u32>)> = needles.into_iter().collect();
                 needles.sort_unstable();
-                let automaton = AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(needles.iter().map(|(t, _)| t.as_bytes()))
-                    .expect("needle sets are far below the automaton size limits");
+                let automaton = Automaton::new(
+                    AhoCorasickBuilder::new()
+                        .ascii_case_insensitive(true)
+                        .match_kind(MatchKind::Standard),
+                    needles.iter().map(|(t, _)| t.as_bytes()),
+                )
+                .expect("needle sets are far below the automaton size limits");
                 FieldMatcher {
                     path,
                     automaton,
@@ -187,7 +189,7 @@ impl FieldMatcher {
             folded = fold(s);
             &folded
         };
-        for hit in self.automaton.find_overlapping_iter(text) {
+        for hit in self.automaton.get().find_overlapping_iter(text) {
             for &r in &self.owners[hit.pattern().as_usize()] {
                 out.insert(r);
             }
