@@ -276,7 +276,7 @@ impl Upgrade {
             n.set(n.get().wrapping_add(1));
             n.get()
         });
-        if tick % SAMPLE == 0 {
+        if tick.is_multiple_of(SAMPLE) {
             let before = self.searches.fetch_add(SAMPLE, Ordering::Relaxed);
             if before < Automaton::DFA_AFTER && before + SAMPLE >= Automaton::DFA_AFTER {
                 // The search that reaches the count builds the DFA; searches
