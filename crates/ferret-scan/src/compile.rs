@@ -64,7 +64,7 @@ impl Default for CompileOptions {
 }
 
 /// Which events a rule sees.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Scope {
     /// Index patterns (empty: all events).
     pub index: IndexPatterns,

@@ -72,6 +72,9 @@ pub(crate) struct Dispatch {
     /// admit it, bit `i` for rule `i` (index patterns are globs, costly to
     /// match a thousand times for every new key).
     admitted: HashMap<Box<[u8]>, Arc<[u64]>>,
+    /// The rules grouped by scope (most rules share theirs with others):
+    /// a scope is matched once for its group.
+    same_scope: Vec<Vec<u32>>,
     /// Scratch: the classes of one key, and the key written with them.
     classes: Vec<u32>,
     class_key: Vec<u8>,
@@ -264,7 +267,17 @@ impl Dispatch {
             g.filter_words = filter_words;
             g.verdict_words = verdict_words;
         }
+        let mut same_scope: Vec<Vec<u32>> = Vec::new();
+        let mut group_of: HashMap<&crate::compile::Scope, usize> = HashMap::new();
+        for (i, rule) in compiled.rules.iter().enumerate() {
+            let g = *group_of.entry(&rule.scope).or_insert_with(|| {
+                same_scope.push(Vec::new());
+                same_scope.len() - 1
+            });
+            same_scope[g].push(i as u32);
+        }
         Dispatch {
+            same_scope,
             rule_of_filter,
             by_category: HashMap::new(),
             keys: Arc::new(DispatchKeys {
@@ -330,9 +343,11 @@ impl Dispatch {
                     None => {
                         let scope = EventScope::of(ev);
                         let mut bits = vec![0u64; compiled.rules.len().div_ceil(64)];
-                        for (i, rule) in compiled.rules.iter().enumerate() {
-                            if rule.scope.admits(&scope) {
-                                bits[i / 64] |= 1 << (i % 64);
+                        for rules in &self.same_scope {
+                            if compiled.rules[rules[0] as usize].scope.admits(&scope) {
+                                for &i in rules {
+                                    bits[i as usize / 64] |= 1 << (i % 64);
+                                }
                             }
                         }
                         let bits: Arc<[u64]> = bits.into();

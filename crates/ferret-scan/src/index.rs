@@ -74,7 +74,7 @@ pub(crate) fn index_name(ev: &Event) -> Option<IndexName<'_>> {
 /// A rule's index patterns: comma-separated or listed, `*` wildcards,
 /// `-pattern` exclusions, and `cluster:pattern` remote prefixes (matched on
 /// the local part, since files have no clusters).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct IndexPatterns {
     include: Vec<String>,
     exclude: Vec<String>,
@@ -112,16 +112,14 @@ impl IndexPatterns {
 
 /// `*`-only glob matching, linear time.
 fn glob(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or("");
+    let Some((first, tail)) = pattern.split_once('*') else {
+        return pattern == text; // no `*` at all: exact
+    };
     let Some(mut rest) = text.strip_prefix(first) else {
         return false;
     };
-    let mut parts: Vec<&str> = parts.collect();
-    let Some(last) = parts.pop() else {
-        return rest.is_empty(); // no `*` at all: exact
-    };
-    for part in parts {
+    let (middle, last) = tail.rsplit_once('*').unwrap_or(("", tail));
+    for part in middle.split('*').filter(|p| !p.is_empty()) {
         match rest.find(part) {
             Some(i) => rest = &rest[i + part.len()..],
             None => return false,
