@@ -338,7 +338,7 @@ pub fn rule_members(meta: &RuleMeta, doc: &mut Map<String, Value>) {
     }
     doc.insert(
         "kibana.alert.rule.threat".into(),
-        Value::Array(meta.threat.clone()),
+        Value::Array(meta.threat.entries()),
     );
     doc.insert(
         "kibana.alert.severity".into(),
@@ -533,7 +533,8 @@ mod tests {
         m.risk_score = 47;
         m.threat = vec![
             json!({"framework": "MITRE ATT&CK", "tactic": {"id": "TA0003", "name": "Persistence"}}),
-        ];
+        ]
+        .into();
         m
     }
 

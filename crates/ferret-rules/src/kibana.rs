@@ -155,7 +155,7 @@ fn load_line(path: &Path, text: &str, line: &str, start: usize, line_no: usize) 
     meta.interval = rule.interval.clone();
     meta.max_signals = rule.max_signals;
     meta.tags = rule.tags.clone().unwrap_or_default();
-    meta.threat = rule.threat.clone().unwrap_or_default();
+    meta.threat = rule.threat.clone().unwrap_or_default().into();
     meta.timestamp_override = rule.timestamp_override.clone();
     meta.event_category_override = rule.event_category_override.clone();
     meta.tiebreaker_field = rule.tiebreaker_field.clone();

@@ -22,7 +22,7 @@ mod unread;
 
 pub use ferret_eql::Analysis;
 pub use rule::{
-    line_col, LoadError, QueryMap, Rule, RuleMeta, RuleSource, SourceKind, Unsupported,
+    line_col, LoadError, QueryMap, Rule, RuleMeta, RuleSource, SourceKind, Threat, Unsupported,
 };
 pub use set::{collect_files, load_entries, RuleFilter, RuleSet};
 

@@ -2,7 +2,8 @@
 //! the query sits inside the rule file (so diagnostics about the query can be
 //! reported at file line:column), and which file and format it came from.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -26,6 +27,102 @@ impl SourceKind {
             SourceKind::Behavior => "behavior",
             SourceKind::KibanaExport => "kibana_export",
         }
+    }
+}
+
+/// A rule's ATT&CK mapping, a JSON array, kept as its JSON text: two
+/// thousand rules' mappings as JSON values were a fifth of the memory of
+/// loading them, and only rules with alerts read theirs (parsing it then).
+/// Read from TOML, the text is written as the values are read, as
+/// `serde_json` writes them.
+#[derive(Clone, Debug)]
+pub struct Threat(Box<str>);
+
+impl Threat {
+    /// The mapping as JSON text.
+    pub fn json(&self) -> &str {
+        &self.0
+    }
+
+    /// The mapping's entries.
+    pub fn entries(&self) -> Vec<Value> {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+
+    /// Whether the rule states no mapping.
+    pub fn is_empty(&self) -> bool {
+        &*self.0 == "[]"
+    }
+}
+
+impl Default for Threat {
+    fn default() -> Threat {
+        Threat::from(Vec::new())
+    }
+}
+
+impl From<Vec<Value>> for Threat {
+    fn from(entries: Vec<Value>) -> Threat {
+        let text = serde_json::to_string(&entries).expect("JSON values always serialize");
+        Threat(text.into())
+    }
+}
+
+impl PartialEq for Threat {
+    fn eq(&self, other: &Threat) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Serialize for Threat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let raw: &RawValue = serde_json::from_str(&self.0).map_err(S::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
+/// A list of anything, written as JSON text while it is read; anything
+/// but a list is the deserializer's "invalid type" error, as for a
+/// `Vec<Value>`.
+impl<'de> Deserialize<'de> for Threat {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Threat, D::Error> {
+        struct List;
+        impl<'de> serde::de::Visitor<'de> for List {
+            type Value = Threat;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Threat, A::Error> {
+                use serde::de::Error;
+                let mut text = b"[".to_vec();
+                while seq.next_element_seed(Entry(&mut text))?.is_some() {}
+                text.push(b']');
+                // serde_json wrote it: JSON, in UTF-8.
+                let text = String::from_utf8(text).map_err(A::Error::custom)?;
+                Ok(Threat(text.into()))
+            }
+        }
+        /// One entry of the list, appended to the text.
+        struct Entry<'a>(&'a mut Vec<u8>);
+        impl<'de> serde::de::DeserializeSeed<'de> for Entry<'_> {
+            type Value = ();
+
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                use serde::de::Error;
+                if self.0.len() > 1 {
+                    self.0.push(b',');
+                }
+                let mut writer = serde_json::Serializer::new(&mut *self.0);
+                serde_transcode::transcode(d, &mut writer).map_err(D::Error::custom)
+            }
+        }
+        d.deserialize_seq(List)
     }
 }
 
@@ -69,7 +166,7 @@ pub struct RuleMeta {
     /// The MITRE ATT&CK mapping exactly as the rule states it (a list of
     /// `{framework, tactic, technique}` objects), copied into alerts as
     /// `kibana.alert.rule.threat`.
-    pub threat: Vec<Value>,
+    pub threat: Threat,
     /// Timestamp field to use instead of `@timestamp` (Kibana falls back to
     /// `@timestamp` when an event lacks it).
     pub timestamp_override: Option<String>,
@@ -107,7 +204,7 @@ impl RuleMeta {
             interval: None,
             max_signals: None,
             tags: Vec::new(),
-            threat: Vec::new(),
+            threat: Threat::default(),
             timestamp_override: None,
             event_category_override: None,
             tiebreaker_field: None,
@@ -126,16 +223,16 @@ impl RuleMeta {
 
     /// The ATT&CK tactic names of the rule's threat mapping, in order, without
     /// duplicates (for summaries by tactic).
-    pub fn tactics(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for entry in &self.threat {
+    pub fn tactics(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for entry in self.threat.entries() {
             if let Some(name) = entry
                 .get("tactic")
                 .and_then(|t| t.get("name"))
                 .and_then(Value::as_str)
             {
-                if !out.contains(&name) {
-                    out.push(name);
+                if !out.iter().any(|o| o == name) {
+                    out.push(name.to_string());
                 }
             }
         }

@@ -20,7 +20,9 @@
 //! alert-promotion rule, unless the file states them.
 
 use crate::escape::{self, Dialect};
-use crate::rule::{LoadError, QueryMap, Rule, RuleMeta, RuleSource, SourceKind, Unsupported};
+use crate::rule::{
+    LoadError, QueryMap, Rule, RuleMeta, RuleSource, SourceKind, Threat, Unsupported,
+};
 use crate::unread::{self, Shortened};
 use crate::Loaded;
 use serde::de::IgnoredAny;
@@ -33,7 +35,7 @@ struct TomlFile {
     metadata: Option<Metadata>,
     rule: Option<Spanned<TomlRule>>,
     /// Behavior rules keep their ATT&CK mapping at the top level.
-    threat: Option<Vec<serde_json::Value>>,
+    threat: Option<Threat>,
 }
 
 #[derive(Deserialize)]
@@ -57,7 +59,7 @@ struct TomlRule {
     interval: Option<String>,
     max_signals: Option<u64>,
     tags: Option<Vec<String>>,
-    threat: Option<Vec<serde_json::Value>>,
+    threat: Option<Threat>,
     timestamp_override: Option<String>,
     event_category_override: Option<String>,
     tiebreaker_field: Option<String>,
@@ -388,7 +390,7 @@ mod tests {
         assert!(m.is_building_block());
         assert_eq!(m.maturity.as_deref(), Some("production"));
         assert_eq!(m.tactics(), ["Persistence"]);
-        assert_eq!(m.threat[0]["tactic"]["id"], "TA0003");
+        assert_eq!(m.threat.entries()[0]["tactic"]["id"], "TA0003");
         assert_eq!(r.source.kind, SourceKind::DetectionRules);
     }
 
@@ -454,6 +456,38 @@ mod tests {
             "{}",
             e.message
         );
+        // The ATT&CK mapping must be a list, as when it was read as one.
+        let not_list = format!("{HEAD}query = 'any where true'\nthreat = \"x\"\n");
+        let Loaded::Error(e) = load(Path::new("b.toml"), &not_list) else {
+            panic!("expected error")
+        };
+        assert_eq!((e.code, e.line), ("invalid-field", Some(11)));
+        assert_eq!(
+            e.message,
+            "`threat`: invalid type: string \"x\", expected a sequence"
+        );
+    }
+
+    /// The mapping's JSON text holds its values (numbers, booleans, nested
+    /// lists) with keys in the order the TOML reader gives them (sorted), as
+    /// the JSON values did.
+    #[test]
+    fn threat_text_is_the_mappings_json() {
+        let text = format!(
+            "{HEAD}query = 'any where true'\n[[rule.threat]]\nframework = \"MITRE ATT&CK\"\n\
+             [rule.threat.tactic]\nname = \"Persistence\"\nid = \"TA0003\"\n\
+             [[rule.threat.technique]]\nname = \"T\"\nid = \"T1\"\nsubtechnique = []\n\
+             [[rule.threat]]\nz = 1\na = [true, 2.5, \"q\\\"\"]\n"
+        );
+        let Loaded::Rule(r) = load(Path::new("t.toml"), &text) else {
+            panic!("expected a rule")
+        };
+        assert_eq!(
+            r.meta.threat.json(),
+            r#"[{"framework":"MITRE ATT&CK","tactic":{"id":"TA0003","name":"Persistence"},"technique":[{"id":"T1","name":"T","subtechnique":[]}]},{"a":[true,2.5,"q\""],"z":1}]"#
+        );
+        assert_eq!(r.meta.tactics(), ["Persistence"]);
+        assert!(RuleMeta::new("x", "y").threat.is_empty());
     }
 
     #[test]

@@ -131,3 +131,38 @@ fn filters_select_rules() {
         .chain(set.unsupported.iter().map(|u| &u.meta))
         .all(|m| m.severity == "high"));
 }
+
+/// Every rule's ATT&CK mapping, kept as JSON text written while the TOML is
+/// read, is the text `serde_json` writes for the mapping read as JSON values
+/// (as alerts had it): same members, same order, same numbers.
+#[test]
+fn corpus_threat_text_is_the_mappings_json() {
+    let metas = corpus().iter().filter_map(|e| match e {
+        Loaded::Rule(r) => Some((&r.meta, &r.source.path)),
+        Loaded::Unsupported(u) => Some((&u.meta, &u.source.path)),
+        Loaded::Error(_) => None,
+    });
+    let mut with_threat = 0;
+    for (meta, path) in metas {
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let threat = doc
+            .get("rule")
+            .and_then(|r| r.get("threat"))
+            .or_else(|| doc.get("threat"));
+        let want: Vec<serde_json::Value> = match threat {
+            Some(t) => serde_json::to_value(t)
+                .map(|v| serde_json::from_value(v).unwrap())
+                .unwrap(),
+            None => Vec::new(),
+        };
+        with_threat += usize::from(!want.is_empty());
+        assert_eq!(
+            meta.threat.json(),
+            serde_json::to_string(&want).unwrap(),
+            "{}",
+            path.display()
+        );
+    }
+    assert!(with_threat > 1500, "{with_threat}");
+}

@@ -30,7 +30,7 @@ fn behavior_rules_load() {
     assert_eq!(r.meta.os_list, ["linux"]);
     assert_eq!(r.meta.tactics(), ["Persistence"]);
     assert_eq!(
-        r.meta.threat[0]["technique"][0]["subtechnique"][0]["id"],
+        r.meta.threat.entries()[0]["technique"][0]["subtechnique"][0]["id"],
         "T1505.003"
     );
     assert!(r.query.starts_with("sequence with maxspan=30s\n"));

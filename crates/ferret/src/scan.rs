@@ -556,7 +556,7 @@ fn write_summary(
     )?;
     let mut by_rule: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut by_severity: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut by_tactic: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_tactic: BTreeMap<String, usize> = BTreeMap::new();
     for (stats, rule) in o.rule_stats.iter().zip(&c.rules) {
         let n = stats.alerts as usize;
         if n == 0 {
@@ -571,12 +571,12 @@ fn write_summary(
             *by_tactic.entry(t).or_default() += n;
         }
     }
-    let join = |m: &BTreeMap<&str, usize>| {
+    fn join<K: std::fmt::Display>(m: &BTreeMap<K, usize>) -> String {
         m.iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect::<Vec<_>>()
             .join(", ")
-    };
+    }
     if !o.alerts.is_empty() {
         writeln!(w, "  by severity: {}", join(&by_severity))?;
         writeln!(w, "  by tactic:   {}", join(&by_tactic))?;
