@@ -3,12 +3,16 @@
 //!
 //! The `note` (investigation guide) and `setup` of a detection rule are over
 //! half the bytes of the detection-rules corpus, and decoding them was the
-//! largest single cost of loading it. Ferret reads neither, so
-//! [`shorten`] empties them, and only where that provably changes nothing
+//! largest single cost of loading it. Ferret reads neither, nor the query of
+//! a rule in another language than EQL (such a rule is reported, not run),
+//! so [`shorten`] empties them, and only where that provably changes nothing
 //! else the parser produces:
 //!
 //! - the key is a bare `note` or `setup` at the start of a line of the
 //!   `[rule]` table, outside every string, comment, array and inline table;
+//!   or a bare `query` there after a line of the same table that sets
+//!   `language` to a one-line string with no escape which is not `eql` (in
+//!   any case), so the rule is one ferret does not run whatever else it says;
 //! - the value is a multi-line string (`"""…"""` or `'''…'''`) whose body
 //!   needs no decoding and breaks no rule of the format (no backslash, no
 //!   control character but tab, line feed and CR LF), so the parser could
@@ -85,6 +89,8 @@ fn unread_bodies(b: &[u8]) -> Option<Vec<Range<usize>>> {
     let mut bodies = Vec::new();
     let mut depth = 0usize;
     let mut in_rule = false;
+    // Whether the `[rule]` table has set `language` to another than EQL.
+    let mut other_language = false;
     let mut i = 0;
     let mut line_start = true;
     while i < b.len() {
@@ -95,7 +101,8 @@ fn unread_bodies(b: &[u8]) -> Option<Vec<Range<usize>>> {
                 if b.get(i) == Some(&b'[') {
                     in_rule = is_rule_header(&b[i..]);
                 } else if in_rule {
-                    if let Some((body, end)) = unread_value(b, i) {
+                    other_language |= sets_other_language(b, i);
+                    if let Some((body, end)) = unread_value(b, i, other_language) {
                         bodies.push(body);
                         i = end;
                     }
@@ -141,23 +148,44 @@ pub(crate) fn is_rule_header(line: &[u8]) -> bool {
     matches!(rest.first(), None | Some(b'#' | b'\n' | b'\r'))
 }
 
-/// At `i`, the start of a line of the `[rule]` table: if it assigns an
-/// unread key a multi-line string that can be emptied, the string's body
-/// and the offset just past the string.
-fn unread_value(b: &[u8], i: usize) -> Option<(Range<usize>, usize)> {
-    let rest = &b[i..];
-    let key = if rest.starts_with(b"note") {
-        4
-    } else if rest.starts_with(b"setup") {
-        5
-    } else {
-        return None;
-    };
-    let eq = skip_blanks(b, i + key);
-    if b.get(eq) != Some(&b'=') {
+/// At `i`, the start of a line of the `[rule]` table: the offset of the
+/// value it assigns to the bare key `key`, if it does.
+fn value_of(b: &[u8], i: usize, key: &[u8]) -> Option<usize> {
+    if !b[i..].starts_with(key) {
         return None;
     }
-    let open = skip_blanks(b, eq + 1);
+    let eq = skip_blanks(b, i + key.len());
+    (b.get(eq) == Some(&b'=')).then(|| skip_blanks(b, eq + 1))
+}
+
+/// Whether the line at `i` sets `language` to a one-line string without
+/// escapes that is not `eql` in any case: a language ferret does not run
+/// (see `unsupported_reason`), whatever the string's exact value.
+fn sets_other_language(b: &[u8], i: usize) -> bool {
+    let Some(open) = value_of(b, i, b"language") else {
+        return false;
+    };
+    let Some(&quote) = b.get(open) else {
+        return false;
+    };
+    if !matches!(quote, b'"' | b'\'') || b[open..].starts_with(&[quote; 3]) {
+        return false;
+    }
+    let Some(end) = string_end(b, open) else {
+        return false;
+    };
+    let value = &b[open + 1..end - 1];
+    !value.contains(&b'\\') && !value.eq_ignore_ascii_case(b"eql")
+}
+
+/// At `i`, the start of a line of the `[rule]` table: if it assigns an
+/// unread key a multi-line string that can be emptied, the string's body
+/// and the offset just past the string. The query is unread when the rule
+/// is in `other_language`.
+fn unread_value(b: &[u8], i: usize, other_language: bool) -> Option<(Range<usize>, usize)> {
+    let open = value_of(b, i, b"note")
+        .or_else(|| value_of(b, i, b"setup"))
+        .or_else(|| other_language.then(|| value_of(b, i, b"query")).flatten())?;
     let quote = *b.get(open)?;
     if !matches!(quote, b'"' | b'\'') || !b[open..].starts_with(&[quote; 3]) {
         return None;
@@ -255,6 +283,36 @@ mod tests {
         assert_eq!(s.original(3), 3);
     }
 
+    /// The query of a rule in another language is unread too, once the
+    /// table has said so; an EQL rule's query never is.
+    #[test]
+    fn empties_the_query_of_a_rule_in_another_language() {
+        let q = "query = '''\nevent.category:process\n'''\n";
+        let cut = "query = ''''''\n";
+        for language in ["\"kuery\"", "'esql'", "\"lucene\" # kql", "\"\""] {
+            let text = format!("[rule]\nlanguage = {language}\n{q}");
+            assert_eq!(
+                short(&text),
+                format!("[rule]\nlanguage = {language}\n{cut}")
+            );
+        }
+        for text in [
+            // EQL in any case, or written with an escape (that reads "eql").
+            format!("[rule]\nlanguage = \"eql\"\n{q}"),
+            format!("[rule]\nlanguage = 'EqL'\n{q}"),
+            format!("[rule]\nlanguage = \"e\\u0071l\"\n{q}"),
+            // Said after the query, in another table, or not as a one-line
+            // string.
+            format!("[rule]\n{q}language = \"kuery\"\n"),
+            format!("[metadata]\nlanguage = \"kuery\"\n[rule]\n{q}"),
+            format!("[rule]\nlanguage = \"\"\"kuery\"\"\"\n{q}"),
+            format!("[rule]\nlanguages = \"kuery\"\n{q}"),
+            format!("[rule]\nx = [\nlanguage = \"kuery\"]\n{q}"),
+        ] {
+            assert_eq!(short(&text), text);
+        }
+    }
+
     #[test]
     fn a_closing_run_of_up_to_five_quotes_keeps_two_in_the_body() {
         assert_eq!(
@@ -311,6 +369,12 @@ mod tests {
         prop::sample::select(vec![
             "[rule]\n",
             "[metadata]\n",
+            "language = \"kuery\"\n",
+            "language = 'EQL'\n",
+            "language = \"e\\u0071l\"\n",
+            "language = \"\"\"esql\"\"\"\n",
+            "query = '''\nevent.category:x and note\n'''\n",
+            "query = \"\"\"\nFROM logs-* | WHERE \\q\n\"\"\"\n",
             "[[rule.threat]]\n",
             "[rule] # the rule\n",
             "note = \"\"\"\nGuide \"x\" ''y''\n\"\"\"\n",
@@ -342,7 +406,12 @@ mod tests {
 
     fn emptied(mut v: toml::Table) -> toml::Table {
         if let Some(toml::Value::Table(rule)) = v.get_mut("rule") {
-            for key in ["note", "setup"] {
+            let other = match rule.get("language") {
+                Some(toml::Value::String(l)) => !l.eq_ignore_ascii_case("eql"),
+                _ => false,
+            };
+            let query = other.then_some("query");
+            for key in ["note", "setup"].into_iter().chain(query) {
                 if let Some(toml::Value::String(s)) = rule.get_mut(key) {
                     s.clear();
                 }
