@@ -400,7 +400,7 @@ impl Dispatch {
     pub(crate) fn learn<'e>(
         &mut self,
         compiled: &Compiled,
-        pool: &rayon::ThreadPool,
+        pool: &crate::pool::Pool,
         batch: impl Iterator<Item = (&'e Event, &'e [u8])>,
     ) {
         let fixed = 2 + self.keys.fields.len();
@@ -819,10 +819,7 @@ mod tests {
         let c = compiled();
         let mut dispatch = Dispatch::new(&c);
         let events = events();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
+        let pool = crate::pool::Pool::new(2);
         // Twice: first computed, then from the caches.
         for round in 0..2 {
             if learn {

@@ -8,6 +8,7 @@ pub mod compile;
 mod dispatch;
 pub mod index;
 pub mod originals;
+mod pool;
 pub mod prefilter;
 pub mod scan;
 pub mod screen;

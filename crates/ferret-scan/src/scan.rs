@@ -88,6 +88,7 @@ use crate::alerts::{AlertSink, Alerts};
 use crate::compile::{Compiled, EventScope};
 use crate::dispatch::Dispatch;
 use crate::originals::Originals;
+use crate::pool::Pool;
 use crate::prefilter::{Candidates, Prefilter};
 use crate::screen::{RecordScreen, ScreenScratch};
 
@@ -419,10 +420,7 @@ pub fn scan(
     progress: &mut dyn FnMut(u64),
 ) -> ScanOutcome {
     let setup = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
-        .build()
-        .expect("building a thread pool only fails on zero-sized stacks");
+    let pool = Pool::new(opts.threads);
     let reorder_window = if opts.reference {
         None
     } else {
@@ -841,7 +839,7 @@ struct Decoded {
 /// while the group's rules read them (rule by rule over the whole batch
 /// re-read every event from memory per rule).
 fn run_rules(
-    pool: &rayon::ThreadPool,
+    pool: &Pool,
     runners: &mut [(QueryRunner, Seen)],
     events: &[(Arc<Event>, usize)],
     rule_ids: &[u32],
@@ -892,7 +890,7 @@ fn run_rules(
 
 /// One batch the straightforward way (see [`ScanOptions::reference`]).
 fn reference_batch(
-    pool: &rayon::ThreadPool,
+    pool: &Pool,
     compiled: &Compiled,
     reader: &mut Reader,
     raw: &RawBatch,

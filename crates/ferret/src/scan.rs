@@ -144,6 +144,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
+    if let Some(n) = args.threads.filter(|&n| n > 0) {
+        // Loading and compiling the rules run on rayon's global pool: with
+        // N threads there too, the whole run keeps to N (and the scan reuses
+        // those threads).
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .ok();
+    }
     let clock = Instant::now();
     let set = RuleSet::load(&args.rules, &filter);
     let load_time = clock.elapsed();
