@@ -11,14 +11,9 @@ pub(crate) enum Pool {
 }
 
 impl Pool {
-    /// A pool of `threads` threads (0: one per core).
+    /// A pool of `threads` threads (0: rayon's default, the global pool).
     pub(crate) fn new(threads: usize) -> Pool {
-        let wanted = if threads == 0 {
-            std::thread::available_parallelism().map_or(1, usize::from)
-        } else {
-            threads
-        };
-        if wanted == rayon::current_num_threads() {
+        if threads == 0 || threads == rayon::current_num_threads() {
             return Pool::Global;
         }
         Pool::Own(
