@@ -28,6 +28,11 @@
 //! an event's verdicts come with its rule list, worked out once per class.
 
 use std::collections::{HashMap, HashSet};
+
+/// The caches' maps: their keys are an event's facts (a hundred bytes or
+/// more), looked up once or twice per event; SipHash, the standard map's,
+/// was 1.5% of a scan with all rules. foldhash is seeded per process.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use ferret_engine::necessary::per_value_paths;
@@ -58,20 +63,20 @@ pub(crate) struct Dispatch {
     /// Words of an event's verdicts ([`Compiled::verdicts`]).
     verdict_words: usize,
     /// By key, as written.
-    by_key: HashMap<Box<[u8]>, Route>,
+    by_key: Map<Box<[u8]>, Route>,
     /// By key with each guard field's values replaced by their class:
     /// fewer combinations, for keys not seen lately.
-    by_class: HashMap<Box<[u8]>, Route>,
+    by_class: Map<Box<[u8]>, Route>,
     /// Per filter, its rule. Filters are numbered across rules, in order:
     /// bit `f` of a filter bitset is filter `f`.
     rule_of_filter: Vec<u32>,
     /// By the key's category parts: which filters' categories the event
     /// has (or `any`).
-    by_category: HashMap<Box<[u8]>, Arc<[u64]>>,
+    by_category: Map<Box<[u8]>, Arc<[u64]>>,
     /// By the key's scope part (index and OS type): which rules' scopes
     /// admit it, bit `i` for rule `i` (index patterns are globs, costly to
     /// match a thousand times for every new key).
-    admitted: HashMap<Box<[u8]>, Arc<[u64]>>,
+    admitted: Map<Box<[u8]>, Arc<[u64]>>,
     /// The rules grouped by scope (most rules share theirs with others):
     /// a scope is matched once for its group.
     same_scope: Vec<Vec<u32>>,
@@ -107,10 +112,10 @@ struct GuardField {
     /// The verdicts ([`Compiled::verdicts`]) on this field, by id.
     verdicts: Vec<u32>,
     /// The field's values (as [`write_values`] writes them) -> class.
-    class_of: HashMap<Box<[u8]>, u32>,
+    class_of: Map<Box<[u8]>, u32>,
     /// Classes by what they pass: which guards (bit `i` of word `i / 64`),
     /// then which verdicts hold (bit `guards.len() + j` for `verdicts[j]`).
-    class_by_passes: HashMap<Box<[u64]>, u32>,
+    class_by_passes: Map<Box<[u64]>, u32>,
     /// The filters with guards on this field (by number), with those
     /// guards.
     guarded: Vec<(u32, Vec<usize>)>,
@@ -279,7 +284,7 @@ impl Dispatch {
         Dispatch {
             same_scope,
             rule_of_filter,
-            by_category: HashMap::new(),
+            by_category: Map::default(),
             keys: Arc::new(DispatchKeys {
                 fields,
                 guard_paths,
@@ -287,9 +292,9 @@ impl Dispatch {
             rules,
             guards,
             verdict_words: compiled.verdicts.len().div_ceil(64),
-            by_key: HashMap::new(),
-            by_class: HashMap::new(),
-            admitted: HashMap::new(),
+            by_key: Map::default(),
+            by_class: Map::default(),
+            admitted: Map::default(),
             classes: Vec::new(),
             class_key: Vec::new(),
         }

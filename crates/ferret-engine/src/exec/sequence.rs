@@ -66,6 +66,11 @@
 //! timestamps of matching events (pruned by `maxspan`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// Maps by join key, looked up for every event a stage takes (SipHash, the
+/// standard map's, cost more than the lookups); foldhash is seeded per
+/// process.
+type KeyMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use ferret_event::{Event, FieldPath, Timestamp};
@@ -383,7 +388,7 @@ struct Matcher {
     trailing_missing: u64,
     /// Per key, the newest partial waiting after positive stage `p`, for
     /// `p` in `0..positive.len() - 1`.
-    slots: HashMap<Key, Vec<Option<Partial>>>,
+    slots: KeyMap<Key, Vec<Option<Partial>>>,
     /// Live partials by last touch (id), for eviction and expiry:
     /// id -> (key, slot, time of last match).
     lru: BTreeMap<u64, (Key, usize, Timestamp)>,
@@ -391,7 +396,7 @@ struct Matcher {
     live: usize,
     cap: usize,
     /// Per missing stage, per key: timestamps of matching events, in order.
-    missing_index: HashMap<usize, HashMap<Key, VecDeque<Timestamp>>>,
+    missing_index: HashMap<usize, KeyMap<Key, VecDeque<Timestamp>>>,
     missing_entries: usize,
     next_prune_at: usize,
     /// Completed sequences waiting for their missing-event check, in
@@ -422,7 +427,7 @@ impl Matcher {
             trailing_missing: trailing_missing_mask(plan),
             positive,
             pos_of,
-            slots: HashMap::new(),
+            slots: KeyMap::default(),
             lru: BTreeMap::new(),
             next_id: 0,
             live: 0,
@@ -707,7 +712,7 @@ fn to_hit(plan: &SequencePlan, done: Completed) -> Hit {
 fn accept_missing(
     plan: &SequencePlan,
     positive: &[usize],
-    index: &HashMap<usize, HashMap<Key, VecDeque<Timestamp>>>,
+    index: &HashMap<usize, KeyMap<Key, VecDeque<Timestamp>>>,
     done: &Completed,
     maxspan: Option<i128>,
 ) -> bool {
