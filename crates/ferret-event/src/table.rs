@@ -185,7 +185,9 @@ impl FieldTable {
         cells.sort_by_key(|(c, _)| *c);
         let words = (layout.columns as usize).div_ceil(64);
         let mut bits = vec![0u64; words];
-        let mut ends: Vec<u32> = Vec::new();
+        // At most one end per cell (grown push by push, this was 0.7% of a
+        // scan with all rules).
+        let mut ends: Vec<u32> = Vec::with_capacity(cells.len());
         let mut values = Vec::with_capacity(cells.len());
         for (column, v) in cells.drain(..) {
             let (w, bit) = ((column / 64) as usize, 1u64 << (column % 64));

@@ -133,21 +133,24 @@ pub(crate) fn timestamp_of<'a>(
     path: &FieldPath,
     resolve: impl FnOnce(&mut dyn FnMut(FieldValue<'a>)),
 ) -> Result<Timestamp, TimestampError> {
-    let mut vals: Vec<FieldValue<'a>> = Vec::new();
+    // The first two values that are not null (more make no difference).
+    let mut vals: [Option<FieldValue<'a>>; 2] = [None, None];
+    let mut n = 0;
     resolve(&mut |v| {
-        if !v.is_null() && vals.len() < 2 {
-            vals.push(v)
+        if !v.is_null() && n < 2 {
+            vals[n] = Some(v);
+            n += 1;
         }
     });
     let field = || display_path(path);
-    match vals.as_slice() {
-        [] => Err(TimestampError::Missing { field: field() }),
-        [v] => parse_field_timestamp(*v).map_err(|why| TimestampError::Invalid {
+    match vals {
+        [None, _] => Err(TimestampError::Missing { field: field() }),
+        [Some(v), None] => parse_field_timestamp(v).map_err(|why| TimestampError::Invalid {
             field: field(),
             value: shorten(&v.to_string()),
             why,
         }),
-        _ => Err(TimestampError::Invalid {
+        [Some(_), Some(_)] => Err(TimestampError::Invalid {
             field: field(),
             value: "an array".to_string(),
             why: "several values; expected one".to_string(),
