@@ -12,8 +12,12 @@ pub(crate) enum Pool {
 
 impl Pool {
     /// A pool of `threads` threads (0: rayon's default, the global pool).
+    /// Called on a thread of a rayon pool, always a pool of its own: the
+    /// scan blocks its calling thread on channels, which must not take a
+    /// thread from the pool the scan's work runs on.
     pub(crate) fn new(threads: usize) -> Pool {
-        if threads == 0 || threads == rayon::current_num_threads() {
+        let in_a_pool = rayon::current_thread_index().is_some();
+        if !in_a_pool && (threads == 0 || threads == rayon::current_num_threads()) {
             return Pool::Global;
         }
         Pool::Own(
@@ -52,5 +56,31 @@ impl Pool {
             Pool::Global => rayon::spawn(op),
             Pool::Own(pool) => pool.spawn(op),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pool;
+
+    #[test]
+    fn the_global_pool_unless_called_on_a_pool_thread_or_asked_for_another_size() {
+        assert!(matches!(Pool::new(0), Pool::Global));
+        assert!(matches!(
+            Pool::new(rayon::current_num_threads()),
+            Pool::Global
+        ));
+        assert!(matches!(
+            Pool::new(rayon::current_num_threads() + 1),
+            Pool::Own(_)
+        ));
+        // On a worker of the global pool the scan would block one of the
+        // threads its own work needs.
+        let on_worker = rayon::scope(|_| matches!(Pool::new(0), Pool::Own(_)));
+        assert!(on_worker);
+        // Its own pool runs the work.
+        let own = Pool::new(rayon::current_num_threads() + 1);
+        assert_eq!(own.join(|| 1, || 2), (1, 2));
+        assert_eq!(own.install(|| 3), 3);
     }
 }
