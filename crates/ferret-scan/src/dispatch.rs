@@ -28,11 +28,6 @@
 //! an event's verdicts come with its rule list, worked out once per class.
 
 use std::collections::{HashMap, HashSet};
-
-/// The caches' maps: their keys are an event's facts (a hundred bytes or
-/// more), looked up once or twice per event; SipHash, the standard map's,
-/// was 1.5% of a scan with all rules. foldhash is seeded per process.
-type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use ferret_engine::necessary::per_value_paths;
@@ -43,6 +38,11 @@ use rayon::prelude::*;
 
 use crate::compile::{os_type, Compiled, EventScope};
 use crate::index::index_name;
+
+/// The caches' maps: their keys are an event's facts (a hundred bytes or
+/// more), looked up once or twice per event; SipHash, the standard map's,
+/// was 1.5% of a scan with all rules. foldhash is seeded per process.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The facts of an event as bytes (see [`DispatchKeys::write`]): what a
 /// decoding thread works out for [`Dispatch::route`].
@@ -291,7 +291,7 @@ impl Dispatch {
             }),
             rules,
             guards,
-            verdict_words: compiled.verdicts.len().div_ceil(64),
+            verdict_words,
             by_key: Map::default(),
             by_class: Map::default(),
             admitted: Map::default(),
@@ -356,10 +356,7 @@ impl Dispatch {
                             }
                         }
                         let bits: Arc<[u64]> = bits.into();
-                        if self.admitted.len() >= CACHE_CAP {
-                            self.admitted.clear();
-                        }
-                        self.admitted.insert(scope_key.into(), bits.clone());
+                        remember(&mut self.admitted, scope_key.into(), bits.clone());
                         bits
                     }
                 };
@@ -368,10 +365,7 @@ impl Dispatch {
                     Some(c) => c.clone(),
                     None => {
                         let c = self.filters_with_categories(ev);
-                        if self.by_category.len() >= CACHE_CAP {
-                            self.by_category.clear();
-                        }
-                        self.by_category.insert(category_key.into(), c.clone());
+                        remember(&mut self.by_category, category_key.into(), c.clone());
                         c
                     }
                 };
@@ -379,19 +373,16 @@ impl Dispatch {
                     rules: self.work_out(&admitted, &categories),
                     verdicts: self.verdicts_of_classes(),
                 };
-                if self.by_class.len() >= CACHE_CAP {
-                    self.by_class.clear();
-                }
-                self.by_class
-                    .insert(class_key.as_slice().into(), route.clone());
+                remember(
+                    &mut self.by_class,
+                    class_key.as_slice().into(),
+                    route.clone(),
+                );
                 route
             }
         };
         self.class_key = class_key;
-        if self.by_key.len() >= CACHE_CAP {
-            self.by_key.clear();
-        }
-        self.by_key.insert(key.into(), route.clone());
+        remember(&mut self.by_key, key.into(), route.clone());
         route
     }
 
@@ -577,12 +568,18 @@ impl GuardField {
         }
         // Classes stay (there are as many as guard outcomes differ); the
         // values seen are forgotten now and then.
-        if self.class_of.len() >= CACHE_CAP {
-            self.class_of.clear();
-        }
-        self.class_of.insert(values.into(), c);
+        remember(&mut self.class_of, values.into(), c);
         c
     }
+}
+
+/// Caches `value` under `key`, emptying the cache first when it holds
+/// [`CACHE_CAP`] keys.
+fn remember<K: std::hash::Hash + Eq, V>(cache: &mut Map<K, V>, key: K, value: V) {
+    if cache.len() >= CACHE_CAP {
+        cache.clear();
+    }
+    cache.insert(key, value);
 }
 
 /// The index of `path` among the guard fields, added (with an empty
