@@ -144,32 +144,15 @@ impl Prefilter {
                     continue;
                 };
                 let m = &self.fields[m as usize];
-                for v in values {
-                    if let FieldValue::Str(s) = v {
-                        m.scan(s, &mut out);
-                    }
-                }
+                values.for_each(|v| m.scan(v, &mut out));
             }
             for m in self.fields.iter().filter(|m| !ev.table_covers(&m.path)) {
-                ev.for_each(&m.path, &mut |v| {
-                    if let FieldValue::Str(s) = v {
-                        m.scan(s, &mut out);
-                    }
-                });
+                ev.for_each(&m.path, &mut |v| m.scan(v, &mut out));
             }
             return out;
         }
         for m in &self.fields {
-            let mut scan = |v: FieldValue| {
-                if let FieldValue::Str(s) = v {
-                    m.scan(s, &mut out);
-                }
-            };
-            // A projected field's values without a callback per value.
-            match ev.table_values(&m.path) {
-                Some(values) => values.for_each(&mut scan),
-                None => ev.for_each(&m.path, &mut scan),
-            }
+            ev.for_each(&m.path, &mut |v| m.scan(v, &mut out));
         }
         out
     }
@@ -181,7 +164,12 @@ impl Prefilter {
 }
 
 impl FieldMatcher {
-    fn scan(&self, s: &str, out: &mut Candidates) {
+    /// Adds the rules of the needles a string value holds (other values
+    /// hold none).
+    fn scan(&self, v: FieldValue, out: &mut Candidates) {
+        let FieldValue::Str(s) = v else {
+            return;
+        };
         let folded;
         let text = if s.is_ascii() {
             s
