@@ -109,9 +109,8 @@ pub fn load_entries<P: AsRef<Path>>(paths: &[P]) -> Vec<Loaded> {
     let mut loaded: Vec<(usize, Vec<Loaded>)> = rx.into_iter().collect();
     loaded.sort_unstable_by_key(|(at, _)| *at);
     out.reserve(loaded.iter().map(|(_, l)| l.len()).sum());
-    let loaded = loaded.into_iter().map(|(_, l)| l);
     let mut first_seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
-    for entry in loaded.into_iter().flatten() {
+    for entry in loaded.into_iter().flat_map(|(_, l)| l) {
         let meta = match &entry {
             Loaded::Rule(r) => Some((&r.meta, &r.source)),
             Loaded::Unsupported(u) => Some((&u.meta, &u.source)),
