@@ -64,6 +64,10 @@ struct Node {
     /// Per child, [`key_tag`] of its key: the scan compares these and only
     /// a key with the same length and end bytes in full.
     tags: Vec<u32>,
+    /// The first bytes a dotted key can start with and still lead to a
+    /// child (its first part must be a child's key), one bit each: a dotted
+    /// key is split only then.
+    firsts: [u64; 4],
 }
 
 /// A key's length and first and last bytes, packed: equal keys have equal
@@ -131,8 +135,7 @@ impl Projection {
                 whole: true,
                 column: None,
                 tree: true,
-                children: Vec::new(),
-                tags: Vec::new(),
+                ..Node::default()
             },
             layout: Arc::default(),
         }
@@ -222,6 +225,9 @@ impl Node {
             None => {
                 self.children.push((key.to_string(), Node::default()));
                 self.tags.push(key_tag(key.as_bytes()));
+                // The empty key is the first part of a key starting with `.`.
+                let first = key.as_bytes().first().copied().unwrap_or(b'.');
+                self.firsts[usize::from(first / 64)] |= 1 << (first % 64);
                 self.children.len() - 1
             }
         };
@@ -286,7 +292,8 @@ impl Node {
                 return Some((i, &self.children[i].1));
             }
         }
-        if b.contains(&b'.') {
+        let leads = |&first: &u8| self.firsts[usize::from(first / 64)] & 1 << (first % 64) != 0;
+        if b.first().is_some_and(leads) && b.contains(&b'.') {
             return self.lookup(key).map(|n| (usize::MAX, n));
         }
         None

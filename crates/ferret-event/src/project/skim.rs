@@ -211,64 +211,49 @@ impl<'t> Reader<'t> {
         if !escaped {
             return Ok(Cow::Borrowed(&self.text[start..end]));
         }
-        serde_json::from_str::<String>(&self.text[start - 1..end + 1])
-            .map(Cow::Owned)
-            .map_err(|_| Doubt)
+        unescape(&self.text[start - 1..end + 1])
     }
 
+    #[inline]
     fn number_span(&mut self) -> Result<Number, Doubt> {
+        let b = self.b;
         let start = self.pos;
-        let negative = self.peek() == Some(b'-');
+        let mut pos = start;
+        let negative = b.get(pos) == Some(&b'-');
         if negative {
-            self.pos += 1;
+            pos += 1;
         }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => self.digits(),
+        match b.get(pos) {
+            Some(b'0') => pos += 1,
+            Some(b'1'..=b'9') => pos = digits_end(b, pos + 1),
             _ => return Err(Doubt),
         }
-        let int_end = self.pos;
+        let int_end = pos;
         let mut fraction = false;
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
+        if b.get(pos) == Some(&b'.') {
             fraction = true;
-            self.some_digits()?;
+            pos = some_digits_end(b, pos + 1)?;
         }
         let mut exponent = false;
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
+        if let Some(b'e' | b'E') = b.get(pos) {
+            pos += 1;
             exponent = true;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
+            if let Some(b'+' | b'-') = b.get(pos) {
+                pos += 1;
             }
-            self.some_digits()?;
+            pos = some_digits_end(b, pos)?;
         }
         // `01`: serde_json's error to report.
-        if let Some(b'0'..=b'9') = self.peek() {
+        if let Some(b'0'..=b'9') = b.get(pos) {
             return Err(Doubt);
         }
+        self.pos = pos;
         Ok(Number {
             start,
-            end: self.pos,
+            end: pos,
             plain: !negative && !fraction && !exponent && int_end - start <= SAFE_DIGITS,
             exponent,
         })
-    }
-
-    fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    fn some_digits(&mut self) -> Result<(), Doubt> {
-        let at = self.pos;
-        self.digits();
-        if self.pos == at {
-            Err(Doubt)
-        } else {
-            Ok(())
-        }
     }
 
     fn number(&mut self) -> Result<Value, Doubt> {
@@ -338,6 +323,63 @@ impl<'t> Reader<'t> {
         })
     }
 
+    /// [`Reader::members`], with keys and separators read off the marks
+    /// when the record has them.
+    #[inline(always)]
+    fn object_members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'t, str>) -> Result<(), Doubt>,
+    ) -> Result<(), Doubt> {
+        let Some(marks) = self.marks else {
+            return self.members(member);
+        };
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Doubt);
+        }
+        let b = self.b;
+        let mut pos = skip_spaces(b, self.pos + 1);
+        if b.get(pos) == Some(&b'}') {
+            self.pos = pos + 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            if b.get(pos) != Some(&b'"') {
+                return Err(Doubt);
+            }
+            let start = pos + 1;
+            let end = marks.next_quote(start).ok_or(Doubt)?;
+            let key = if marks.backslash_in(start, end) {
+                unescape(&self.text[start - 1..end + 1])?
+            } else {
+                Cow::Borrowed(&self.text[start..end])
+            };
+            pos = end + 1;
+            if b.get(pos) != Some(&b':') {
+                pos = skip_spaces(b, pos);
+                if b.get(pos) != Some(&b':') {
+                    return Err(Doubt);
+                }
+            }
+            self.pos = skip_spaces(b, pos + 1);
+            member(self, key)?;
+            pos = self.pos;
+            if b.get(pos) == Some(&b' ') {
+                pos = skip_spaces(b, pos);
+            }
+            match b.get(pos) {
+                Some(b',') => pos = skip_spaces(b, pos + 1),
+                Some(b'}') => {
+                    self.pos = pos + 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(Doubt),
+            }
+        }
+    }
+
     /// Iterates the elements of an array (at its `[`).
     fn elements(
         &mut self,
@@ -401,6 +443,9 @@ impl<'t> Reader<'t> {
     /// call per value: the open containers are a stack of bits (set for an
     /// object), at most [`MAX_DEPTH`] deep.
     fn skip(&mut self) -> Result<(), Doubt> {
+        if let Some(marks) = self.marks {
+            return self.skip_marked(marks);
+        }
         let mut objects: u128 = 0;
         let mut open = 0u32;
         loop {
@@ -449,6 +494,77 @@ impl<'t> Reader<'t> {
         }
     }
 
+    /// [`Reader::skip`] for a record with marks. A string ends at the next
+    /// marked quote (marking checked its escapes), and the position is a
+    /// local until the value ends: kept in the reader, it went through
+    /// memory at every token.
+    fn skip_marked(&mut self, marks: &Marks) -> Result<(), Doubt> {
+        let b = self.b;
+        let mut pos = self.pos;
+        let mut objects: u128 = 0;
+        let mut open = 0u32;
+        // Containers that may still open before the depth limit.
+        let room = MAX_DEPTH - self.depth;
+        loop {
+            // At a value.
+            match *b.get(pos).ok_or(Doubt)? {
+                b'"' => pos = marks.next_quote(pos + 1).ok_or(Doubt)? + 1,
+                c @ (b'{' | b'[') => {
+                    if open == room {
+                        return Err(Doubt);
+                    }
+                    pos = skip_spaces(b, pos + 1);
+                    let object = c == b'{';
+                    if b.get(pos) == Some(if object { &b'}' } else { &b']' }) {
+                        pos += 1;
+                    } else {
+                        objects = objects << 1 | u128::from(object);
+                        open += 1;
+                        if object {
+                            pos = marked_key(b, marks, pos)?;
+                        }
+                        continue;
+                    }
+                }
+                b't' => pos = word_end(b, pos, b"true")?,
+                b'f' => pos = word_end(b, pos, b"false")?,
+                b'n' => pos = word_end(b, pos, b"null")?,
+                _ => {
+                    self.pos = pos;
+                    self.skip_number()?;
+                    pos = self.pos;
+                }
+            }
+            // After a value: the next one in its container, or the
+            // container's end (and so on outwards).
+            loop {
+                if open == 0 {
+                    self.pos = pos;
+                    return Ok(());
+                }
+                if b.get(pos) == Some(&b' ') {
+                    pos = skip_spaces(b, pos);
+                }
+                let object = objects & 1 == 1;
+                match b.get(pos) {
+                    Some(b',') => {
+                        pos = skip_spaces(b, pos + 1);
+                        if object {
+                            pos = marked_key(b, marks, pos)?;
+                        }
+                        break;
+                    }
+                    Some(&c) if c == if object { b'}' } else { b']' } => {
+                        pos += 1;
+                        objects >>= 1;
+                        open -= 1;
+                    }
+                    _ => return Err(Doubt),
+                }
+            }
+        }
+    }
+
     /// Passes over `"key" :` and the whitespace after it.
     #[inline(always)]
     fn skip_key(&mut self) -> Result<(), Doubt> {
@@ -482,7 +598,7 @@ impl<'t> Reader<'t> {
                 // Projected children met at this level (by position in
                 // `node.children`), to spot duplicate keys.
                 let mut met = Met::default();
-                self.members(|r, key| {
+                self.object_members(|r, key| {
                     let Some((at, child)) = node.lookup_at(&key) else {
                         return r.skip();
                     };
@@ -538,6 +654,67 @@ impl<'t> Reader<'t> {
             b'n' => self.literal(b"null").map(|_| Value::Null),
             _ => self.number(),
         }
+    }
+}
+
+/// Past the spaces at `pos`. In a record with marks these are the only
+/// whitespace: it holds no control bytes, so no tab or line break.
+#[inline(always)]
+fn skip_spaces(b: &[u8], mut pos: usize) -> usize {
+    while b.get(pos) == Some(&b' ') {
+        pos += 1;
+    }
+    pos
+}
+
+/// The string `quoted` (quotes included) holds, escapes undone.
+fn unescape(quoted: &str) -> Result<Cow<'_, str>, Doubt> {
+    serde_json::from_str::<String>(quoted)
+        .map(Cow::Owned)
+        .map_err(|_| Doubt)
+}
+
+/// Past the digits at `pos`.
+#[inline(always)]
+fn digits_end(b: &[u8], mut pos: usize) -> usize {
+    while let Some(b'0'..=b'9') = b.get(pos) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Past the digits at `pos`, of which there must be one at least.
+#[inline(always)]
+fn some_digits_end(b: &[u8], pos: usize) -> Result<usize, Doubt> {
+    match digits_end(b, pos) {
+        end if end > pos => Ok(end),
+        _ => Err(Doubt),
+    }
+}
+
+/// Past `"key" :` and the spaces after it, in a record with marks.
+#[inline(always)]
+fn marked_key(b: &[u8], marks: &Marks, pos: usize) -> Result<usize, Doubt> {
+    if b.get(pos) != Some(&b'"') {
+        return Err(Doubt);
+    }
+    let mut pos = marks.next_quote(pos + 1).ok_or(Doubt)? + 1;
+    if b.get(pos) != Some(&b':') {
+        pos = skip_spaces(b, pos);
+        if b.get(pos) != Some(&b':') {
+            return Err(Doubt);
+        }
+    }
+    Ok(skip_spaces(b, pos + 1))
+}
+
+/// Past the literal `word` at `pos`.
+#[inline(always)]
+fn word_end(b: &[u8], pos: usize, word: &[u8]) -> Result<usize, Doubt> {
+    if b[pos..].starts_with(word) {
+        Ok(pos + word.len())
+    } else {
+        Err(Doubt)
     }
 }
 
@@ -752,6 +929,11 @@ mod tests {
             "{\"skip\":[1 2]}",
             "{\"skip\":{\"a\":1}}}",
             "{\"skip\":[}",
+            "{\"skip\":[1}}",
+            "{\"skip\":{\"a\":1]}",
+            "{\"skip\":[{\"a\":[2}]]}",
+            "{\"skip\":1]",
+            "{\"keep\":{\"a\":1]}",
             "{\"skip\":{]}",
             "{\"skip\":{\"a\":tru}}",
             "{\"skip\":[nul]}",
@@ -765,6 +947,17 @@ mod tests {
             deep.as_str(),
         ] {
             assert!(by_skim(&proj, text).is_none(), "{text}");
+        }
+        // Nesting up to the reader's limit is read, one level more is
+        // serde_json's to judge: read off the marks, and byte by byte (a
+        // tab between tokens, a control byte, means no marks).
+        for space in ["", "\t"] {
+            let nest = |levels: u32| {
+                let n = levels as usize - 1;
+                format!("{{\"skip\":{space}{}1{}}}", "[".repeat(n), "]".repeat(n))
+            };
+            assert!(by_skim(&proj, &nest(super::MAX_DEPTH)).is_some());
+            assert!(by_skim(&proj, &nest(super::MAX_DEPTH + 1)).is_none());
         }
         let ok = "{ \"keep\" : [1, -2, 3.5, \"x\\ty\"], \"skip\": {\"a\": [true, null, 2.5e3]} }\n";
         let (_, cells, fallback) = by_skim(&proj, ok).unwrap();
