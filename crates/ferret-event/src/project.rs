@@ -181,13 +181,11 @@ impl Projection {
     /// the skimming reader when it can vouch for the record, else by
     /// serde_json (the exact outcome, error included).
     fn parse_tabled(&self, bytes: &[u8], cells: &mut Cells) -> Result<Value, DecodeError> {
-        if let Ok(text) = std::str::from_utf8(bytes) {
-            if let Ok(tree) = skim::skim(&self.root, text, cells) {
-                return Ok(tree);
-            }
-            // Start over, keeping the capacity reserved for the cells.
-            cells.clear();
+        if let Ok(tree) = skim::skim(&self.root, bytes, cells) {
+            return Ok(tree);
         }
+        // Start over, keeping the capacity reserved for the cells.
+        cells.clear();
         self.parse(bytes, Some(cells))
     }
 

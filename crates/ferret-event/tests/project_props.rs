@@ -132,16 +132,28 @@ proptest! {
         }
     }
 
+    /// Both projected decodes (the pruned document, and the tabled event
+    /// the skimming reader makes where it can) accept and reject what the
+    /// full decoder does, with its reasons: random bytes, documents cut
+    /// anywhere, and documents with a byte replaced (a high or invalid
+    /// UTF-8 byte among them).
     #[test]
     fn projection_accepts_and_rejects_like_full_decode(
         bytes in prop::collection::vec(any::<u8>(), 0..80),
         doc in doc(),
         cut in any::<prop::sample::Index>(),
+        swap in (any::<prop::sample::Index>(), any::<u8>()),
     ) {
         let proj = Projection::new(&[FieldPath::dotted("a.b")]);
         let text = doc.to_string().into_bytes();
         let cut_text = text[..cut.index(text.len() + 1).min(text.len())].to_vec();
-        for input in [bytes, text, cut_text] {
+        let mut swapped = text.clone();
+        if !swapped.is_empty() {
+            let at = swap.0.index(swapped.len());
+            swapped[at] = swap.1;
+        }
+        let file: Arc<str> = "mem".into();
+        for input in [bytes, text, cut_text, swapped] {
             let full = decode_bytes(&input);
             let projected = proj.decode_bytes(&input);
             match (&full, &projected) {
@@ -149,6 +161,9 @@ proptest! {
                 (Err(f), Err(p)) => prop_assert_eq!(f.reason, p.reason),
                 _ => prop_assert!(false, "full {:?} vs projected {:?}", full, projected),
             }
+            let record = RawRecord { file: &file, origin: Origin::default(), bytes: &input };
+            let tabled = proj.decode(record).map(|_| ()).map_err(|s| s.reason);
+            prop_assert_eq!(tabled, full.map(|_| ()).map_err(|e| e.reason));
         }
     }
 }

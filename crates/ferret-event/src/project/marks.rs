@@ -1,7 +1,7 @@
 //! Where a record's strings and structure lie, one bit per byte, for the
 //! skimming reader ([`super::skim`]).
 //!
-//! One pass over the record, sixteen bytes at a time, finds its quotes and
+//! One pass over the record, 32 bytes at a time (16 without AVX2), finds its quotes and
 //! backslashes; a second pass over the backslashes alone (most records have
 //! none) checks every escape and drops the quotes they escape. What is left
 //! are the quotes that open and close strings: the reader ends a string at
@@ -21,37 +21,26 @@ pub(super) struct Marks {
     quotes: Vec<u64>,
     backslashes: Vec<u64>,
     any_backslash: bool,
+    /// Every byte is below 0x80.
+    ascii: bool,
 }
 
 impl Marks {
     /// Marks `b`; false if the record cannot be read by its marks (see the
     /// module documentation).
     pub(super) fn mark(&mut self, b: &[u8]) -> bool {
+        // One word per 64 bytes, and one for the rest (padded with spaces).
+        let words = b.len() / 64 + 1;
         self.quotes.clear();
+        self.quotes.resize(words, 0);
         self.backslashes.clear();
-        let mut controls = 0u64;
-        let mut backslashes = 0u64;
-        let mut blocks = b.chunks_exact(64);
-        for block in &mut blocks {
-            let block: &[u8; 64] = block.try_into().expect("64 bytes");
-            let m = block_marks(block);
-            self.quotes.push(m.quotes);
-            self.backslashes.push(m.backslashes);
-            controls |= m.controls;
-            backslashes |= m.backslashes;
-        }
-        let rest = blocks.remainder();
-        let mut last = [b' '; 64];
-        last[..rest.len()].copy_from_slice(rest);
-        let m = block_marks(&last);
-        self.quotes.push(m.quotes);
-        self.backslashes.push(m.backslashes);
-        controls |= m.controls;
-        backslashes |= m.backslashes;
-        if controls != 0 {
+        self.backslashes.resize(words, 0);
+        let summary = mark_blocks(b, &mut self.quotes, &mut self.backslashes);
+        self.ascii = summary.high == 0;
+        if summary.controls != 0 {
             return false;
         }
-        self.any_backslash = backslashes != 0;
+        self.any_backslash = summary.backslashes != 0;
         if self.any_backslash && !self.unescape_quotes(b) {
             return false;
         }
@@ -102,6 +91,12 @@ impl Marks {
         true
     }
 
+    /// Whether the record last marked is ASCII (so UTF-8), usable or not.
+    #[inline]
+    pub(super) fn is_ascii(&self) -> bool {
+        self.ascii
+    }
+
     /// The first string-delimiting quote at or after `from`.
     #[inline]
     pub(super) fn next_quote(&self, from: usize) -> Option<usize> {
@@ -142,59 +137,121 @@ fn any_bit(words: &[u64], from: usize, to: usize) -> bool {
     })
 }
 
-/// One block's bits.
+/// One block's bits, or (from [`mark_blocks`]) every block's ored.
+#[derive(Default)]
 struct BlockMarks {
     quotes: u64,
     backslashes: u64,
     /// Non-zero if the block holds a control byte.
     controls: u64,
+    /// Non-zero if the block holds a byte of 0x80 or above.
+    high: u64,
 }
 
-/// Sixteen bytes per step with SSE2, which every x86-64 processor has.
-#[cfg(target_arch = "x86_64")]
+/// Writes the quote and backslash bits of `b`'s blocks into `quotes` and
+/// `backslashes` (one word per block, the last one padded with spaces) and
+/// returns all blocks' bits ored.
 #[inline]
-fn block_marks(block: &[u8; 64]) -> BlockMarks {
-    // SAFETY: SSE2 is part of the x86-64 baseline, so the target feature
-    // `block_marks_sse2` enables is always present.
-    unsafe { block_marks_sse2(block) }
+fn mark_blocks(b: &[u8], quotes: &mut [u64], backslashes: &mut [u64]) -> BlockMarks {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2, checked just above.
+            return unsafe { mark_blocks_avx2(b, quotes, backslashes) };
+        }
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        unsafe { mark_blocks_sse2(b, quotes, backslashes) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // Elsewhere, a control byte for every record: marks are never used
+        // and the byte-wise reader reads every record.
+        let _ = (b, quotes, backslashes);
+        BlockMarks {
+            controls: 1,
+            ..BlockMarks::default()
+        }
+    }
+}
+
+/// The loop of [`mark_blocks`] around one block's marking, compiled into
+/// each caller with its target features.
+#[inline(always)]
+fn each_block(
+    b: &[u8],
+    quotes: &mut [u64],
+    backslashes: &mut [u64],
+    block_marks: impl Fn(&[u8; 64]) -> BlockMarks,
+) -> BlockMarks {
+    let mut all = BlockMarks::default();
+    let mut put = |w: usize, m: BlockMarks| {
+        quotes[w] = m.quotes;
+        backslashes[w] = m.backslashes;
+        all.controls |= m.controls;
+        all.backslashes |= m.backslashes;
+        all.high |= m.high;
+    };
+    let mut blocks = b.chunks_exact(64);
+    let mut w = 0;
+    for block in &mut blocks {
+        put(w, block_marks(block.try_into().expect("64 bytes")));
+        w += 1;
+    }
+    let rest = blocks.remainder();
+    let mut last = [b' '; 64];
+    last[..rest.len()].copy_from_slice(rest);
+    put(w, block_marks(&last));
+    all
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn mark_blocks_avx2(b: &[u8], quotes: &mut [u64], backslashes: &mut [u64]) -> BlockMarks {
+    use std::arch::x86_64::{
+        _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
+        _mm256_set1_epi8,
+    };
+    let quote = _mm256_set1_epi8(b'"' as i8);
+    let backslash = _mm256_set1_epi8(b'\\' as i8);
+    let last_control = _mm256_set1_epi8(0x1f);
+    each_block(b, quotes, backslashes, |block| {
+        let mut m = BlockMarks::default();
+        for (k, chunk) in block.chunks_exact(32).enumerate() {
+            // SAFETY: `chunk` is 32 readable bytes; the load is unaligned.
+            let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast()) };
+            let bits = |x| u64::from(_mm256_movemask_epi8(x) as u32) << (32 * k);
+            m.quotes |= bits(_mm256_cmpeq_epi8(v, quote));
+            m.backslashes |= bits(_mm256_cmpeq_epi8(v, backslash));
+            // A byte is at most 0x1f where the unsigned minimum leaves it alone.
+            m.controls |= bits(_mm256_cmpeq_epi8(_mm256_min_epu8(v, last_control), v));
+            m.high |= bits(v);
+        }
+        m
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
-fn block_marks_sse2(block: &[u8; 64]) -> BlockMarks {
+fn mark_blocks_sse2(b: &[u8], quotes: &mut [u64], backslashes: &mut [u64]) -> BlockMarks {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8,
     };
     let quote = _mm_set1_epi8(b'"' as i8);
     let backslash = _mm_set1_epi8(b'\\' as i8);
     let last_control = _mm_set1_epi8(0x1f);
-    let mut m = BlockMarks {
-        quotes: 0,
-        backslashes: 0,
-        controls: 0,
-    };
-    for (k, chunk) in block.chunks_exact(16).enumerate() {
-        // SAFETY: `chunk` is 16 readable bytes; the load is unaligned.
-        let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
-        let bits = |x| u64::from(_mm_movemask_epi8(x) as u16) << (16 * k);
-        m.quotes |= bits(_mm_cmpeq_epi8(v, quote));
-        m.backslashes |= bits(_mm_cmpeq_epi8(v, backslash));
-        // A byte is at most 0x1f where the unsigned minimum leaves it alone.
-        m.controls |= bits(_mm_cmpeq_epi8(_mm_min_epu8(v, last_control), v));
-    }
-    m
-}
-
-/// Elsewhere, a control byte for every block: marks are never used and the
-/// byte-wise reader reads every record.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-fn block_marks(_block: &[u8; 64]) -> BlockMarks {
-    BlockMarks {
-        quotes: 0,
-        backslashes: 0,
-        controls: 1,
-    }
+    each_block(b, quotes, backslashes, |block| {
+        let mut m = BlockMarks::default();
+        for (k, chunk) in block.chunks_exact(16).enumerate() {
+            // SAFETY: `chunk` is 16 readable bytes; the load is unaligned.
+            let v = unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) };
+            let bits = |x| u64::from(_mm_movemask_epi8(x) as u16) << (16 * k);
+            m.quotes |= bits(_mm_cmpeq_epi8(v, quote));
+            m.backslashes |= bits(_mm_cmpeq_epi8(v, backslash));
+            m.controls |= bits(_mm_cmpeq_epi8(_mm_min_epu8(v, last_control), v));
+            m.high |= bits(v);
+        }
+        m
+    })
 }
 
 #[cfg(test)]
@@ -269,6 +326,22 @@ mod tests {
                 }
             }
             prop_assert_eq!(usable, !has_control && !bad_escape);
+            prop_assert_eq!(marks.is_ascii(), bytes.is_ascii());
+            // Without AVX2 the 16-byte pass marks alike.
+            #[cfg(target_arch = "x86_64")]
+            {
+                let words = bytes.len() / 64 + 1;
+                let (mut quotes, mut backslashes) = (vec![0; words], vec![0; words]);
+                // SAFETY: SSE2 is part of the x86-64 baseline.
+                let sse2 = unsafe { super::mark_blocks_sse2(&bytes, &mut quotes, &mut backslashes) };
+                let (mut quotes2, mut backslashes2) = (vec![0; words], vec![0; words]);
+                let chosen = super::mark_blocks(&bytes, &mut quotes2, &mut backslashes2);
+                prop_assert_eq!((quotes, backslashes), (quotes2, backslashes2));
+                prop_assert_eq!(
+                    (sse2.controls != 0, sse2.backslashes != 0, sse2.high != 0),
+                    (chosen.controls != 0, chosen.backslashes != 0, chosen.high != 0)
+                );
+            }
             if !usable {
                 return Ok(());
             }
