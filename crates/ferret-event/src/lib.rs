@@ -162,15 +162,7 @@ impl Event {
     /// not indexed), and as [`Event::timestamp`] does, so an event that
     /// check accepts is ordered by the same time.
     pub fn first_timestamp(&self, path: &FieldPath) -> Option<Timestamp> {
-        let compute = || {
-            let mut first = None;
-            self.for_each(path, &mut |v| {
-                if first.is_none() && !v.is_null() {
-                    first = Some(v);
-                }
-            });
-            first.and_then(|v| time::parse_field_timestamp(v).ok())
-        };
+        let compute = || time::first_timestamp_of(|f| self.for_each(path, f));
         let (id, ts) = self.first_ts.get_or_init(|| (path.id(), compute()));
         if *id == path.id() {
             *ts

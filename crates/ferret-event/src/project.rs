@@ -36,10 +36,59 @@ use serde_json::{Map, Value};
 use crate::path::{FieldPath, Segment};
 use crate::read::{classify_error, not_an_object, utf8_error, DecodeError, RawRecord, Skip};
 use crate::table::{Cells, FieldTable, TableLayout};
-use crate::Event;
+use crate::value::FieldValue;
+use crate::{Event, Timestamp, TimestampError};
 
 mod marks;
 mod skim;
+
+thread_local! {
+    /// The cells of the record being decoded; reused, so each decode
+    /// allocates only what its event keeps.
+    static CELLS: std::cell::RefCell<Cells> = std::cell::RefCell::default();
+}
+
+/// The fields of one record decoded by [`Projection::decode_fields`]: they
+/// resolve paths as [`Event`] does.
+pub struct Fields<'a>(Resolved<'a>);
+
+enum Resolved<'a> {
+    /// The decode's cells, before they become a table, and the pruned
+    /// document for paths the table would not cover.
+    Cells {
+        cells: &'a Cells,
+        layout: &'a TableLayout,
+        doc: &'a Value,
+    },
+    /// A record the table cannot describe (see [`crate::table`]).
+    Event(&'a Event),
+}
+
+impl Fields<'_> {
+    /// Calls `f` with every value at `path`, as [`Event::for_each`] does.
+    pub fn for_each<'v>(&'v self, path: &FieldPath, f: &mut dyn FnMut(FieldValue<'v>)) {
+        match &self.0 {
+            Resolved::Cells { cells, layout, doc } => match layout.column(path.id()) {
+                // Cells are in document order, as the table keeps a
+                // column's values.
+                Some(column) => cells.for_each_of(column, f),
+                None => path.for_each(doc, &mut |v| f(FieldValue::from_json(v))),
+            },
+            Resolved::Event(ev) => ev.for_each(path, f),
+        }
+    }
+
+    /// The time at `path`, as [`Event::timestamp`] reads it.
+    pub fn timestamp(&self, path: &FieldPath) -> Result<Timestamp, TimestampError> {
+        crate::time::timestamp_of(path, |f| self.for_each(path, f))
+    }
+
+    /// The first non-null value at `path` read as a time, as
+    /// [`Event::first_timestamp`] reads it.
+    pub fn first_timestamp(&self, path: &FieldPath) -> Option<Timestamp> {
+        crate::time::first_timestamp_of(|f| self.for_each(path, f))
+    }
+}
 
 /// The set of fields to keep, as a trie of key segments.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -160,11 +209,6 @@ impl Projection {
         if self.root.whole {
             return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
         }
-        thread_local! {
-            /// The cells of the record being decoded; reused, so each
-            /// decode allocates only what its event keeps.
-            static CELLS: std::cell::RefCell<Cells> = std::cell::RefCell::default();
-        }
         CELLS.with_borrow_mut(|cells| {
             cells.clear();
             let tree = self.parse_tabled(rec.bytes, cells);
@@ -174,6 +218,37 @@ impl Projection {
             let mut ev = crate::read::into_event(rec, tree)?;
             ev.set_table(FieldTable::build(self.layout.clone(), cells));
             Ok(ev)
+        })
+    }
+
+    /// [`Projection::decode`] for a caller that reads a few fields of the
+    /// record and keeps nothing: `read` gets the decoded [`Fields`], which
+    /// resolve paths as the event would, without the event being built (a
+    /// scan reads most records for their times only, and building their
+    /// events and tables was a tenth of that). Accepts and rejects what
+    /// `decode` does.
+    pub fn decode_fields<R>(
+        &self,
+        rec: RawRecord<'_>,
+        read: impl FnOnce(&Fields<'_>) -> R,
+    ) -> Result<R, Skip> {
+        if self.root.whole {
+            let ev = crate::read::into_event(rec, self.decode_bytes(rec.bytes))?;
+            return Ok(read(&Fields(Resolved::Event(&ev))));
+        }
+        CELLS.with_borrow_mut(|cells| {
+            cells.clear();
+            let tree = self.parse_tabled(rec.bytes, cells);
+            if cells.fallback {
+                let ev = crate::read::into_event(rec, self.decode_bytes(rec.bytes))?;
+                return Ok(read(&Fields(Resolved::Event(&ev))));
+            }
+            let ev = crate::read::into_event(rec, tree)?;
+            Ok(read(&Fields(Resolved::Cells {
+                cells,
+                layout: &self.layout,
+                doc: &ev.doc,
+            })))
         })
     }
 

@@ -498,6 +498,19 @@ impl RawBatch {
         }
     }
 
+    /// [`crate::Projection::decode_fields`] of entry `i`.
+    pub fn decode_fields<R>(
+        &self,
+        i: usize,
+        projection: &crate::Projection,
+        read: impl FnOnce(&crate::project::Fields<'_>) -> R,
+    ) -> Result<R, Skip> {
+        match self.get(i) {
+            RawItem::Record(r) => projection.decode_fields(r, read),
+            RawItem::Skip(s) => Err(s.clone()),
+        }
+    }
+
     /// Where entry `i`'s record lies in the batch's buffer (`None` for a
     /// skip or an index out of range).
     pub fn record_span(&self, i: usize) -> Option<std::ops::Range<usize>> {

@@ -47,7 +47,7 @@ impl TableLayout {
         self.path_of[c] = path_id;
     }
 
-    fn column(&self, path_id: u32) -> Option<u32> {
+    pub(crate) fn column(&self, path_id: u32) -> Option<u32> {
         match self.column_of.get(path_id as usize) {
             Some(&c) if c != NO_COLUMN => Some(c),
             _ => None,
@@ -101,6 +101,15 @@ impl Cells {
         self.cells.clear();
         self.text.clear();
         self.fallback = false;
+    }
+
+    /// Calls `f` with the values of `column`, in document order.
+    pub(crate) fn for_each_of<'a>(&'a self, column: u32, f: &mut dyn FnMut(FieldValue<'a>)) {
+        for (c, cell) in &self.cells {
+            if *c == column {
+                f(cell.view(&self.text));
+            }
+        }
     }
 
     /// Appends a string value of `column`.

@@ -127,6 +127,20 @@ pub fn event_timestamp(doc: &Value, path: &FieldPath) -> Result<Timestamp, Times
     })
 }
 
+/// The first value `resolve` gives that is not null, read as a time
+/// (`None` if there is none or it is not one): how events are ordered.
+pub(crate) fn first_timestamp_of<'a>(
+    resolve: impl FnOnce(&mut dyn FnMut(FieldValue<'a>)),
+) -> Option<Timestamp> {
+    let mut first = None;
+    resolve(&mut |v| {
+        if first.is_none() && !v.is_null() {
+            first = Some(v);
+        }
+    });
+    first.and_then(|v| parse_field_timestamp(v).ok())
+}
+
 /// [`event_timestamp`] over any resolution of `path` (a document walk, or
 /// an event's field table through [`crate::Event::timestamp`]).
 pub(crate) fn timestamp_of<'a>(

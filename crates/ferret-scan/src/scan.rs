@@ -74,9 +74,10 @@ use std::time::{Duration, Instant};
 
 use ferret_engine::{Entry, Hit, OrderFields, QueryRunner, StandIn, Stats};
 use ferret_event::canonical::is_canonical;
+use ferret_event::project::Fields;
 use ferret_event::{
     decode_bytes, Event, FieldPath, Projection, RawBatch, RawItem, ReadStats, Reader, Skip,
-    SkipSink, Timestamp, Value,
+    SkipSink, Timestamp, TimestampError, Value,
 };
 use ferret_rules::alert::{self, build_alert, missing_event, AlertMatch};
 use rayon::prelude::*;
@@ -598,13 +599,22 @@ pub fn scan(
                                     if let (Some(screen), RawItem::Record(r)) = (screen, raw.get(i))
                                     {
                                         if !screen.may_concern(r.bytes, scratch) {
-                                            let ev = raw.decode_projected(i, quiet)?;
-                                            let ev = timed.check(ev, file_names)?;
-                                            let mut times = [None; MAX_SCREEN_CLOCKS];
-                                            for (clock, t) in clocks.iter().zip(&mut times) {
-                                                *t = clock.timestamp(&ev);
-                                            }
-                                            return Ok(Decode::Quiet(times));
+                                            let times = raw.decode_fields(i, quiet, |fields| {
+                                                timed.check_fields(fields)?;
+                                                let mut times = [None; MAX_SCREEN_CLOCKS];
+                                                for (clock, t) in clocks.iter().zip(&mut times) {
+                                                    *t = clock.timestamp_by(|p| {
+                                                        fields.first_timestamp(p)
+                                                    });
+                                                }
+                                                Ok(times)
+                                            })?;
+                                            return times.map(Decode::Quiet).map_err(
+                                                |e: TimestampError| {
+                                                    let file = r.file.clone();
+                                                    e.into_skip(file, r.origin)
+                                                },
+                                            );
                                         }
                                     }
                                     let ev = raw.decode_projected(i, projection)?;
@@ -960,18 +970,37 @@ impl TimeCheck {
     }
 
     fn check(&self, ev: Event, file_names: &[Arc<str>]) -> Result<Event, Skip> {
+        match self.check_by(|f| ev.timestamp(f)) {
+            Ok(()) => Ok(ev),
+            Err(err) => {
+                let file = file_names[ev.origin.file as usize].clone();
+                Err(err.into_skip(file, ev.origin))
+            }
+        }
+    }
+
+    /// [`TimeCheck::check`] of a record's fields.
+    fn check_fields(&self, fields: &Fields<'_>) -> Result<(), TimestampError> {
+        self.check_by(|f| fields.timestamp(f))
+    }
+
+    /// Whether one of the fields holds a time, as `timestamp` reads them;
+    /// else the first field's error.
+    fn check_by(
+        &self,
+        timestamp: impl Fn(&FieldPath) -> Result<Timestamp, TimestampError>,
+    ) -> Result<(), TimestampError> {
         let Some(first) = self.fields.first() else {
-            return Ok(ev);
+            return Ok(());
         };
-        let err = match ev.timestamp(first) {
-            Ok(_) => return Ok(ev),
+        let err = match timestamp(first) {
+            Ok(_) => return Ok(()),
             Err(e) => e,
         };
-        if self.fields[1..].iter().any(|f| ev.timestamp(f).is_ok()) {
-            return Ok(ev);
+        if self.fields[1..].iter().any(|f| timestamp(f).is_ok()) {
+            return Ok(());
         }
-        let file = file_names[ev.origin.file as usize].clone();
-        Err(err.into_skip(file, ev.origin))
+        Err(err)
     }
 }
 

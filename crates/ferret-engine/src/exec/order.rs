@@ -91,10 +91,16 @@ pub struct OrderFields {
 impl OrderFields {
     /// The event's time: the timestamp field, else the fallback.
     pub fn timestamp(&self, event: &Event) -> Option<Timestamp> {
-        event.first_timestamp(&self.timestamp).or_else(|| {
-            let fallback = self.timestamp_fallback.as_ref()?;
-            event.first_timestamp(fallback)
-        })
+        self.timestamp_by(|path| event.first_timestamp(path))
+    }
+
+    /// [`OrderFields::timestamp`] of whatever `first` reads the first time
+    /// at a path of (an event, or a record's [`ferret_event::project::Fields`]).
+    pub fn timestamp_by(
+        &self,
+        first: impl Fn(&FieldPath) -> Option<Timestamp>,
+    ) -> Option<Timestamp> {
+        first(&self.timestamp).or_else(|| first(self.timestamp_fallback.as_ref()?))
     }
 
     pub fn ordinal(&self, event: &Event, seq: u64) -> Ordinal {
