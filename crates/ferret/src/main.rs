@@ -50,6 +50,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
@@ -65,6 +66,26 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Tells mimalloc to keep the memory a scan frees instead of handing it
+/// back to the system after a delay (unless `MIMALLOC_PURGE_DELAY` says
+/// otherwise). A scan frees and allocates at a steady rate: purged pages
+/// came back as page faults and zeroing, 50,000-75,000 faults for W2 at 1M
+/// events; kept, 600, and W2 5% and W4 10% faster, for 20-30 MB more peak
+/// memory (which stays flat).
+fn keep_freed_memory() {
+    // `mi_option_purge_delay` in mimalloc.h (v2 and v3); the `mimalloc`
+    // crate links the library but does not declare its options.
+    const PURGE_DELAY: std::ffi::c_int = 15;
+    unsafe extern "C" {
+        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    }
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: a plain setter of the allocator linked into this binary;
+        // -1 is the documented value for "never purge".
+        unsafe { mi_option_set(PURGE_DELAY, -1) };
     }
 }
 
