@@ -12,8 +12,15 @@
 //! Values are resolved as the engine resolves them ([`Event::for_each`]);
 //! matching is on case-folded text ([`ferret_engine::matching::fold`]),
 //! ASCII values folded by the automaton itself.
+//!
+//! Most values recur (process names, datasets, actions, executables), so
+//! each thread remembers the rules of the values it has scanned, per field;
+//! a field whose values rarely recur (unique command lines) stops being
+//! remembered on that thread.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::{AhoCorasickBuilder, MatchKind};
 use ferret_engine::matching::{fold, Automaton};
@@ -23,6 +30,8 @@ use rayon::prelude::*;
 
 /// Rule candidates for events (see the module documentation).
 pub struct Prefilter {
+    /// Tells this prefilter's remembered values from another's.
+    id: u64,
     fields: Vec<FieldMatcher>,
     /// Path id -> index in `fields` ([`NONE`] for a path without one).
     by_path: Vec<u32>,
@@ -124,7 +133,9 @@ impl Prefilter {
             }
             by_path[id] = i as u32;
         }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Prefilter {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             fields,
             by_path,
             always,
@@ -134,6 +145,23 @@ impl Prefilter {
     /// The rules `ev` can concern: those without needles and those with a
     /// needle the event holds.
     pub fn candidates(&self, ev: &Event) -> Candidates {
+        thread_local! {
+            static SEEN: RefCell<Seen> = RefCell::default();
+        }
+        SEEN.with_borrow_mut(|seen| {
+            if seen.prefilter != Some(self.id) {
+                *seen = Seen {
+                    prefilter: Some(self.id),
+                    fields: (0..self.fields.len())
+                        .map(|_| SeenField::default())
+                        .collect(),
+                };
+            }
+            self.candidates_with(ev, &mut seen.fields)
+        })
+    }
+
+    fn candidates_with(&self, ev: &Event, seen: &mut [SeenField]) -> Candidates {
         let mut out = self.always.clone();
         // A tabled event: its filled fields, a few dozen, are visited rather
         // than every needle field looked up (a lookup each was a fifth of
@@ -143,16 +171,19 @@ impl Prefilter {
                 let Some(&m) = self.by_path.get(id as usize).filter(|&&m| m != NONE) else {
                     continue;
                 };
+                let seen = &mut seen[m as usize];
                 let m = &self.fields[m as usize];
-                values.for_each(|v| m.scan(v, &mut out));
+                values.for_each(|v| m.scan(v, seen, &mut out));
             }
-            for m in self.fields.iter().filter(|m| !ev.table_covers(&m.path)) {
-                ev.for_each(&m.path, &mut |v| m.scan(v, &mut out));
+            for (m, seen) in self.fields.iter().zip(seen) {
+                if !ev.table_covers(&m.path) {
+                    ev.for_each(&m.path, &mut |v| m.scan(v, seen, &mut out));
+                }
             }
             return out;
         }
-        for m in &self.fields {
-            ev.for_each(&m.path, &mut |v| m.scan(v, &mut out));
+        for (m, seen) in self.fields.iter().zip(seen) {
+            ev.for_each(&m.path, &mut |v| m.scan(v, seen, &mut out));
         }
         out
     }
@@ -163,13 +194,78 @@ impl Prefilter {
     }
 }
 
+/// One thread's remembered values of one prefilter's fields.
+#[derive(Default)]
+struct Seen {
+    prefilter: Option<u64>,
+    fields: Vec<SeenField>,
+}
+
+/// Values of one field scanned on one thread, with the rules each holds
+/// needles of; `off` once the values seen did not recur enough.
+#[derive(Default)]
+struct SeenField {
+    rules: HashMap<Box<str>, Box<[u32]>, foldhash::fast::RandomState>,
+    lookups: u32,
+    misses: u32,
+    off: bool,
+}
+
+/// Values remembered per field and thread, at most; then they are
+/// forgotten and remembering starts over.
+const SEEN_CAP: usize = 4096;
+
+/// Lookups after which a field's misses are counted: more than half, and
+/// its values are no longer remembered on the thread.
+const SEEN_WINDOW: u32 = 4096;
+
+impl SeenField {
+    /// Remembers `rules` for `value`, and stops remembering when too few
+    /// lookups found their value.
+    fn remember(&mut self, value: &str, rules: &[u32]) {
+        self.misses += 1;
+        if self.lookups >= SEEN_WINDOW {
+            if self.misses * 2 > self.lookups {
+                self.off = true;
+                self.rules = HashMap::default();
+                return;
+            }
+            self.lookups = 0;
+            self.misses = 0;
+        }
+        if self.rules.len() >= SEEN_CAP {
+            self.rules.clear();
+        }
+        self.rules.insert(value.into(), rules.into());
+    }
+}
+
 impl FieldMatcher {
     /// Adds the rules of the needles a string value holds (other values
-    /// hold none).
-    fn scan(&self, v: FieldValue, out: &mut Candidates) {
+    /// hold none), remembered in `seen` or found by the automaton.
+    fn scan(&self, v: FieldValue, seen: &mut SeenField, out: &mut Candidates) {
         let FieldValue::Str(s) = v else {
             return;
         };
+        if seen.off {
+            self.search(s, |r| out.insert(r));
+            return;
+        }
+        seen.lookups += 1;
+        if let Some(rules) = seen.rules.get(s) {
+            rules.iter().for_each(|&r| out.insert(r));
+            return;
+        }
+        let mut rules = Vec::new();
+        self.search(s, |r| {
+            out.insert(r);
+            rules.push(r);
+        });
+        seen.remember(s, &rules);
+    }
+
+    /// Calls `found` with the rules of each needle `s` holds.
+    fn search(&self, s: &str, mut found: impl FnMut(u32)) {
         let folded;
         let text = if s.is_ascii() {
             s
@@ -178,9 +274,9 @@ impl FieldMatcher {
             &folded
         };
         for hit in self.automaton.get().find_overlapping_iter(text) {
-            for &r in &self.owners[hit.pattern().as_usize()] {
-                out.insert(r);
-            }
+            self.owners[hit.pattern().as_usize()]
+                .iter()
+                .for_each(|&r| found(r));
         }
     }
 }
@@ -292,6 +388,82 @@ mod tests {
             (0..6).filter(|&r| c.contains(r)).collect::<Vec<_>>(),
             vec![2, 5]
         );
+    }
+
+    /// [`rules_of`] for the event as a scan decodes it (tabled), and as
+    /// read in full: both, checked equal.
+    fn rules_both_ways(p: &Prefilter, doc: Value, n: u32) -> Vec<u32> {
+        use ferret_event::{Origin, Projection, RawRecord};
+        use std::sync::Arc;
+        let projection = Projection::new(&[
+            FieldPath::dotted("process.name"),
+            FieldPath::dotted("process.parent.name"),
+            FieldPath::dotted("process.args"),
+        ]);
+        let text = doc.to_string();
+        let file: Arc<str> = Arc::from("t");
+        let record = RawRecord {
+            file: &file,
+            origin: Origin::default(),
+            bytes: text.as_bytes(),
+        };
+        let ev = projection.decode(record).unwrap();
+        assert!(ev.has_table());
+        let c = p.candidates(&ev);
+        let tabled: Vec<u32> = (0..n).filter(|&r| c.contains(r)).collect();
+        assert_eq!(tabled, rules_of(p, doc, n));
+        tabled
+    }
+
+    #[test]
+    fn remembered_values_give_the_rules_found_first() {
+        let p = Prefilter::new(&[
+            on("process.name", &["bash"]),
+            on("process.parent.name", &["zsh"]),
+            on("process.args", &["-c"]),
+        ]);
+        // One value in two fields: each field's own needles, every time.
+        for _ in 0..3 {
+            let both = json!({"process": {"name": "bash zsh", "parent": {"name": "bash zsh"}}});
+            assert_eq!(rules_both_ways(&p, both, 3), vec![0, 1]);
+            let swapped = json!({"process": {"name": "zsh", "parent": {"name": "bash"}}});
+            assert_eq!(rules_both_ways(&p, swapped, 3), Vec::<u32>::new());
+        }
+        // Another prefilter on this thread: its own rules for those values.
+        let q = Prefilter::new(&[on("process.name", &["nope"]), on("process.name", &["zsh"])]);
+        let both = json!({"process": {"name": "bash zsh"}});
+        assert_eq!(rules_both_ways(&q, both, 2), vec![1]);
+        let bash = json!({"process": {"name": "bash"}});
+        assert_eq!(rules_both_ways(&q, bash, 2), Vec::<u32>::new());
+        // Values that never recur, past the point where they are no longer
+        // remembered: the same candidates.
+        for i in 0..2 * SEEN_WINDOW + 10 {
+            let (arg, rules) = if i % 3 == 0 {
+                (format!("-c {i}"), vec![2])
+            } else {
+                (format!("x{i}"), vec![])
+            };
+            assert_eq!(
+                rules_both_ways(&p, json!({"process": {"args": [arg]}}), 3),
+                rules
+            );
+        }
+    }
+
+    #[test]
+    fn fields_whose_values_rarely_recur_are_not_remembered() {
+        let mut recurring = SeenField::default();
+        let mut unique = SeenField::default();
+        for i in 0..SEEN_WINDOW * 2 {
+            recurring.lookups += 1;
+            if i % 4 == 0 {
+                recurring.remember(&format!("v{}", i % 64), &[1]);
+            }
+            unique.lookups += 1;
+            unique.remember(&format!("v{i}"), &[1]);
+        }
+        assert!(!recurring.off && !recurring.rules.is_empty());
+        assert!(unique.off && unique.rules.is_empty());
     }
 
     #[test]
