@@ -20,7 +20,7 @@
 //! query translation of them.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::matching::fold_char;
 use crate::value::{format_float, parse_num, scalar_to_string, Num, Scalar, Val};
@@ -196,29 +196,26 @@ impl Cidr {
     /// True if `ip` lies in the network. IPv4-mapped IPv6 addresses
     /// (`::ffff:1.2.3.4`) match IPv4 networks.
     pub fn contains(&self, ip: IpAddr) -> bool {
+        // The addresses as integers: rules list dozens of networks, and a
+        // byte-wise compare per network was 1% of a scan with all rules.
+        let v4 = |net: Ipv4Addr, a: Ipv4Addr| {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(self.prefix))
+                .unwrap_or(0);
+            (u32::from(net) ^ u32::from(a)) & mask == 0
+        };
         match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => prefix_eq(&net.octets(), &a.octets(), self.prefix),
-            (IpAddr::V6(net), IpAddr::V6(a)) => prefix_eq(&net.octets(), &a.octets(), self.prefix),
-            (IpAddr::V4(net), IpAddr::V6(a)) => match a.to_ipv4_mapped() {
-                Some(a4) => prefix_eq(&net.octets(), &a4.octets(), self.prefix),
-                None => false,
-            },
+            (IpAddr::V4(net), IpAddr::V4(a)) => v4(net, a),
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                (u128::from(net) ^ u128::from(a)) & mask == 0
+            }
+            (IpAddr::V4(net), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|a4| v4(net, a4)),
             (IpAddr::V6(_), IpAddr::V4(_)) => false,
         }
     }
-}
-
-fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
-    let full = (bits / 8) as usize;
-    if a[..full] != b[..full] {
-        return false;
-    }
-    let rem = bits % 8;
-    if rem == 0 {
-        return true;
-    }
-    let mask = 0xffu8 << (8 - rem);
-    (a[full] & mask) == (b[full] & mask)
 }
 
 /// Parses an IP address from event text (trimmed).
@@ -791,6 +788,15 @@ mod tests {
         let host = Cidr::parse("192.168.0.1").unwrap();
         assert!(host.contains("192.168.0.1".parse().unwrap()));
         assert!(!host.contains("192.168.0.2".parse().unwrap()));
+        let private = Cidr::parse("172.16.0.0/12").unwrap();
+        assert!(private.contains("172.31.255.255".parse().unwrap()));
+        assert!(!private.contains("172.32.0.0".parse().unwrap()));
+        assert!(!private.contains("172.15.255.255".parse().unwrap()));
+        let any6 = Cidr::parse("::/0").unwrap();
+        assert!(any6.contains("2001:db8::1".parse().unwrap()));
+        let host6 = Cidr::parse("2001:db8::1").unwrap();
+        assert!(host6.contains("2001:db8::1".parse().unwrap()));
+        assert!(!host6.contains("2001:db8::2".parse().unwrap()));
         assert!(Cidr::parse("10.0.0.0/33").is_err());
         assert!(Cidr::parse("not-an-ip").is_err());
         let cidrs = [Cidr::parse("192.168.0.0/16").unwrap(), c];
