@@ -1,11 +1,12 @@
 //! Where a record's strings and structure lie, one bit per byte, for the
 //! skimming reader ([`super::skim`]).
 //!
-//! One pass over the record, 32 bytes at a time (16 without AVX2), finds its quotes and
-//! backslashes; a second pass over the backslashes alone (most records have
-//! none) checks every escape and drops the quotes they escape. What is left
-//! are the quotes that open and close strings: the reader ends a string at
-//! the next one with a bit scan instead of a pass over its bytes.
+//! One pass over the record, 32 bytes at a time (16 without AVX2), finds
+//! its quotes and backslashes, and whether it is ASCII; a second pass over
+//! the backslashes alone (most records have none) checks every escape and
+//! drops the quotes they escape. What is left are the quotes that open and
+//! close strings: the reader ends a string at the next one with a bit scan
+//! instead of a pass over its bytes.
 //!
 //! Marks are only made for records the bit-wise reading can judge exactly:
 //! none for a record holding a control byte (JSON strings may not hold one
