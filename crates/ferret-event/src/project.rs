@@ -42,6 +42,8 @@ use crate::{Event, Timestamp, TimestampError};
 mod marks;
 mod skim;
 
+pub(crate) use skim::string_stop;
+
 thread_local! {
     /// The cells of the record being decoded; reused, so each decode
     /// allocates only what its event keeps.
@@ -122,7 +124,7 @@ struct Node {
 /// A key's length and first and last bytes, packed: equal keys have equal
 /// tags, and keys at one level rarely share one.
 #[inline]
-fn key_tag(key: &[u8]) -> u32 {
+pub(crate) fn key_tag(key: &[u8]) -> u32 {
     match (key.first(), key.last()) {
         (Some(&first), Some(&last)) => {
             (key.len().min(0xffff) as u32) | u32::from(first) << 16 | u32::from(last) << 24

@@ -81,7 +81,7 @@ pub(super) fn skim(root: &Node, bytes: &[u8], cells: &mut Cells) -> Result<Value
 /// after the xor) or is below 0x20; the subtraction can only flag bytes
 /// spuriously above a true hit, so the lowest flag is exact.
 #[inline]
-fn string_stop(b: &[u8]) -> Option<usize> {
+pub(crate) fn string_stop(b: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w;
