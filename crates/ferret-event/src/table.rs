@@ -94,6 +94,8 @@ pub(crate) struct Cells {
     pub(crate) text: String,
     /// The record has a dotted or duplicate key on a projected route.
     pub(crate) fallback: bool,
+    /// Scratch of [`FieldTable::build`]: the cells' order by column.
+    order: Vec<u64>,
 }
 
 impl Cells {
@@ -189,36 +191,55 @@ impl FieldTable {
     /// Builds a table from the cells of one decode, draining them (their
     /// capacity stays for the next event).
     pub(crate) fn build(layout: Arc<TableLayout>, from: &mut Cells) -> FieldTable {
-        let cells = &mut from.cells;
-        // Stable: keeps each column's values in document order.
-        cells.sort_by_key(|(c, _)| *c);
+        // The cells by column, each column's in document order: sorting
+        // (column, position) keys in place moves 8 bytes a step, not a
+        // cell, and needs no scratch allocation (the stable sort of the
+        // cells themselves was 2% of W2).
+        let order = &mut from.order;
+        order.clear();
+        order.extend(
+            from.cells
+                .iter()
+                .enumerate()
+                .map(|(i, (column, _))| u64::from(*column) << 32 | i as u64),
+        );
+        order.sort_unstable();
         let words = (layout.columns as usize).div_ceil(64);
-        let mut bits = vec![0u64; words];
-        // At most one end per cell (grown push by push, this was 0.7% of a
-        // scan with all rules).
-        let mut ends: Vec<u32> = Vec::with_capacity(cells.len());
-        let mut values = Vec::with_capacity(cells.len());
-        for (column, v) in cells.drain(..) {
-            let (w, bit) = ((column / 64) as usize, 1u64 << (column % 64));
-            if bits[w] & bit == 0 {
+        // The bitmap words go into the index's head as they fill; the end
+        // of each non-empty column follows it (sized exactly: a boxed
+        // slice with room to spare would be copied).
+        let columns = order
+            .windows(2)
+            .filter(|w| w[0] >> 32 != w[1] >> 32)
+            .count()
+            + usize::from(!order.is_empty());
+        let mut index = Vec::with_capacity(words * WORD + columns);
+        index.resize(words * WORD, 0u32);
+        let mut values = Vec::with_capacity(order.len());
+        let mut last = None;
+        for &key in order.iter() {
+            let column = (key >> 32) as u32;
+            if last != Some(column) {
                 // A new column: the previous one ends here.
-                if !values.is_empty() {
-                    ends.push(values.len() as u32);
+                if last.is_some() {
+                    index.push(values.len() as u32);
                 }
-                bits[w] |= bit;
+                last = Some(column);
+                let (w, bit) = ((column / 64) as usize, column % 64);
+                index[w * WORD + (bit / 32) as usize] |= 1 << (bit % 32);
             }
-            values.push(v);
+            let cell = &mut from.cells[key as u32 as usize].1;
+            values.push(std::mem::replace(cell, Cell::Null));
         }
         if !values.is_empty() {
-            ends.push(values.len() as u32);
+            index.push(values.len() as u32);
         }
-        let mut index = Vec::with_capacity(words * WORD + ends.len());
+        from.cells.clear();
         let mut before = 0;
-        for b in bits {
-            index.extend([b as u32, (b >> 32) as u32, before]);
-            before += b.count_ones();
+        for w in 0..words {
+            index[w * WORD + 2] = before;
+            before += index[w * WORD].count_ones() + index[w * WORD + 1].count_ones();
         }
-        index.extend(ends);
         let text = Box::from(from.text.as_str());
         from.text.clear();
         FieldTable {
