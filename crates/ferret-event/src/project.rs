@@ -228,7 +228,9 @@ impl Projection {
     /// resolve paths as the event would, without the event being built (a
     /// scan reads most records for their times only; building an event and
     /// a field table for each, five allocations, was 3% of W1's CPU).
-    /// Accepts and rejects what `decode` does.
+    /// Accepts and rejects what `decode` does. The fields live in the
+    /// thread's decoding buffers: `read` must not decode on this thread
+    /// itself (that panics).
     pub fn decode_fields<R>(
         &self,
         rec: RawRecord<'_>,

@@ -206,36 +206,52 @@ struct Seen {
 #[derive(Default)]
 struct SeenField {
     rules: HashMap<Box<str>, Box<[u32]>, foldhash::fast::RandomState>,
+    /// Bytes of the values in `rules`.
+    bytes: usize,
     lookups: u32,
     misses: u32,
     off: bool,
 }
 
-/// Values remembered per field and thread, at most; then they are
-/// forgotten and remembering starts over.
+/// Values remembered per field and thread, at most, and their bytes; then
+/// they are forgotten and remembering starts over.
 const SEEN_CAP: usize = 4096;
+const SEEN_BYTES: usize = 256 << 10;
+
+/// Longer values are searched every time (records may be megabytes).
+const SEEN_LONGEST: usize = 1024;
 
 /// Lookups after which a field's misses are counted: more than half, and
 /// its values are no longer remembered on the thread.
 const SEEN_WINDOW: u32 = 4096;
 
 impl SeenField {
-    /// Remembers `rules` for `value`, and stops remembering when too few
-    /// lookups found their value.
-    fn remember(&mut self, value: &str, rules: &[u32]) {
-        self.misses += 1;
+    /// Counts a lookup, and at the end of each window stops remembering
+    /// if too few lookups found their value.
+    fn looked_up(&mut self, found: bool) {
+        self.lookups += 1;
+        self.misses += u32::from(!found);
         if self.lookups >= SEEN_WINDOW {
             if self.misses * 2 > self.lookups {
                 self.off = true;
                 self.rules = HashMap::default();
-                return;
+                self.bytes = 0;
             }
             self.lookups = 0;
             self.misses = 0;
         }
-        if self.rules.len() >= SEEN_CAP {
-            self.rules.clear();
+    }
+
+    /// Remembers `rules` for `value` (not too long a one).
+    fn remember(&mut self, value: &str, rules: &[u32]) {
+        if self.off || value.len() > SEEN_LONGEST {
+            return;
         }
+        if self.rules.len() >= SEEN_CAP || self.bytes + value.len() > SEEN_BYTES {
+            self.rules.clear();
+            self.bytes = 0;
+        }
+        self.bytes += value.len();
         self.rules.insert(value.into(), rules.into());
     }
 }
@@ -251,9 +267,9 @@ impl FieldMatcher {
             self.search(s, |r| out.insert(r));
             return;
         }
-        seen.lookups += 1;
         if let Some(rules) = seen.rules.get(s) {
             rules.iter().for_each(|&r| out.insert(r));
+            seen.looked_up(true);
             return;
         }
         let mut rules = Vec::new();
@@ -261,6 +277,7 @@ impl FieldMatcher {
             out.insert(r);
             rules.push(r);
         });
+        seen.looked_up(false);
         seen.remember(s, &rules);
     }
 
@@ -454,16 +471,24 @@ mod tests {
     fn fields_whose_values_rarely_recur_are_not_remembered() {
         let mut recurring = SeenField::default();
         let mut unique = SeenField::default();
+        let mut long = SeenField::default();
         for i in 0..SEEN_WINDOW * 2 {
-            recurring.lookups += 1;
+            // Three lookups in four find their value.
+            recurring.looked_up(i % 4 != 0);
             if i % 4 == 0 {
                 recurring.remember(&format!("v{}", i % 64), &[1]);
             }
-            unique.lookups += 1;
+            unique.looked_up(false);
             unique.remember(&format!("v{i}"), &[1]);
+            long.remember(&format!("{i:0>1025}"), &[1]);
+            long.remember(&format!("{i:0>900}"), &[1]);
         }
         assert!(!recurring.off && !recurring.rules.is_empty());
         assert!(unique.off && unique.rules.is_empty());
+        // Values past the length limit are never remembered, and those
+        // remembered stay within the byte budget.
+        assert!(long.rules.keys().all(|k| k.len() == 900));
+        assert!(long.bytes <= SEEN_BYTES && long.bytes == 900 * long.rules.len());
     }
 
     #[test]

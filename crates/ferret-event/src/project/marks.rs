@@ -166,10 +166,12 @@ fn mark_blocks(b: &[u8], quotes: &mut [u64], backslashes: &mut [u64]) -> BlockMa
     #[cfg(not(target_arch = "x86_64"))]
     {
         // Elsewhere, a control byte for every record: marks are never used
-        // and the byte-wise reader reads every record.
-        let _ = (b, quotes, backslashes);
+        // and the byte-wise reader reads every record. Whether it is ASCII
+        // must still be true: the reader trusts it instead of a UTF-8 check.
+        let _ = (quotes, backslashes);
         BlockMarks {
             controls: 1,
+            high: u64::from(!b.is_ascii()),
             ..BlockMarks::default()
         }
     }
