@@ -144,12 +144,8 @@ impl<'t> Reader<'t> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<(), Doubt> {
-        if self.b[self.pos..].starts_with(word) {
-            self.pos += word.len();
-            Ok(())
-        } else {
-            Err(Doubt)
-        }
+        self.pos = word_end(self.b, self.pos, word)?;
+        Ok(())
     }
 
     fn enter(&mut self) -> Result<(), Doubt> {
@@ -363,14 +359,7 @@ impl<'t> Reader<'t> {
             } else {
                 Cow::Borrowed(&self.text[start..end])
             };
-            pos = end + 1;
-            if b.get(pos) != Some(&b':') {
-                pos = skip_spaces(b, pos);
-                if b.get(pos) != Some(&b':') {
-                    return Err(Doubt);
-                }
-            }
-            self.pos = skip_spaces(b, pos + 1);
+            self.pos = colon_end(b, end + 1)?;
             member(self, key)?;
             pos = self.pos;
             if b.get(pos) == Some(&b' ') {
@@ -706,7 +695,13 @@ fn marked_key(b: &[u8], marks: &Marks, pos: usize) -> Result<usize, Doubt> {
     if b.get(pos) != Some(&b'"') {
         return Err(Doubt);
     }
-    let mut pos = marks.next_quote(pos + 1).ok_or(Doubt)? + 1;
+    colon_end(b, marks.next_quote(pos + 1).ok_or(Doubt)? + 1)
+}
+
+/// Past the `:` after a key (at `pos`, just past its closing quote) and the
+/// spaces around it, in a record with marks.
+#[inline(always)]
+fn colon_end(b: &[u8], mut pos: usize) -> Result<usize, Doubt> {
     if b.get(pos) != Some(&b':') {
         pos = skip_spaces(b, pos);
         if b.get(pos) != Some(&b':') {
