@@ -62,7 +62,7 @@ enum Resolved<'a> {
         layout: &'a TableLayout,
         doc: &'a Value,
     },
-    /// A record the table cannot describe (see [`crate::table`]).
+    /// A whole event (see [`Decoded::Whole`]).
     Event(&'a Event),
 }
 
@@ -90,6 +90,16 @@ impl Fields<'_> {
     pub fn first_timestamp(&self, path: &FieldPath) -> Option<Timestamp> {
         crate::time::first_timestamp_of(|f| self.for_each(path, f))
     }
+}
+
+/// A record decoded by [`Projection::decode_with`].
+enum Decoded<'c> {
+    /// Its whole event: a projection keeping everything, or a record the
+    /// table cannot describe (see [`crate::table`]), as a pruned document.
+    Whole(Event),
+    /// The event of its pruned document, its projected values still in the
+    /// thread's cells.
+    Tabled(Event, &'c mut Cells),
 }
 
 /// The set of fields to keep, as a trie of key segments.
@@ -208,18 +218,12 @@ impl Projection {
     /// route, see [`crate::table`]) is decoded into a pruned document with
     /// no table instead.
     pub fn decode(&self, rec: RawRecord<'_>) -> Result<Event, Skip> {
-        if self.root.whole {
-            return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
-        }
-        CELLS.with_borrow_mut(|cells| {
-            cells.clear();
-            let tree = self.parse_tabled(rec.bytes, cells);
-            if cells.fallback {
-                return crate::read::into_event(rec, self.decode_bytes(rec.bytes));
+        self.decode_with(rec, |decoded| match decoded {
+            Decoded::Whole(ev) => ev,
+            Decoded::Tabled(mut ev, cells) => {
+                ev.set_table(FieldTable::build(self.layout.clone(), cells));
+                ev
             }
-            let mut ev = crate::read::into_event(rec, tree)?;
-            ev.set_table(FieldTable::build(self.layout.clone(), cells));
-            Ok(ev)
         })
     }
 
@@ -236,23 +240,36 @@ impl Projection {
         rec: RawRecord<'_>,
         read: impl FnOnce(&Fields<'_>) -> R,
     ) -> Result<R, Skip> {
+        self.decode_with(rec, |decoded| match decoded {
+            Decoded::Whole(ev) => read(&Fields(Resolved::Event(&ev))),
+            Decoded::Tabled(ev, cells) => read(&Fields(Resolved::Cells {
+                cells,
+                layout: &self.layout,
+                doc: &ev.doc,
+            })),
+        })
+    }
+
+    /// Decodes `rec` and hands `then` the outcome: what `decode` and
+    /// `decode_fields` share.
+    fn decode_with<R>(
+        &self,
+        rec: RawRecord<'_>,
+        then: impl FnOnce(Decoded<'_>) -> R,
+    ) -> Result<R, Skip> {
         if self.root.whole {
             let ev = crate::read::into_event(rec, self.decode_bytes(rec.bytes))?;
-            return Ok(read(&Fields(Resolved::Event(&ev))));
+            return Ok(then(Decoded::Whole(ev)));
         }
         CELLS.with_borrow_mut(|cells| {
             cells.clear();
             let tree = self.parse_tabled(rec.bytes, cells);
             if cells.fallback {
                 let ev = crate::read::into_event(rec, self.decode_bytes(rec.bytes))?;
-                return Ok(read(&Fields(Resolved::Event(&ev))));
+                return Ok(then(Decoded::Whole(ev)));
             }
             let ev = crate::read::into_event(rec, tree)?;
-            Ok(read(&Fields(Resolved::Cells {
-                cells,
-                layout: &self.layout,
-                doc: &ev.doc,
-            })))
+            Ok(then(Decoded::Tabled(ev, cells)))
         })
     }
 
