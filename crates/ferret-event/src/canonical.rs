@@ -26,13 +26,20 @@ pub fn is_canonical(text: &[u8]) -> bool {
     if std::str::from_utf8(text).is_err() {
         return false;
     }
-    let mut c = Checker { b: text, pos: 0 };
+    let mut c = Checker {
+        b: text,
+        pos: 0,
+        keys: Vec::new(),
+    };
     c.value(0) && c.pos == text.len()
 }
 
 struct Checker<'t> {
     b: &'t [u8],
     pos: usize,
+    /// The keys of the objects being read, with their tags, innermost
+    /// object's last: one buffer for the whole text, not one per object.
+    keys: Vec<(u32, &'t [u8])>,
 }
 
 impl<'t> Checker<'t> {
@@ -145,30 +152,25 @@ impl<'t> Checker<'t> {
         }
         // Keys as written: with the escapes allowed, equal keys are equal
         // texts. A repeated key keeps one value in the decoded document.
-        // Keys are told apart by their tags first (most differ there), and
-        // an object's first keys are kept on the stack.
-        let mut first: [(u32, &[u8]); 24] = [(0, &[]); 24];
-        let mut more: Vec<(u32, &[u8])> = Vec::new();
-        let mut n = 0;
+        // Keys are told apart by their tags first (most differ there).
+        let start = self.keys.len();
         loop {
             let Some(key) = self.string() else {
                 return false;
             };
             let tag = crate::project::key_tag(key);
-            let seen = first[..n.min(first.len())].iter().chain(&more);
-            if seen.into_iter().any(|&(t, k)| t == tag && k == key) {
+            if self.keys[start..]
+                .iter()
+                .any(|&(t, k)| t == tag && k == key)
+            {
                 return false;
             }
-            if n < first.len() {
-                first[n] = (tag, key);
-            } else {
-                more.push((tag, key));
-            }
-            n += 1;
+            self.keys.push((tag, key));
             if !self.eat(b':') || !self.value(depth) {
                 return false;
             }
             if self.eat(b'}') {
+                self.keys.truncate(start);
                 return true;
             }
             if !self.eat(b',') {
@@ -203,8 +205,9 @@ mod tests {
         }
     }
 
-    /// Repeated keys are found among an object's first keys and past them;
-    /// keys that only share a length and end bytes are not repeats.
+    /// Repeated keys are found wherever they stand in an object; keys that
+    /// only share a length and end bytes are not repeats, nor are keys of
+    /// an object and of one nested in it.
     #[test]
     fn repeated_keys_anywhere_are_not_canonical() {
         let object = |keys: &[String]| {
@@ -219,6 +222,8 @@ mod tests {
             assert!(!is_canonical(object(&keys).as_bytes()), "{at} repeats {of}");
         }
         assert!(is_canonical(br#"{"axb":1,"ayb":2,"a":{"axb":3}}"#));
+        assert!(is_canonical(br#"{"a":{"b":1,"c":[{"b":2}]},"b":3,"c":4}"#));
+        assert!(!is_canonical(br#"{"a":{"b":1},"c":2,"a":3}"#));
     }
 
     proptest! {
