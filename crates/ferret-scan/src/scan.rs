@@ -842,16 +842,16 @@ struct Decoded {
     decode_time: Duration,
 }
 
+/// A group of rules run together (see [`RULE_GROUP`]) and its index.
+type RuleGroup<'a> = (usize, &'a mut [(QueryRunner, Seen)]);
+
 /// Offers each event of a batch to its rules (`rule_ids[starts[n]..starts[n
 /// + 1]]` for event `n`), then tells every runner how far its time has
-/// come (`newest` by clock, `clock_of` by rule).
+/// come (`newest` by clock, `clock_of` by rule). `pairs` is scratch.
 ///
 /// Event by event within a group of rules: an event's fields stay in cache
 /// while the group's rules read them (rule by rule over the whole batch
 /// re-read every event from memory per rule).
-/// A group of rules run together (see [`RULE_GROUP`]) and its index.
-type RuleGroup<'a> = (usize, &'a mut [(QueryRunner, Seen)]);
-
 #[allow(clippy::too_many_arguments)]
 fn run_rules(
     pool: &Pool,

@@ -71,10 +71,10 @@ fn main() -> ExitCode {
 
 /// Tells mimalloc to keep the memory a scan frees instead of handing it
 /// back to the system after a delay (unless `MIMALLOC_PURGE_DELAY`, or its
-/// older name `MIMALLOC_RESET_DELAY`, says otherwise). A scan frees and allocates at a steady rate: purged pages
-/// came back as page faults and zeroing, 50,000-75,000 faults for W2 at 1M
-/// events; kept, 600, and W2 5% and W4 10% faster, for 20-30 MB more peak
-/// memory (which stays flat).
+/// older name `MIMALLOC_RESET_DELAY`, says otherwise). A scan frees and
+/// allocates at a steady rate: purged pages came back as page faults and
+/// zeroing, 50,000-75,000 faults for W2 at 1M events; kept, 600, and W2 5%
+/// and W4 10% faster, for 20-30 MB more peak memory (which stays flat).
 fn keep_freed_memory() {
     // `mi_option_purge_delay` in mimalloc.h (v2 and v3); the `mimalloc`
     // crate links the library but does not declare its options.
