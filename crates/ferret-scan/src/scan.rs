@@ -151,9 +151,9 @@ pub struct Alert {
     /// Alert time (the last matched event's time).
     pub time: Timestamp,
     /// The first and last matched events' times.
-    original_time: Option<Timestamp>,
-    last_time: Option<Timestamp>,
-    join_keys: Option<Vec<Value>>,
+    pub(crate) original_time: Option<Timestamp>,
+    pub(crate) last_time: Option<Timestamp>,
+    pub(crate) join_keys: Option<Vec<Value>>,
     /// Ties between alerts of one rule at one time are broken by content,
     /// never by input position, so shuffled input gives the same output:
     /// the times of all matched events, then the matched documents as a
@@ -166,54 +166,6 @@ impl Alert {
     /// Roughly what the alert occupies in memory.
     pub(crate) fn approx_bytes(&self) -> usize {
         std::mem::size_of::<Alert>() + self.tie.1.len() + self.tie.0.len() * 24 + 64
-    }
-
-    /// The alert as one JSON value, for a temporary file.
-    pub(crate) fn to_record(&self) -> Value {
-        let ts = |t: &Option<Timestamp>| t.map_or(Value::Null, |t| Value::String(t.0.to_string()));
-        serde_json::json!([
-            self.rule,
-            self.time.0.to_string(),
-            ts(&self.original_time),
-            ts(&self.last_time),
-            self.join_keys,
-            self.tie.0.iter().map(ts).collect::<Vec<_>>(),
-            self.tie.1,
-        ])
-    }
-
-    /// The inverse of [`Alert::to_record`].
-    pub(crate) fn from_record(v: &Value) -> Option<Alert> {
-        let ts = |v: &Value| -> Option<Option<Timestamp>> {
-            match v {
-                Value::Null => Some(None),
-                Value::String(s) => s.parse().ok().map(|n| Some(Timestamp(n))),
-                _ => None,
-            }
-        };
-        let a = v.as_array()?;
-        let [rule, time, original, last, keys, times, docs] = a.as_slice() else {
-            return None;
-        };
-        Some(Alert {
-            rule: usize::try_from(rule.as_u64()?).ok()?,
-            time: ts(time)??,
-            original_time: ts(original)?,
-            last_time: ts(last)?,
-            join_keys: match keys {
-                Value::Null => None,
-                Value::Array(ks) => Some(ks.clone()),
-                _ => return None,
-            },
-            tie: (
-                times
-                    .as_array()?
-                    .iter()
-                    .map(ts)
-                    .collect::<Option<Vec<_>>>()?,
-                docs.as_str()?.to_string(),
-            ),
-        })
     }
 
     /// The alert document as one line of JSON: `serde_json::to_string` of
