@@ -15,7 +15,6 @@
 
 use crate::rule::RuleMeta;
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 
 /// One match of a rule, as the engine reports it.
 #[derive(Clone, Copy, Debug)]
@@ -53,65 +52,192 @@ pub fn write_match_members(
     original_time: &str,
     out: &mut String,
 ) -> Option<()> {
-    let top = object_members(last)?;
     // Every field of the groups the members read, flattened, in order; the
     // objects on the way too, for the reason's lookups (which may end on
-    // one, as `field` does).
-    let mut fields: Vec<Flat<'_>> = Vec::new();
-    let mut dotted = false;
-    for group in READ_GROUPS {
-        let copied = COPIED_GROUPS.contains(&group);
-        for (key, value) in &top {
-            let inside = dotted_in(key, group);
-            dotted |= inside;
-            if (*key == group || inside) && value.starts_with('{') {
-                flatten_text(Cow::Borrowed(key), value, copied, &mut fields, &mut dotted)?;
-            } else if inside {
-                fields.push(Flat {
-                    name: Cow::Borrowed(key),
-                    text: value,
-                    copied,
-                    leaf: true,
-                });
+    // one, as `field` does). One walk over the text: a group's objects are
+    // read member by member, so their ends are found on the way.
+    let b = last.as_bytes();
+    let mut walk = FlatWalk {
+        text: last,
+        // Names are about as long as the text they come from.
+        names: String::with_capacity(last.len()),
+        fields: Vec::with_capacity(64),
+        dotted: false,
+    };
+    container_items(last, b'{', b'}', |at| {
+        let (key, value) = member_name(b, at)?;
+        let key_text = &last[key.clone()];
+        let group = READ_GROUPS
+            .iter()
+            .position(|g| key_text == *g || dotted_in(key_text, g));
+        let end = match group {
+            None => value_end(b, value)?,
+            Some(group) => {
+                let inside = key_text != READ_GROUPS[group];
+                walk.dotted |= inside;
+                let name = walk.name(None, key);
+                if b.get(value) == Some(&b'{') {
+                    walk.object(group, name, value)?
+                } else {
+                    let end = value_end(b, value)?;
+                    if inside {
+                        walk.push(group, name, value..end, true);
+                    }
+                    end
+                }
             }
-        }
-    }
+        };
+        Some(((), end))
+    })?;
+    // Fields are in the order written; the map's order is by group (that
+    // of `READ_GROUPS`), then as written. Only a group's own fields can
+    // have a name in the group, so a lookup by name finds the same first
+    // field either way.
+    let FlatWalk {
+        names,
+        fields,
+        dotted,
+        ..
+    } = walk;
+    let name = |f: &Flat| &names[f.name.clone()];
     // One name twice: the map keeps one, `field` finds the first; both
     // are for the general way. Names are unique when no member name but a
     // group's own has a dot (an object has no name twice), as in events
     // written the nested way; otherwise they are compared.
     if dotted {
-        let mut names: Vec<&str> = fields.iter().map(|f| &*f.name).collect();
-        names.sort_unstable();
-        if names.windows(2).any(|w| w[0] == w[1]) {
+        let mut all: Vec<&str> = fields.iter().map(name).collect();
+        all.sort_unstable();
+        if all.windows(2).any(|w| w[0] == w[1]) {
             return None;
         }
     }
     let reason = reason_by(meta, |path| {
-        let f = fields.iter().find(|f| f.name == path)?;
-        serde_json::from_str::<Value>(f.text).ok()
+        let group = READ_GROUPS.iter().position(|g| dotted_in(path, g))?;
+        let f = fields
+            .iter()
+            .find(|f| f.group == group && name(f) == path)?;
+        let text = &last[f.text.clone()];
+        match text.as_bytes() {
+            // A string without escapes is its text: most of what the reason
+            // reads, not worth a parse.
+            [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+                Some(Value::String(text[1..text.len() - 1].to_string()))
+            }
+            _ => serde_json::from_str::<Value>(text).ok(),
+        }
     });
     out.push_str("\"kibana.alert.reason\":");
     out.push_str(&serde_json::to_string(&reason).ok()?);
     out.push_str(",\"kibana.alert.original_time\":");
     out.push_str(&serde_json::to_string(original_time).ok()?);
-    for f in fields.iter().filter(|f| f.copied && f.leaf) {
-        out.push_str(",\"");
-        out.push_str(&f.name);
-        out.push_str("\":");
-        out.push_str(f.text);
+    for group in (0..READ_GROUPS.len()).filter(|&g| COPIED_GROUPS.contains(&READ_GROUPS[g])) {
+        for f in fields.iter().filter(|f| f.leaf && f.group == group) {
+            out.push_str(",\"");
+            out.push_str(name(f));
+            out.push_str("\":");
+            out.push_str(&last[f.text.clone()]);
+        }
     }
     Some(())
 }
 
 /// A field of the last event in [`write_match_members`]: its dotted name
-/// and value as written (escapes and all), whether the alert copies it,
+/// (a range of [`FlatWalk::names`]) and value as written (escapes and
+/// all; a range of the text), its group (an index into [`READ_GROUPS`])
 /// and whether it is a leaf (not an object).
-struct Flat<'t> {
-    name: Cow<'t, str>,
-    text: &'t str,
-    copied: bool,
+struct Flat {
+    name: std::ops::Range<usize>,
+    text: std::ops::Range<usize>,
+    group: usize,
     leaf: bool,
+}
+
+/// The flattening of an event's text by [`write_match_members`]: the
+/// fields found so far, their dotted names kept in one string, and whether
+/// a member name has a dot.
+struct FlatWalk<'t> {
+    text: &'t str,
+    names: String,
+    fields: Vec<Flat>,
+    dotted: bool,
+}
+
+impl FlatWalk<'_> {
+    /// Adds the dotted name `parent.member` (just `member` at the top),
+    /// `member` being a range of the text.
+    fn name(
+        &mut self,
+        parent: Option<std::ops::Range<usize>>,
+        member: std::ops::Range<usize>,
+    ) -> std::ops::Range<usize> {
+        let start = self.names.len();
+        if let Some(parent) = parent {
+            self.names.extend_from_within(parent);
+            self.names.push('.');
+        }
+        self.names.push_str(&self.text[member]);
+        start..self.names.len()
+    }
+
+    fn push(
+        &mut self,
+        group: usize,
+        name: std::ops::Range<usize>,
+        text: std::ops::Range<usize>,
+        leaf: bool,
+    ) {
+        self.fields.push(Flat {
+            name,
+            text,
+            group,
+            leaf,
+        });
+    }
+
+    /// Flattens the object starting at `at` (named `name`): its leaves and
+    /// inner objects by dotted name, then itself, as [`flatten`] does; the
+    /// offset just past it.
+    fn object(&mut self, group: usize, name: std::ops::Range<usize>, at: usize) -> Option<usize> {
+        let b = self.text.as_bytes();
+        let mut i = at + 1;
+        if b.get(i) != Some(&b'}') {
+            loop {
+                let (member, value) = member_name(b, i)?;
+                self.dotted |= self.text[member.clone()].contains('.');
+                let path = self.name(Some(name.clone()), member);
+                let end = if b.get(value) == Some(&b'{') {
+                    self.object(group, path, value)?
+                } else {
+                    let end = value_end(b, value)?;
+                    self.push(group, path, value..end, true);
+                    end
+                };
+                match b.get(end) {
+                    Some(b',') => i = end + 1,
+                    Some(b'}') => {
+                        i = end;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.push(group, name, at..i + 1, false);
+        Some(i + 1)
+    }
+}
+
+/// The member whose name's opening quote is at `at`: its name as written
+/// (a range, without the quotes) and where its value starts.
+fn member_name(b: &[u8], at: usize) -> Option<(std::ops::Range<usize>, usize)> {
+    if b.get(at) != Some(&b'"') {
+        return None;
+    }
+    let name_end = string_end(b, at)?;
+    if b.get(name_end) != Some(&b':') {
+        return None;
+    }
+    Some((at + 1..name_end - 1, name_end + 1))
 }
 
 /// The top-level field groups [`match_members`] reads of the last event:
@@ -125,26 +251,6 @@ const READ_GROUPS: [&str; 7] = [
     "source",
     "destination",
 ];
-
-/// An object's members as (name, value text) pairs, in order, the names as
-/// written (escapes and all); `None` if the text is not one object written
-/// compactly (as serde_json writes it). The text is taken to be valid JSON:
-/// this only finds where each member starts and ends.
-fn object_members(text: &str) -> Option<Vec<(&str, &str)>> {
-    let b = text.as_bytes();
-    container_items(text, b'{', b'}', |at| {
-        if b.get(at) != Some(&b'"') {
-            return None;
-        }
-        let name_end = string_end(b, at)?;
-        if b.get(name_end) != Some(&b':') {
-            return None;
-        }
-        let value_end = value_end(b, name_end + 1)?;
-        let member = (&text[at + 1..name_end - 1], &text[name_end + 1..value_end]);
-        Some((member, value_end))
-    })
-}
 
 /// The items of the array whose text (compact JSON, as serde_json writes
 /// it) is `text`, as texts; `None` if it is not one such array. Like
@@ -231,42 +337,6 @@ fn value_end(b: &[u8], at: usize) -> Option<usize> {
                 .unwrap_or(b.len() - at),
         ),
     }
-}
-
-/// [`flatten`] over an object's text: the object itself, its inner objects
-/// and its leaves, by dotted name; `dotted` is set if a member name has a
-/// dot.
-fn flatten_text<'t>(
-    name: Cow<'t, str>,
-    object: &'t str,
-    copied: bool,
-    out: &mut Vec<Flat<'t>>,
-    dotted: &mut bool,
-) -> Option<()> {
-    for (inner, text) in object_members(object)? {
-        *dotted |= inner.contains('.');
-        let mut path = String::with_capacity(name.len() + 1 + inner.len());
-        path.push_str(&name);
-        path.push('.');
-        path.push_str(inner);
-        if text.starts_with('{') {
-            flatten_text(Cow::Owned(path), text, copied, out, dotted)?;
-        } else {
-            out.push(Flat {
-                name: Cow::Owned(path),
-                text,
-                copied,
-                leaf: true,
-            });
-        }
-    }
-    out.push(Flat {
-        name,
-        text: object,
-        copied,
-        leaf: false,
-    });
-    Some(())
 }
 
 /// Builds the alert document for one match of the rule `meta`.
