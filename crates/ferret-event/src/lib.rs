@@ -130,16 +130,13 @@ impl Event {
         self.table.as_ref()?.values(path.id())
     }
 
-    /// The paths this event's field table has values for, by id, with
-    /// their values (see [`FieldTable::filled`]); `None` without a table.
-    pub fn filled_fields(
-        &self,
-    ) -> Option<impl Iterator<Item = (u32, impl Iterator<Item = FieldValue<'_>>)>> {
-        Some(self.table.as_ref()?.filled())
+    /// The event's field table, if it was decoded into one.
+    pub fn table(&self) -> Option<&FieldTable> {
+        self.table.as_ref()
     }
 
     /// Whether this event's field table covers `path`: then
-    /// [`Event::filled_fields`] gives all of its values.
+    /// [`FieldTable::filled`] gives all of its values.
     #[inline]
     pub fn table_covers(&self, path: &FieldPath) -> bool {
         self.table.as_ref().is_some_and(|t| t.covers(path.id()))

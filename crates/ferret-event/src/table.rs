@@ -21,9 +21,10 @@ use serde_json::Value;
 
 use crate::value::FieldValue;
 
-/// Which paths a table covers: path id -> column.
+/// Which paths a table covers: path id -> column. Tables decoded by one
+/// projection share theirs ([`FieldTable::layout`]).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct TableLayout {
+pub struct TableLayout {
     column_of: Vec<u32>,
     /// Column -> path id.
     path_of: Vec<u32>,
@@ -271,6 +272,12 @@ impl FieldTable {
     pub fn values(&self, path_id: u32) -> Option<impl Iterator<Item = FieldValue<'_>>> {
         let text = &self.text;
         Some(self.column(path_id)?.iter().map(move |c| c.view(text)))
+    }
+
+    /// Which paths the table covers, shared by the tables of one
+    /// projection: what is worked out from it once holds for all of them.
+    pub fn layout(&self) -> &Arc<TableLayout> {
+        &self.layout
     }
 
     /// Whether the table covers the path with id `path_id` (has its

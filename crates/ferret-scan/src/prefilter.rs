@@ -21,10 +21,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasickBuilder, MatchKind};
 use ferret_engine::matching::{fold, Automaton};
 use ferret_engine::Necessary;
+use ferret_event::table::TableLayout;
 use ferret_event::{Event, FieldPath, FieldValue};
 use rayon::prelude::*;
 
@@ -58,6 +60,30 @@ impl Candidates {
         self.0[rule as usize / 64] & (1 << (rule % 64)) != 0
     }
 
+    /// `rules` as the set's nonzero words: (index, bits). Values in many
+    /// rules' needles (`cmd.exe`, `powershell.exe`) are in hundreds of
+    /// rules, which a remembered value then adds a word at a time.
+    fn words_of(rules: &mut [u32]) -> RuleWords {
+        rules.sort_unstable();
+        let mut words: Vec<(u32, u64)> = Vec::new();
+        for &r in rules.iter() {
+            let (w, bit) = (r / 64, 1 << (r % 64));
+            match words.last_mut() {
+                Some((last, bits)) if *last == w => *bits |= bit,
+                _ => words.push((w, bit)),
+            }
+        }
+        words.into_boxed_slice()
+    }
+
+    /// Adds the rules of [`Candidates::words_of`].
+    #[inline]
+    fn add_words(&mut self, words: &[(u32, u64)]) {
+        for &(w, bits) in words {
+            self.0[w as usize] |= bits;
+        }
+    }
+
     /// How many rules are in the set.
     pub fn len(&self) -> usize {
         self.0.iter().map(|w| w.count_ones() as usize).sum()
@@ -67,6 +93,9 @@ impl Candidates {
         self.0.iter().all(|w| *w == 0)
     }
 }
+
+/// Rules as the nonzero words of a [`Candidates`]: (index, bits).
+type RuleWords = Box<[(u32, u64)]>;
 
 /// No field matcher (in [`Prefilter::by_path`]).
 const NONE: u32 = u32::MAX;
@@ -155,34 +184,48 @@ impl Prefilter {
                     fields: (0..self.fields.len())
                         .map(|_| SeenField::default())
                         .collect(),
+                    uncovered: None,
                 };
             }
-            self.candidates_with(ev, &mut seen.fields)
+            self.candidates_with(ev, seen)
         })
     }
 
-    fn candidates_with(&self, ev: &Event, seen: &mut [SeenField]) -> Candidates {
+    fn candidates_with(&self, ev: &Event, seen: &mut Seen) -> Candidates {
         let mut out = self.always.clone();
         // A tabled event: its filled fields, a few dozen, are visited rather
         // than every needle field looked up (a lookup each was a fifth of
         // this); the fields its table does not cover are resolved.
-        if let Some(filled) = ev.filled_fields() {
-            for (id, values) in filled {
+        if let Some(table) = ev.table() {
+            for (id, values) in table.filled() {
                 let Some(&m) = self.by_path.get(id as usize).filter(|&&m| m != NONE) else {
                     continue;
                 };
-                let seen = &mut seen[m as usize];
+                let seen = &mut seen.fields[m as usize];
                 let m = &self.fields[m as usize];
                 values.for_each(|v| m.scan(v, seen, &mut out));
             }
-            for (m, seen) in self.fields.iter().zip(seen) {
-                if !ev.table_covers(&m.path) {
-                    ev.for_each(&m.path, &mut |v| m.scan(v, seen, &mut out));
-                }
+            // Which fields a layout leaves out is worked out once per
+            // layout, not checked field by field for every event.
+            let layout = table.layout();
+            if !seen
+                .uncovered
+                .as_ref()
+                .is_some_and(|(l, _)| Arc::ptr_eq(l, layout))
+            {
+                let uncovered = (0..self.fields.len() as u32)
+                    .filter(|&m| !table.covers(self.fields[m as usize].path.id()))
+                    .collect();
+                seen.uncovered = Some((layout.clone(), uncovered));
+            }
+            let (_, uncovered) = seen.uncovered.as_ref().expect("set above");
+            for &m in uncovered {
+                let (seen, m) = (&mut seen.fields[m as usize], &self.fields[m as usize]);
+                ev.for_each(&m.path, &mut |v| m.scan(v, seen, &mut out));
             }
             return out;
         }
-        for (m, seen) in self.fields.iter().zip(seen) {
+        for (m, seen) in self.fields.iter().zip(&mut seen.fields) {
             ev.for_each(&m.path, &mut |v| m.scan(v, seen, &mut out));
         }
         out
@@ -199,13 +242,17 @@ impl Prefilter {
 struct Seen {
     prefilter: Option<u64>,
     fields: Vec<SeenField>,
+    /// The fields (indexes) a table layout does not cover, for the layout
+    /// of the last tabled event.
+    uncovered: Option<(Arc<TableLayout>, Vec<u32>)>,
 }
 
 /// Values of one field scanned on one thread, with the rules each holds
 /// needles of; `off` once the values seen did not recur enough.
 #[derive(Default)]
 struct SeenField {
-    rules: HashMap<Box<str>, Box<[u32]>, foldhash::fast::RandomState>,
+    /// By value, its rules as [`Candidates::words_of`].
+    rules: HashMap<Box<str>, RuleWords, foldhash::fast::RandomState>,
     /// Bytes of the values in `rules`.
     bytes: usize,
     lookups: u32,
@@ -243,7 +290,7 @@ impl SeenField {
     }
 
     /// Remembers `rules` for `value` (not too long a one).
-    fn remember(&mut self, value: &str, rules: &[u32]) {
+    fn remember(&mut self, value: &str, rules: &mut [u32]) {
         if self.off || value.len() > SEEN_LONGEST {
             return;
         }
@@ -252,7 +299,7 @@ impl SeenField {
             self.bytes = 0;
         }
         self.bytes += value.len();
-        self.rules.insert(value.into(), rules.into());
+        self.rules.insert(value.into(), Candidates::words_of(rules));
     }
 }
 
@@ -267,8 +314,8 @@ impl FieldMatcher {
             self.search(s, |r| out.insert(r));
             return;
         }
-        if let Some(rules) = seen.rules.get(s) {
-            rules.iter().for_each(|&r| out.insert(r));
+        if let Some(words) = seen.rules.get(s) {
+            out.add_words(words);
             seen.looked_up(true);
             return;
         }
@@ -278,7 +325,7 @@ impl FieldMatcher {
             rules.push(r);
         });
         seen.looked_up(false);
-        seen.remember(s, &rules);
+        seen.remember(s, &mut rules);
     }
 
     /// Calls `found` with the rules of each needle `s` holds.
@@ -407,6 +454,58 @@ mod tests {
         );
     }
 
+    /// A remembered value adds the same rules as its first search, across
+    /// words of the rule set.
+    #[test]
+    fn remembered_values_give_the_rules_found() {
+        let wanted = [0, 1, 63, 64, 65, 127, 128, 190, 199];
+        let rules: Vec<Necessary> = (0..200)
+            .map(|r| {
+                let text = if wanted.contains(&r) { "bash" } else { "zsh" };
+                on("process.name", &[text])
+            })
+            .collect();
+        let p = Prefilter::new(&rules);
+        for _ in 0..3 {
+            let found = rules_of(&p, json!({"process": {"name": "/bin/bash"}}), 200);
+            assert_eq!(found, wanted);
+        }
+    }
+
+    /// Events of tables of different layouts on one thread: the fields
+    /// each layout leaves out are its own, not the last layout's.
+    #[test]
+    fn each_table_layout_has_its_own_uncovered_fields() {
+        use ferret_event::{Origin, Projection, RawRecord, Segment};
+        use std::sync::Arc;
+        let p = Prefilter::new(&[on("process.name", &["bash"]), on("process.args", &["-enc"])]);
+        let text = json!({"process": {"name": "bash", "args": ["-enc"]}}).to_string();
+        let file: Arc<str> = Arc::from("t");
+        let name = FieldPath::dotted("process.name");
+        let args = FieldPath::dotted("process.args");
+        // An indexed path keeps `process.args` whole in the document: the
+        // table does not cover it.
+        let first_arg = FieldPath::new(vec![
+            Segment::Key("process".into()),
+            Segment::Key("args".into()),
+            Segment::Index(0),
+        ]);
+        let tabled = Projection::new(&[name.clone(), args]);
+        let untabled = Projection::new(&[name, first_arg]);
+        for projection in [&tabled, &untabled, &tabled, &untabled] {
+            let ev = projection
+                .decode(RawRecord {
+                    file: &file,
+                    origin: Origin::default(),
+                    bytes: text.as_bytes(),
+                })
+                .unwrap();
+            assert!(ev.has_table());
+            let c = p.candidates(&ev);
+            assert_eq!((0..2).filter(|&r| c.contains(r)).count(), 2);
+        }
+    }
+
     /// [`rules_of`] for the event as a scan decodes it (tabled), and as
     /// read in full: both, checked equal.
     fn rules_both_ways(p: &Prefilter, doc: Value, n: u32) -> Vec<u32> {
@@ -476,12 +575,12 @@ mod tests {
             // Three lookups in four find their value.
             recurring.looked_up(i % 4 != 0);
             if i % 4 == 0 {
-                recurring.remember(&format!("v{}", i % 64), &[1]);
+                recurring.remember(&format!("v{}", i % 64), &mut [1]);
             }
             unique.looked_up(false);
-            unique.remember(&format!("v{i}"), &[1]);
-            long.remember(&format!("{i:0>1025}"), &[1]);
-            long.remember(&format!("{i:0>900}"), &[1]);
+            unique.remember(&format!("v{i}"), &mut [1]);
+            long.remember(&format!("{i:0>1025}"), &mut [1]);
+            long.remember(&format!("{i:0>900}"), &mut [1]);
         }
         assert!(!recurring.off && !recurring.rules.is_empty());
         assert!(unique.off && unique.rules.is_empty());
