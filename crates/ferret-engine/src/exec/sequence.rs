@@ -458,10 +458,10 @@ impl Matcher {
         if mask != 0 {
             match_deferred(plan, &c.event, mask, &mut matches);
         }
-        for (stage, key, deferred) in matches.stages.iter().rev() {
-            let p = self.pos_of[*stage];
+        for (stage, key, deferred) in matches.stages.drain(..).rev() {
+            let p = self.pos_of[stage];
             if p == usize::MAX {
-                self.index_missing(*stage, key, c.ts);
+                self.index_missing(stage, &key, c.ts);
                 stats.missing_indexed += 1;
                 continue;
             }
@@ -472,13 +472,13 @@ impl Matcher {
                     id: 0,
                 };
                 if self.positive.len() == 1 {
-                    self.complete(plan, key.clone(), partial.hits);
+                    self.complete(plan, key, partial.hits);
                 } else {
                     self.store(key, 0, partial, c.ts, stats);
                 }
                 continue;
             }
-            self.advance(plan, p, key, *deferred, &c, stats);
+            self.advance(plan, p, key, deferred, &c, stats);
         }
         if let Some(key) = &matches.until {
             if let Some(slots) = self.slots.remove(key) {
@@ -497,7 +497,7 @@ impl Matcher {
         &mut self,
         plan: &SequencePlan,
         p: usize,
-        key: &Key,
+        key: Key,
         deferred: bool,
         c: &Candidate,
         stats: &mut Stats,
@@ -541,7 +541,7 @@ impl Matcher {
         }
         partial.hits.push((c.event.clone(), c.ts));
         if p == self.positive.len() - 1 {
-            self.complete(plan, key.clone(), partial.hits);
+            self.complete(plan, key, partial.hits);
         } else {
             self.store(key, p, partial, c.ts, stats);
         }
@@ -629,24 +629,28 @@ impl Matcher {
     /// Puts `partial` in `key`'s slot `slot`, replacing an older one there.
     fn store(
         &mut self,
-        key: &Key,
+        key: Key,
         slot: usize,
         mut partial: Partial,
         now: Timestamp,
         stats: &mut Stats,
     ) {
         let width = self.positive.len() - 1;
-        let slots = self
-            .slots
-            .entry(key.clone())
-            .or_insert_with(|| (0..width).map(|_| None).collect());
+        // The key is cloned only for a key new to `slots`; `lru` takes it.
+        let slots = match self.slots.get_mut(key.as_slice()) {
+            Some(slots) => slots,
+            None => self
+                .slots
+                .entry(key.clone())
+                .or_insert_with(|| (0..width).map(|_| None).collect()),
+        };
         partial.id = self.next_id;
         self.next_id += 1;
         if let Some(old) = slots[slot].replace(partial) {
             self.lru.remove(&old.id);
             self.live -= 1;
         }
-        self.lru.insert(self.next_id - 1, (key.clone(), slot, now));
+        self.lru.insert(self.next_id - 1, (key, slot, now));
         self.live += 1;
         while self.live > self.cap {
             let Some((_, (k, s, _))) = self.lru.pop_first() else {
