@@ -135,6 +135,17 @@ struct GuardField {
 /// a new `_index` on every line must not grow memory).
 const CACHE_CAP: usize = 4096;
 
+/// [`CACHE_CAP`] of the caches by whole dispatch key and by guard value,
+/// whose keys are many more: the standard corpus has about 4,900 distinct
+/// dispatch keys, and a cache emptied at 4,096 of them sent one event in
+/// five down the slow path. (A key is a few hundred bytes: at most about
+/// 10 MB.)
+const KEY_CACHE_CAP: usize = 32 << 10;
+
+/// [`CACHE_CAP`] of the cache by class combination, whose entries hold a
+/// verdict set each (about a kilobyte with the corpus rules).
+const CLASS_CACHE_CAP: usize = 16 << 10;
+
 /// Ends a part of a key; separates values within a part; marks a value
 /// that is not a string. None of these bytes occurs in UTF-8 text, so a
 /// key decodes one way only.
@@ -356,7 +367,12 @@ impl Dispatch {
                             }
                         }
                         let bits: Arc<[u64]> = bits.into();
-                        remember(&mut self.admitted, scope_key.into(), bits.clone());
+                        remember(
+                            &mut self.admitted,
+                            scope_key.into(),
+                            bits.clone(),
+                            CACHE_CAP,
+                        );
                         bits
                     }
                 };
@@ -365,7 +381,12 @@ impl Dispatch {
                     Some(c) => c.clone(),
                     None => {
                         let c = self.filters_with_categories(ev);
-                        remember(&mut self.by_category, category_key.into(), c.clone());
+                        remember(
+                            &mut self.by_category,
+                            category_key.into(),
+                            c.clone(),
+                            CACHE_CAP,
+                        );
                         c
                     }
                 };
@@ -377,12 +398,13 @@ impl Dispatch {
                     &mut self.by_class,
                     class_key.as_slice().into(),
                     route.clone(),
+                    CLASS_CACHE_CAP,
                 );
                 route
             }
         };
         self.class_key = class_key;
-        remember(&mut self.by_key, key.into(), route.clone());
+        remember(&mut self.by_key, key.into(), route.clone(), KEY_CACHE_CAP);
         route
     }
 
@@ -568,15 +590,15 @@ impl GuardField {
         }
         // Classes stay (there are as many as guard outcomes differ); the
         // values seen are forgotten now and then.
-        remember(&mut self.class_of, values.into(), c);
+        remember(&mut self.class_of, values.into(), c, KEY_CACHE_CAP);
         c
     }
 }
 
 /// Caches `value` under `key`, emptying the cache first when it holds
-/// [`CACHE_CAP`] keys.
-fn remember<K: std::hash::Hash + Eq, V>(cache: &mut Map<K, V>, key: K, value: V) {
-    if cache.len() >= CACHE_CAP {
+/// `cap` keys.
+fn remember<K: std::hash::Hash + Eq, V>(cache: &mut Map<K, V>, key: K, value: V, cap: usize) {
+    if cache.len() >= cap {
         cache.clear();
     }
     cache.insert(key, value);
