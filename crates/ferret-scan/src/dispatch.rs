@@ -415,17 +415,25 @@ impl Dispatch {
     /// evaluated (two thousand for `process.name`): at start-up, when most
     /// values are new, that was most of the dispatch of a thousand events,
     /// all on the thread that routes.
+    ///
+    /// Gives each event's route if its key is known already (`None` for
+    /// the others, which `route` works out): looking each key up here and
+    /// again in `route` was a fifth of the routing thread's time.
     pub(crate) fn learn<'e>(
         &mut self,
         compiled: &Compiled,
         pool: &crate::pool::Pool,
         batch: impl Iterator<Item = (&'e Event, &'e [u8])>,
-    ) {
+    ) -> Vec<Option<Route>> {
         let fixed = 2 + self.keys.fields.len();
+        let mut known = Vec::new();
         let mut new: Vec<(usize, &[u8], &Event)> = Vec::new();
         let mut queued: HashSet<(usize, &[u8])> = HashSet::new();
         for (ev, key) in batch {
-            if self.by_key.contains_key(key) {
+            let route = self.by_key.get(key).cloned();
+            let is_known = route.is_some();
+            known.push(route);
+            if is_known {
                 continue;
             }
             let parts = key.split(|&b| b == END).skip(fixed);
@@ -437,7 +445,7 @@ impl Dispatch {
         }
         // One is as quickly worked out by `route`.
         if new.len() < 2 {
-            return;
+            return known;
         }
         let guards = &self.guards;
         let passes: Vec<Box<[u64]>> = pool.install(|| {
@@ -448,6 +456,7 @@ impl Dispatch {
         for ((g, values, _), bits) in new.iter().zip(&passes) {
             self.guards[*g].classify(values, bits);
         }
+        known
     }
 
     /// The verdicts of an event whose guard fields fall into

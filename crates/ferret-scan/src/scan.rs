@@ -575,7 +575,16 @@ pub fn scan(
                                     timed.check(ev, file_names).map(|ev| {
                                         let candidates = prefilter.candidates(&ev);
                                         dispatch_keys.write(&ev, key);
-                                        Decode::Ready(ev, candidates, Box::from(key.as_slice()))
+                                        // Boxed here, in the pool, which
+                                        // frees it too: allocated on the
+                                        // routing thread, each event was a
+                                        // cross-thread free and its memory
+                                        // fresh pages.
+                                        Decode::Ready(
+                                            Arc::new(ev),
+                                            candidates,
+                                            Box::from(key.as_slice()),
+                                        )
                                     })
                                 },
                             )
@@ -627,26 +636,32 @@ pub fn scan(
                 rule_ids.clear();
                 starts.clear();
                 starts.push(0);
-                dispatch.learn(
+                let known = dispatch.learn(
                     compiled,
                     pool,
                     batch.events.iter().filter_map(|r| match r {
-                        Ok(Decode::Ready(ev, _, key)) => Some((ev, &key[..])),
+                        Ok(Decode::Ready(ev, _, key)) => Some((&**ev, &key[..])),
                         _ => None,
                     }),
                 );
+                let mut known = known.into_iter();
                 for (item, result) in batch.events.into_iter().enumerate() {
                     match result {
                         Ok(Decode::Ready(mut ev, candidates, key)) => {
-                            let route = dispatch.route(compiled, &ev, &key);
+                            let route = match known.next().flatten() {
+                                Some(route) => route,
+                                None => dispatch.route(compiled, &ev, &key),
+                            };
                             for &r in route.rules.iter() {
                                 if candidates.contains(r) {
                                     rule_ids.push(r);
                                 }
                             }
                             starts.push(rule_ids.len());
-                            ev.set_verdicts(route.verdicts);
-                            events.push((Arc::new(ev), item));
+                            Arc::get_mut(&mut ev)
+                                .expect("no other holder before the rules run")
+                                .set_verdicts(route.verdicts);
+                            events.push((ev, item));
                         }
                         Ok(Decode::Quiet(_)) => {}
                         Err(skip) => skips.skip(skip),
@@ -778,7 +793,7 @@ const MAX_SCREEN_CLOCKS: usize = 4;
 /// decoded only for what reading checks ([`RecordScreen`]), of which only
 /// its times by clock are kept.
 enum Decode {
-    Ready(Event, Candidates, Box<[u8]>),
+    Ready(Arc<Event>, Candidates, Box<[u8]>),
     Quiet([Option<Timestamp>; MAX_SCREEN_CLOCKS]),
 }
 
