@@ -215,9 +215,9 @@ impl Source<'_> {
 }
 
 /// Writes one alert of a run: the rule as a `u64`, times as `i128` (an
-/// optional one after a 0/1 byte), lengths as `u64`, all little-endian; the
-/// join keys as JSON text (they are few and small), the matched documents
-/// as their bytes.
+/// optional one after a 0/1 byte), lengths and offsets as `u64`, all
+/// little-endian; the join keys as JSON text (they are few and small), the
+/// matched documents as their bytes, then where each ends.
 fn write_alert(w: &mut impl Write, a: &Alert) -> std::io::Result<()> {
     let maybe_time = |w: &mut dyn Write, t: Option<Timestamp>| match t {
         None => w.write_all(&[0]),
@@ -245,7 +245,12 @@ fn write_alert(w: &mut impl Write, a: &Alert) -> std::io::Result<()> {
     for t in &a.tie.0 {
         maybe_time(w, *t)?;
     }
-    bytes(w, a.tie.1.as_bytes())
+    bytes(w, a.tie.1.as_bytes())?;
+    w.write_all(&(a.item_ends.len() as u64).to_le_bytes())?;
+    for &end in &a.item_ends {
+        w.write_all(&(end as u64).to_le_bytes())?;
+    }
+    Ok(())
 }
 
 /// Reads the next alert of a run ([`write_alert`]) of a scan with `rules`
@@ -309,6 +314,10 @@ fn read_alert(r: &mut impl BufRead, rules: usize) -> std::io::Result<Option<Aler
         times.push(maybe_time(r)?);
     }
     let docs = text(r)?;
+    let mut item_ends = Vec::new();
+    for _ in 0..len(r)? {
+        item_ends.push(len(r)?);
+    }
     Ok(Some(Alert {
         rule,
         time,
@@ -316,6 +325,7 @@ fn read_alert(r: &mut impl BufRead, rules: usize) -> std::io::Result<Option<Aler
         last_time,
         join_keys,
         tie: (times, docs),
+        item_ends,
     }))
 }
 
@@ -388,6 +398,7 @@ mod tests {
             last_time: None,
             join_keys: Some(vec![Value::from("host-1"), Value::Null, Value::from(7)]),
             tie: (vec![None, Some(Timestamp(i128::MAX))], docs.to_string()),
+            item_ends: vec![docs.len().saturating_sub(1)],
         }
     }
 
@@ -415,6 +426,7 @@ mod tests {
             a.last_time,
             &a.join_keys,
             &a.tie,
+            &a.item_ends,
         ) == (
             b.rule,
             b.time,
@@ -422,6 +434,7 @@ mod tests {
             b.last_time,
             &b.join_keys,
             &b.tie,
+            &b.item_ends,
         )
     }
 
@@ -470,6 +483,18 @@ mod tests {
     }
 
     #[test]
+    fn item_ends_give_the_documents_or_nothing() {
+        let mut a = alert(0, 1, r#"[{"a":"é"},null]"#);
+        a.item_ends = vec![11, 16];
+        assert_eq!(a.items(), Some(vec![r#"{"a":"é"}"#, "null"]));
+        // Ends that do not fit the array: the caller scans it instead.
+        for ends in [vec![], vec![11], vec![11, 17], vec![8, 16], vec![17, 16]] {
+            a.item_ends = ends;
+            assert_eq!(a.items(), None, "{:?}", a.item_ends);
+        }
+    }
+
+    #[test]
     fn a_damaged_run_is_an_error_not_a_panic() {
         let good = bytes_of(&[alert(1, 10, "[{\"x\":1}]")]);
         // Cut anywhere inside the record.
@@ -482,14 +507,16 @@ mod tests {
         let mut bad = good.clone();
         bad[8 + 16] = 7;
         assert!(read_all(&bad, 2).is_err());
+        // After the documents (9 bytes): one item end.
+        let ends = 8 + 8;
         // A document length past the end (no allocation of that size).
         let mut bad = good.clone();
-        let at = bad.len() - 9 - 8;
+        let at = bad.len() - ends - 9 - 8;
         bad[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(read_all(&bad, 2).is_err());
         // Documents that are not UTF-8.
         let mut bad = good;
-        let last = bad.len() - 1;
+        let last = bad.len() - ends - 1;
         bad[last] = 0xff;
         assert!(read_all(&bad, 2).is_err());
     }

@@ -160,6 +160,10 @@ pub struct Alert {
     /// JSON array (`null` for a missing-event stage), which is also what the
     /// document is built from.
     pub(crate) tie: (Vec<Option<Timestamp>>, String),
+    /// Where each matched document ends in the tie's array (each starts
+    /// just after the `[` or `,` before it): the documents are found
+    /// without scanning the array again.
+    pub(crate) item_ends: Vec<usize>,
 }
 
 impl Alert {
@@ -177,7 +181,7 @@ impl Alert {
         // Each matched document's text, not decoded: the tie is JSON this
         // scan wrote itself (see `alert_for`), so its items are only found,
         // not checked again.
-        let Some(items) = alert::array_items(&self.tie.1) else {
+        let Some(items) = self.items().or_else(|| alert::array_items(&self.tie.1)) else {
             return serde_json::to_string(&self.doc(compiled)).unwrap_or_default();
         };
         let stamp = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339).unwrap_or_default();
@@ -236,6 +240,22 @@ impl Alert {
         }
         out.push('}');
         out
+    }
+
+    /// The matched documents' texts, by [`Alert::item_ends`]; `None` if
+    /// those do not fit the array (only a damaged spill file could do that).
+    pub(crate) fn items(&self) -> Option<Vec<&str>> {
+        let docs = &self.tie.1;
+        if self.item_ends.last()? + 1 != docs.len() {
+            return None;
+        }
+        let mut start = 1;
+        let mut items = Vec::with_capacity(self.item_ends.len());
+        for &end in &self.item_ends {
+            items.push(docs.get(start..end)?);
+            start = end + 1;
+        }
+        Some(items)
     }
 
     /// The alert document (see [`ferret_rules::alert`]).
@@ -1000,28 +1020,31 @@ fn alert_for(
     // is already in serde_json's form is its own encoding (see
     // `is_canonical`): decoding and re-encoding it was most of an alert.
     let mut docs = String::from("[");
+    let mut item_ends = Vec::with_capacity(entries.len());
     for (n, entry) in entries.iter().enumerate() {
         if n > 0 {
             docs.push(',');
         }
-        let Some(ev) = entry.event() else {
-            docs.push_str("null");
-            continue;
-        };
-        let written = originals.with_record(ev, |record| {
-            if is_canonical(record) {
-                docs.push_str(std::str::from_utf8(record).expect("checked as UTF-8"));
-                return true;
+        match entry.event() {
+            None => docs.push_str("null"),
+            Some(ev) => {
+                let written = originals.with_record(ev, |record| {
+                    if is_canonical(record) {
+                        docs.push_str(std::str::from_utf8(record).expect("checked as UTF-8"));
+                        return true;
+                    }
+                    decode_bytes(record)
+                        .ok()
+                        .and_then(|doc| serde_json::to_string(&doc).ok())
+                        .map(|text| docs.push_str(&text))
+                        .is_some()
+                });
+                if written != Some(true) {
+                    docs.push_str(&serde_json::to_string(&ev.doc).unwrap_or_default());
+                }
             }
-            decode_bytes(record)
-                .ok()
-                .and_then(|doc| serde_json::to_string(&doc).ok())
-                .map(|text| docs.push_str(&text))
-                .is_some()
-        });
-        if written != Some(true) {
-            docs.push_str(&serde_json::to_string(&ev.doc).unwrap_or_default());
         }
+        item_ends.push(docs.len());
     }
     docs.push(']');
     let first = entries.iter().find_map(Entry::event)?;
@@ -1042,6 +1065,7 @@ fn alert_for(
             .as_ref()
             .map(|ks| ks.iter().map(|k| k.to_json()).collect()),
         tie: (times, docs),
+        item_ends,
     })
 }
 
