@@ -143,6 +143,28 @@ pub(crate) fn key_tag(key: &[u8]) -> u32 {
     }
 }
 
+/// `a == b` for keys whose tags ([`key_tag`]) are equal, so of one length:
+/// compared in two overlapping words for the short keys records hold,
+/// without a call to `memcmp` (one per projected key met, half a percent of
+/// a scan with every rule).
+#[inline(always)]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let half =
+        |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
+    match n {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 impl Projection {
     /// A projection keeping what `paths` read. No paths keeps nothing but
     /// the (empty) top-level object.
@@ -382,7 +404,7 @@ impl Node {
         // Child keys hold no dots (paths are split on them), so a key equal
         // to one is plain.
         for (i, &t) in self.tags.iter().enumerate() {
-            if t == tag && self.children[i].0.as_bytes() == b {
+            if t == tag && same_key(self.children[i].0.as_bytes(), b) {
                 return Some((i, &self.children[i].1));
             }
         }
@@ -617,6 +639,22 @@ impl<'de> Visitor<'de> for DiscardVisitor {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Keys of every length up to past two words, differing at each
+    /// byte: `same_key` says what `==` says.
+    #[test]
+    fn same_key_is_byte_equality() {
+        for n in 0..20 {
+            let a: Vec<u8> = (0..n as u8).map(|i| b'a' + i).collect();
+            assert!(super::same_key(&a, &a.clone()), "{n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] = b'.';
+                assert!(!super::same_key(&a, &b), "{n} {at}");
+            }
+            assert!(!super::same_key(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
+    }
 
     fn paths(ps: &[&str]) -> Vec<FieldPath> {
         ps.iter().map(|p| FieldPath::dotted(p)).collect()
