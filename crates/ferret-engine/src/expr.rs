@@ -432,6 +432,15 @@ struct FieldAccess {
 }
 
 impl FieldAccess {
+    /// That the field has a value (see [`Necessary::present`]); nothing
+    /// known for a field of another stage's event.
+    fn present(&self) -> Necessary {
+        if self.alias.is_some() {
+            return Necessary::Always;
+        }
+        Necessary::present(&self.path)
+    }
+
     fn compile(f: &FieldRef, cx: &PlanContext) -> Result<FieldAccess, PlanError> {
         let mut segs: &[PathSegment] = &f.path;
         let mut alias = None;
@@ -1001,15 +1010,32 @@ impl Pred {
                 .iter()
                 .fold(Necessary::never(), |acc, p| acc.or(p.necessary())),
             Pred::Verdict { pred, .. } => pred.necessary(),
-            Pred::Field { field, test } => test.necessary(field),
+            // A query leaf holds only on a value of its field: without a
+            // text to look for, the field's presence is necessary.
+            Pred::Field { field, test } => match test.necessary(field) {
+                Necessary::Always => field.present(),
+                text => text,
+            },
             Pred::Group { field, leaves, and } => {
                 let plain = leaves.iter().filter(|(_, neg)| !neg);
-                if *and {
+                let negated = leaves.iter().any(|(_, neg)| *neg);
+                let texts = if *and {
                     plain.fold(Necessary::Always, |acc, (t, _)| acc.and(t.necessary(field)))
-                } else if leaves.iter().any(|(_, neg)| *neg) {
+                } else if negated {
                     Necessary::Always
                 } else {
                     plain.fold(Necessary::never(), |acc, (t, _)| acc.or(t.necessary(field)))
+                };
+                // A plain leaf under `and`, or only plain leaves under `or`:
+                // the group holds only on a value of its field.
+                let needs_value = if *and {
+                    leaves.iter().any(|(_, neg)| !neg)
+                } else {
+                    !negated
+                };
+                match texts {
+                    Necessary::Always if needs_value => field.present(),
+                    texts => texts,
                 }
             }
             // Negations hold on what they do not name; computed values may
@@ -1849,6 +1875,42 @@ mod tests {
     fn plan_err(src: &str) -> PlanError {
         let e = ferret_eql::parse_expr(src).unwrap();
         Predicate::compile(&e, &cx()).expect_err(src)
+    }
+
+    /// Comparisons no needle text describes still need their field to have
+    /// a value; negations and computed values need nothing.
+    #[test]
+    fn necessary_presence_of_compared_fields() {
+        let present = |f: &str| Necessary::present(&FieldPath::dotted(f));
+        let nec = |src: &str| pred(src).necessary();
+        assert_eq!(
+            nec("problemchild.prediction == 1"),
+            present("problemchild.prediction")
+        );
+        assert_eq!(
+            nec("process.args_count <= 2"),
+            present("process.args_count")
+        );
+        assert_eq!(
+            nec("x.score > 5 and process.name : \"bash\""),
+            Necessary::contains_any(&FieldPath::dotted("process.name"), ["bash"])
+        );
+        assert_eq!(nec("x.score > 5 or x.score < 1"), present("x.score"));
+        assert_eq!(nec("x.score > 5 and x.score != 7"), present("x.score"));
+        for src in [
+            "not x.score > 5",
+            "x.score != 5",
+            "x.score > 5 or not x.score < 1",
+            "length(x.name) > 3",
+            "x.score == null",
+        ] {
+            assert_eq!(nec(src), Necessary::Always, "{src}");
+        }
+        // Each of these holds on an event without the field: none may
+        // name it as necessary.
+        for src in ["x.score != 5", "not x.score > 5", "x.score == null"] {
+            assert!(m(src, json!({})), "{src}");
+        }
     }
 
     fn raw(text: &str, ci: bool) -> Screen {

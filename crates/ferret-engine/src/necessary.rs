@@ -10,14 +10,21 @@
 //! needles at once (one Aho-Corasick pass per field) and evaluate only the
 //! rules some needle hit; the result is the same as evaluating every rule.
 //!
-//! Derivation is conservative: negation, computed values, non-string
-//! literals, stage aliases and array indexes give `Always`; an `or` needs
-//! needles on every branch; an `and` keeps the branch whose needles look
-//! most selective (a heuristic: it only decides speed, never results).
+//! A comparison of a field with literals that no needle text describes
+//! (`problemchild.prediction == 1`, `process.args_count <= 2`) still needs
+//! the field to have a value: a needle with an empty text says that much
+//! (some value of any type), which rules out the many events that lack the
+//! field.
+//!
+//! Derivation is conservative: negation, computed values, stage aliases and
+//! array indexes give `Always`; an `or` needs needles on every branch; an
+//! `and` keeps the branch whose needles look most selective (a heuristic:
+//! it only decides speed, never results).
 
 use ferret_event::{FieldPath, Segment};
 
-/// "Some string value of `path` contains `text`" (`text` case-folded).
+/// "Some string value of `path` contains `text`" (`text` case-folded); an
+/// empty `text`: "`path` has some value", of any type ([`Necessary::present`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Needle {
     pub path: FieldPath,
@@ -121,6 +128,22 @@ impl Necessary {
         Necessary::AnyOf(needles)
     }
 
+    /// The condition of a field having some value (not null), of any type:
+    /// a needle with an empty text. Fixes nothing for an indexed path.
+    pub fn present(path: &FieldPath) -> Necessary {
+        if path
+            .segments()
+            .iter()
+            .any(|s| matches!(s, Segment::Index(_)))
+        {
+            return Necessary::Always;
+        }
+        Necessary::AnyOf(vec![Needle {
+            path: path.clone(),
+            text: String::new(),
+        }])
+    }
+
     /// What holds when either condition holds: both needle lists.
     pub fn or(self, other: Necessary) -> Necessary {
         match (self, other) {
@@ -156,6 +179,10 @@ impl Necessary {
             .map(|n| {
                 if is_common(&n.path) {
                     0.5
+                } else if n.text.is_empty() {
+                    // Most fields rules compare are in most events of
+                    // their kind; a text says more.
+                    0.4
                 } else {
                     match n.text.len() {
                         0..=2 => 0.3,
@@ -212,6 +239,24 @@ mod tests {
         assert_eq!(common.clone().and(rare.clone()), rare);
         assert_eq!(Necessary::Always.and(common.clone()), common);
         assert_eq!(rare.clone().and(Necessary::Always), rare);
+    }
+
+    #[test]
+    fn presence_is_an_empty_needle_less_selective_than_a_text() {
+        let present = Necessary::present(&FieldPath::dotted("problemchild.prediction"));
+        let Necessary::AnyOf(n) = &present else {
+            panic!()
+        };
+        assert_eq!(n[0].text, "");
+        let name = on("process.name", &["bash"]);
+        assert_eq!(present.clone().and(name.clone()), name);
+        assert_eq!(present.clone().and(Necessary::Always), present);
+        let indexed = FieldPath::new(vec![
+            Segment::Key("process".into()),
+            Segment::Key("args".into()),
+            Segment::Index(0),
+        ]);
+        assert_eq!(Necessary::present(&indexed), Necessary::Always);
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! [`Prefilter`] gathers all rules' needles by field into one Aho-Corasick
 //! automaton per field, runs each string value of each needle field of an
 //! event through its automaton, and answers with the set of rules whose
-//! needles hit plus the rules that have none. Rules outside that set cannot
-//! match the event, so a scan need not push it to them.
+//! needles hit plus the rules that have none. A needle with an empty text
+//! hits when its field has any value. Rules outside that set cannot match
+//! the event, so a scan need not push it to them.
 //!
 //! Values are resolved as the engine resolves them ([`Event::for_each`]);
 //! matching is on case-folded text ([`ferret_engine::matching::fold`]),
@@ -105,6 +106,8 @@ struct FieldMatcher {
     automaton: Automaton,
     /// Per needle text (automaton pattern id): the rules it stands for.
     owners: Vec<Vec<u32>>,
+    /// The rules any value of the field stands for (empty needles).
+    present: RuleWords,
 }
 
 impl Prefilter {
@@ -112,7 +115,8 @@ impl Prefilter {
     /// order.
     pub fn new(rules: &[Necessary]) -> Prefilter {
         let mut always = Candidates::empty(rules.len());
-        // field -> needle text -> rules
+        // field -> needle text -> rules (the empty text: the rules that
+        // need the field to have a value)
         let mut by_field: Vec<(FieldPath, HashMap<&str, Vec<u32>>)> = Vec::new();
         for (i, nec) in rules.iter().enumerate() {
             let Necessary::AnyOf(needles) = nec else {
@@ -137,7 +141,8 @@ impl Prefilter {
         // thousand rules; fields are independent.
         let fields: Vec<FieldMatcher> = by_field
             .into_par_iter()
-            .map(|(path, needles)| {
+            .map(|(path, mut needles)| {
+                let mut present = needles.remove("").unwrap_or_default();
                 let mut needles: Vec<(&str, Vec<u32>)> = needles.into_iter().collect();
                 needles.sort_unstable();
                 let automaton = Automaton::new(
@@ -151,6 +156,7 @@ impl Prefilter {
                     path,
                     automaton,
                     owners: needles.into_iter().map(|(_, o)| o).collect(),
+                    present: Candidates::words_of(&mut present),
                 }
             })
             .collect();
@@ -203,6 +209,7 @@ impl Prefilter {
                 };
                 let seen = &mut seen.fields[m as usize];
                 let m = &self.fields[m as usize];
+                out.add_words(&m.present);
                 values.for_each(|v| m.scan(v, seen, &mut out));
             }
             // Which fields a layout leaves out is worked out once per
@@ -221,12 +228,12 @@ impl Prefilter {
             let (_, uncovered) = seen.uncovered.as_ref().expect("set above");
             for &m in uncovered {
                 let (seen, m) = (&mut seen.fields[m as usize], &self.fields[m as usize]);
-                ev.for_each(&m.path, &mut |v| m.scan(v, seen, &mut out));
+                m.resolve(ev, seen, &mut out);
             }
             return out;
         }
         for (m, seen) in self.fields.iter().zip(&mut seen.fields) {
-            ev.for_each(&m.path, &mut |v| m.scan(v, seen, &mut out));
+            m.resolve(ev, seen, &mut out);
         }
         out
     }
@@ -304,12 +311,27 @@ impl SeenField {
 }
 
 impl FieldMatcher {
+    /// Adds the rules of the field's values in `ev`, resolved.
+    fn resolve(&self, ev: &Event, seen: &mut SeenField, out: &mut Candidates) {
+        let mut any = false;
+        ev.for_each(&self.path, &mut |v| {
+            any = true;
+            self.scan(v, seen, out);
+        });
+        if any {
+            out.add_words(&self.present);
+        }
+    }
+
     /// Adds the rules of the needles a string value holds (other values
     /// hold none), remembered in `seen` or found by the automaton.
     fn scan(&self, v: FieldValue, seen: &mut SeenField, out: &mut Candidates) {
         let FieldValue::Str(s) = v else {
             return;
         };
+        if self.owners.is_empty() {
+            return;
+        }
         if seen.off {
             self.search(s, |r| out.insert(r));
             return;
@@ -452,6 +474,55 @@ mod tests {
             (0..6).filter(|&r| c.contains(r)).collect::<Vec<_>>(),
             vec![2, 5]
         );
+    }
+
+    /// A rule needing a field to have a value (an empty needle) is offered
+    /// the events with any value there, whatever its type, read from the
+    /// table or resolved, and no others.
+    #[test]
+    fn presence_needles_select_events_with_the_field() {
+        let present = |f: &str| Necessary::present(&FieldPath::dotted(f));
+        let p = Prefilter::new(&[
+            present("problemchild.prediction"),
+            present("process.args_count").or(on("process.name", &["bash"])),
+            on("process.name", &["zsh"]),
+        ]);
+        let cases = [
+            (json!({"problemchild": {"prediction": 1}}), vec![0]),
+            (json!({"problemchild.prediction": [0.5]}), vec![0]),
+            (
+                json!({"problemchild": {"prediction": "x"}, "process": {"name": "zsh"}}),
+                vec![0, 2],
+            ),
+            (json!({"process": {"args_count": 2, "name": "sh"}}), vec![1]),
+            (json!({"process": {"name": "/bin/bash"}}), vec![1]),
+            (
+                json!({"process": {"name": "sh"}, "problemchild": {}}),
+                vec![],
+            ),
+        ];
+        use ferret_event::{Origin, Projection, RawRecord};
+        use std::sync::Arc;
+        let projection = Projection::new(&[
+            FieldPath::dotted("process.name"),
+            FieldPath::dotted("process.args_count"),
+            FieldPath::dotted("problemchild.prediction"),
+        ]);
+        let file: Arc<str> = Arc::from("t");
+        for (doc, want) in cases {
+            assert_eq!(rules_of(&p, doc.clone(), 3), want, "{doc}");
+            let text = doc.to_string();
+            let ev = projection
+                .decode(RawRecord {
+                    file: &file,
+                    origin: Origin::default(),
+                    bytes: text.as_bytes(),
+                })
+                .unwrap();
+            let c = p.candidates(&ev);
+            let projected: Vec<u32> = (0..3).filter(|&r| c.contains(r)).collect();
+            assert_eq!(projected, want, "{doc} projected");
+        }
     }
 
     /// A remembered value adds the same rules as its first search, across
