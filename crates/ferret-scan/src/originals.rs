@@ -155,7 +155,7 @@ impl Originals {
     ) {
         let mut held: Vec<(usize, Weak<Event>, Range<usize>)> = Vec::new();
         if !stand_ins.is_empty() {
-            let item_of: HashMap<usize, usize> = events
+            let item_of: HashMap<usize, usize, BuildHasherDefault<AddressHasher>> = events
                 .iter()
                 .map(|(ev, item)| (Arc::as_ptr(ev) as usize, *item))
                 .collect();
