@@ -254,9 +254,9 @@ const READ_GROUPS: [&str; 7] = [
 
 /// The items of the array whose text (compact JSON, as serde_json writes
 /// it) is `text`, as texts; `None` if it is not one such array. Like
-/// [`object_members`], this finds where items start and end and takes the
-/// text to be valid: for a writer holding JSON it wrote itself (an alert's
-/// matched events), which a validating parse would only read again.
+/// [`write_match_members`], this finds where items start and end and takes
+/// the text to be valid: for a writer holding JSON it wrote itself (an
+/// alert's matched events), which a validating parse would only read again.
 pub fn array_items(text: &str) -> Option<Vec<&str>> {
     container_items(text, b'[', b']', |at| {
         let end = value_end(text.as_bytes(), at)?;

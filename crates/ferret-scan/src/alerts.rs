@@ -4,11 +4,12 @@
 //! a late hit of an event rule can belong anywhere in that order, so nothing
 //! can be written before the input ends. Alerts are kept as compact records
 //! ([`Alert`]); once those in memory pass a budget they are sorted and
-//! written to an anonymous temporary file as one run, and [`Alerts::iter`]
-//! merges the runs. Memory stays bounded by the budget whatever the number
-//! of alerts.
+//! written to an anonymous temporary file as one run (on a thread of its
+//! own, while the next alerts gather), and [`Alerts::iter`] merges the runs.
+//! Memory stays within twice the budget whatever the number of alerts.
 //!
-//! A run holds each alert in a length-prefixed binary form ([`write_alert`]),
+//! A run holds its number of alerts, then each alert in a length-prefixed
+//! binary form ([`write_alert`]),
 //! its matched documents as their bytes: a hundred thousand alerts of the
 //! standard corpus are half a gigabyte of documents, and escaping them into
 //! a JSON string and parsing them back was most of the time spent on alerts
@@ -82,9 +83,23 @@ impl AlertSink {
                 self.mem_bytes = 0;
                 let rank = self.rank.clone();
                 let new_file = self.new_file;
-                self.writing = Some(std::thread::spawn(move || {
-                    write_run(alerts, &rank, new_file)
-                }));
+                let alerts = Arc::new(std::sync::Mutex::new(Some(alerts)));
+                let handed = alerts.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("ferret-alert-run".into())
+                    .spawn(move || {
+                        let alerts = handed.lock().ok().and_then(|mut a| a.take());
+                        write_run(alerts.unwrap_or_default(), &rank, new_file)
+                    });
+                match spawned {
+                    Ok(writing) => self.writing = Some(writing),
+                    // No thread to be had: the run is written here.
+                    Err(_) => {
+                        let alerts = alerts.lock().ok().and_then(|mut a| a.take());
+                        let run = write_run(alerts.unwrap_or_default(), &self.rank, new_file);
+                        self.keep_run(run);
+                    }
+                }
             }
         }
     }
@@ -98,13 +113,21 @@ impl AlertSink {
             return;
         };
         match writing.join() {
-            Ok(Ok(file)) => self.runs.push(file),
-            Ok(Err(Unwritten { error, alerts })) => {
+            Ok(run) => self.keep_run(run),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Keeps a written run's file, or takes back the alerts of one that
+    /// could not be written.
+    fn keep_run(&mut self, run: Result<File, Unwritten>) {
+        match run {
+            Ok(file) => self.runs.push(file),
+            Err(Unwritten { error, alerts }) => {
                 self.spill_failed = Some(error.to_string());
                 self.mem_bytes += alerts.iter().map(Alert::approx_bytes).sum::<usize>();
                 self.mem.extend(alerts);
             }
-            Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 
@@ -142,6 +165,9 @@ fn write_run(
     let write = |alerts: &[Alert]| -> std::io::Result<File> {
         let mut file = new_file()?;
         let mut w = BufWriter::new(&mut file);
+        // The count first: a run cut short between two alerts is then
+        // damaged, not shorter.
+        w.write_all(&(alerts.len() as u64).to_le_bytes())?;
         for a in alerts {
             write_alert(&mut w, a)?;
         }
@@ -189,11 +215,7 @@ impl Alerts {
         let mut sources: Vec<Source> = Vec::with_capacity(self.runs.len() + 1);
         sources.push(Source::Mem(self.mem.iter()));
         for f in &self.runs {
-            let reader = f
-                .try_clone()
-                .and_then(|mut f| f.seek(SeekFrom::Start(0)).map(|_| f))
-                .map(|f| BufReader::with_capacity(1 << 16, f));
-            sources.push(Source::Run(reader.map_err(Some)));
+            sources.push(Source::run(f));
         }
         Merge::new(sources, &self.rank)
     }
@@ -201,17 +223,56 @@ impl Alerts {
 
 enum Source<'a> {
     Mem(std::slice::Iter<'a, Alert>),
-    Run(Result<BufReader<File>, Option<std::io::Error>>),
+    /// A run being read, with how many alerts it has left.
+    Run(Result<(BufReader<File>, u64), Option<std::io::Error>>),
 }
 
 impl Source<'_> {
+    /// Opens a run written by [`write_run`].
+    fn run(file: &File) -> Source<'static> {
+        let opened = file
+            .try_clone()
+            .and_then(|mut f| f.seek(SeekFrom::Start(0)).map(|_| f))
+            .and_then(|f| {
+                let mut run = BufReader::with_capacity(1 << 16, f);
+                let mut count = [0; 8];
+                run.read_exact(&mut count)?;
+                Ok((run, u64::from_le_bytes(count)))
+            });
+        Source::Run(opened.map_err(Some))
+    }
+
     fn next(&mut self, rules: usize) -> Option<std::io::Result<Alert>> {
         match self {
             Source::Mem(it) => it.next().cloned().map(Ok),
             Source::Run(Err(e)) => e.take().map(Err),
-            Source::Run(Ok(run)) => read_alert(run, rules).transpose(),
+            Source::Run(Ok((run, left))) => {
+                let read = if *left == 0 {
+                    // Past its last alert a run has nothing more.
+                    match run.fill_buf() {
+                        Ok([]) => return None,
+                        Ok(_) => Err(damaged()),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    *left -= 1;
+                    read_alert(run, rules).and_then(|a| a.ok_or_else(damaged))
+                };
+                if read.is_err() {
+                    // One error, then the run is done.
+                    *self = Source::Run(Err(None));
+                }
+                Some(read)
+            }
         }
     }
+}
+
+fn damaged() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "a temporary alert file was damaged",
+    )
 }
 
 /// Writes one alert of a run: the rule as a `u64`, times as `i128` (an
@@ -258,12 +319,6 @@ fn write_alert(w: &mut impl Write, a: &Alert) -> std::io::Result<()> {
 fn read_alert(r: &mut impl BufRead, rules: usize) -> std::io::Result<Option<Alert>> {
     if r.fill_buf()?.is_empty() {
         return Ok(None);
-    }
-    fn damaged() -> std::io::Error {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "a temporary alert file was damaged",
-        )
     }
     fn array<const N: usize>(r: &mut impl Read) -> std::io::Result<[u8; N]> {
         let mut b = [0; N];
@@ -482,13 +537,47 @@ mod tests {
         assert_eq!(alerts.len(), 4);
     }
 
+    /// Every alert of a run comes back, and a run cut anywhere, even
+    /// between two alerts, is an error rather than a shorter run.
+    #[test]
+    fn a_run_cut_between_alerts_is_damaged() {
+        let alerts = vec![alert(0, 1, "[1]"), alert(1, 2, "[2]")];
+        let first = bytes_of(&alerts[..1]).len() as u64;
+        let read = |file: &File| {
+            let mut source = Source::run(file);
+            std::iter::from_fn(|| source.next(2)).collect::<Vec<_>>()
+        };
+        let file = write_run(alerts, &[0, 1], tempfile::tempfile)
+            .map_err(|u| u.error)
+            .unwrap();
+        let whole = read(&file);
+        assert_eq!(whole.len(), 2);
+        assert!(whole.iter().all(Result::is_ok));
+        file.set_len(8 + first).unwrap();
+        let cut = read(&file);
+        assert_eq!(cut.len(), 2);
+        assert!(cut[0].is_ok() && cut[1].is_err());
+        file.set_len(4).unwrap();
+        assert!(read(&file).iter().all(Result::is_err));
+    }
+
     #[test]
     fn item_ends_give_the_documents_or_nothing() {
         let mut a = alert(0, 1, r#"[{"a":"é"},null]"#);
         a.item_ends = vec![11, 16];
         assert_eq!(a.items(), Some(vec![r#"{"a":"é"}"#, "null"]));
         // Ends that do not fit the array: the caller scans it instead.
-        for ends in [vec![], vec![11], vec![11, 17], vec![8, 16], vec![17, 16]] {
+        for ends in [
+            vec![],
+            vec![11],
+            vec![11, 17],
+            vec![8, 16],
+            vec![17, 16],
+            vec![10, 16],
+            vec![1, 11, 16],
+            vec![usize::MAX],
+            vec![11, usize::MAX],
+        ] {
             a.item_ends = ends;
             assert_eq!(a.items(), None, "{:?}", a.item_ends);
         }

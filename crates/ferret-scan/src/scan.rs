@@ -169,7 +169,11 @@ pub struct Alert {
 impl Alert {
     /// Roughly what the alert occupies in memory.
     pub(crate) fn approx_bytes(&self) -> usize {
-        std::mem::size_of::<Alert>() + self.tie.1.len() + self.tie.0.len() * 24 + 64
+        std::mem::size_of::<Alert>()
+            + self.tie.1.len()
+            + self.tie.0.len() * 24
+            + self.item_ends.len() * 8
+            + 64
     }
 
     /// The alert document as one line of JSON: `serde_json::to_string` of
@@ -246,13 +250,19 @@ impl Alert {
     /// those do not fit the array (only a damaged spill file could do that).
     pub(crate) fn items(&self) -> Option<Vec<&str>> {
         let docs = &self.tie.1;
-        if self.item_ends.last()? + 1 != docs.len() {
+        if Some(*self.item_ends.last()?) != docs.len().checked_sub(1) {
             return None;
         }
         let mut start = 1;
         let mut items = Vec::with_capacity(self.item_ends.len());
         for &end in &self.item_ends {
-            items.push(docs.get(start..end)?);
+            // Each a value, followed by the separator before the next one
+            // (or the array's end).
+            let item = docs.get(start..end).filter(|i| !i.is_empty())?;
+            if !matches!(docs.as_bytes().get(end), Some(b',' | b']')) {
+                return None;
+            }
+            items.push(item);
             start = end + 1;
         }
         Some(items)
