@@ -377,6 +377,19 @@ mod tests {
         Necessary::contains_any(&FieldPath::dotted(field), texts.iter().copied())
     }
 
+    /// `doc` decoded as a scan decodes it, through `projection`.
+    fn projected(projection: &ferret_event::Projection, doc: &Value) -> Event {
+        let text = doc.to_string();
+        let file: std::sync::Arc<str> = std::sync::Arc::from("t");
+        projection
+            .decode(ferret_event::RawRecord {
+                file: &file,
+                origin: ferret_event::Origin::default(),
+                bytes: text.as_bytes(),
+            })
+            .unwrap()
+    }
+
     fn rules_of(p: &Prefilter, doc: Value, n: u32) -> Vec<u32> {
         let c = p.candidates(&Event::new(doc, Default::default()));
         (0..n).filter(|&r| c.contains(r)).collect()
@@ -402,9 +415,7 @@ mod tests {
 
     #[test]
     fn tabled_events_get_the_candidates_of_resolved_ones() {
-        use ferret_event::Segment;
-        use ferret_event::{Origin, Projection, RawRecord};
-        use std::sync::Arc;
+        use ferret_event::{Projection, Segment};
         // A key with a dot in it: a projection keeps such a path in the
         // document rather than in the table.
         let second_arg = FieldPath::new(vec![
@@ -427,7 +438,6 @@ mod tests {
             FieldPath::dotted("host.name"),
             second_arg.clone(),
         ]);
-        let file: Arc<str> = Arc::from("t");
         for doc in [
             json!({"process": {"name": "zsh", "args": ["a", "-enc"], "parent": {"name": "systemd"}}}),
             json!({"process": {"args": ["-x"], "x.y": ["a", "-X"]}}),
@@ -435,32 +445,16 @@ mod tests {
             json!({"process": {"args": []}, "host": {"name": "bash"}}),
             json!({}),
         ] {
-            let text = doc.to_string();
-            let ev = projection
-                .decode(RawRecord {
-                    file: &file,
-                    origin: Origin::default(),
-                    bytes: text.as_bytes(),
-                })
-                .unwrap();
+            let ev = projected(&projection, &doc);
             // A dotted key on a projected route leaves a record untabled.
-            assert_eq!(ev.has_table(), !text.contains("x.y"));
+            assert_eq!(ev.has_table(), !doc.to_string().contains("x.y"));
             assert_eq!(
                 p.candidates(&ev),
                 p.candidates(&Event::new(doc.clone(), Default::default())),
                 "{doc}"
             );
         }
-        let ev = |doc: Value| {
-            let text = doc.to_string();
-            projection
-                .decode(RawRecord {
-                    file: &file,
-                    origin: Origin::default(),
-                    bytes: text.as_bytes(),
-                })
-                .unwrap()
-        };
+        let ev = |doc: Value| projected(&projection, &doc);
         let c = p.candidates(&ev(
             json!({"process": {"name": "zsh", "parent": {"name": "systemd"}}}),
         ));
@@ -501,24 +495,14 @@ mod tests {
                 vec![],
             ),
         ];
-        use ferret_event::{Origin, Projection, RawRecord};
-        use std::sync::Arc;
-        let projection = Projection::new(&[
+        let projection = ferret_event::Projection::new(&[
             FieldPath::dotted("process.name"),
             FieldPath::dotted("process.args_count"),
             FieldPath::dotted("problemchild.prediction"),
         ]);
-        let file: Arc<str> = Arc::from("t");
         for (doc, want) in cases {
             assert_eq!(rules_of(&p, doc.clone(), 3), want, "{doc}");
-            let text = doc.to_string();
-            let ev = projection
-                .decode(RawRecord {
-                    file: &file,
-                    origin: Origin::default(),
-                    bytes: text.as_bytes(),
-                })
-                .unwrap();
+            let ev = projected(&projection, &doc);
             let c = p.candidates(&ev);
             let projected: Vec<u32> = (0..3).filter(|&r| c.contains(r)).collect();
             assert_eq!(projected, want, "{doc} projected");
@@ -547,11 +531,9 @@ mod tests {
     /// each layout leaves out are its own, not the last layout's.
     #[test]
     fn each_table_layout_has_its_own_uncovered_fields() {
-        use ferret_event::{Origin, Projection, RawRecord, Segment};
-        use std::sync::Arc;
+        use ferret_event::{Projection, Segment};
         let p = Prefilter::new(&[on("process.name", &["bash"]), on("process.args", &["-enc"])]);
-        let text = json!({"process": {"name": "bash", "args": ["-enc"]}}).to_string();
-        let file: Arc<str> = Arc::from("t");
+        let doc = json!({"process": {"name": "bash", "args": ["-enc"]}});
         let name = FieldPath::dotted("process.name");
         let args = FieldPath::dotted("process.args");
         // An indexed path keeps `process.args` whole in the document: the
@@ -564,13 +546,7 @@ mod tests {
         let tabled = Projection::new(&[name.clone(), args]);
         let untabled = Projection::new(&[name, first_arg]);
         for projection in [&tabled, &untabled, &tabled, &untabled] {
-            let ev = projection
-                .decode(RawRecord {
-                    file: &file,
-                    origin: Origin::default(),
-                    bytes: text.as_bytes(),
-                })
-                .unwrap();
+            let ev = projected(projection, &doc);
             assert!(ev.has_table());
             let c = p.candidates(&ev);
             assert_eq!((0..2).filter(|&r| c.contains(r)).count(), 2);
@@ -580,21 +556,12 @@ mod tests {
     /// [`rules_of`] for the event as a scan decodes it (tabled), and as
     /// read in full: both, checked equal.
     fn rules_both_ways(p: &Prefilter, doc: Value, n: u32) -> Vec<u32> {
-        use ferret_event::{Origin, Projection, RawRecord};
-        use std::sync::Arc;
-        let projection = Projection::new(&[
+        let projection = ferret_event::Projection::new(&[
             FieldPath::dotted("process.name"),
             FieldPath::dotted("process.parent.name"),
             FieldPath::dotted("process.args"),
         ]);
-        let text = doc.to_string();
-        let file: Arc<str> = Arc::from("t");
-        let record = RawRecord {
-            file: &file,
-            origin: Origin::default(),
-            bytes: text.as_bytes(),
-        };
-        let ev = projection.decode(record).unwrap();
+        let ev = projected(&projection, &doc);
         assert!(ev.has_table());
         let c = p.candidates(&ev);
         let tabled: Vec<u32> = (0..n).filter(|&r| c.contains(r)).collect();
