@@ -246,7 +246,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.output.format() {
         Format::Ndjson => {
             // Documents are built in parallel, a chunk at a time, and
-            // written in order; the next chunk is merged (and read back
+            // written in order: a chunk is written while the pool builds
+            // the next one, and the one after is merged (and read back
             // from the spilled runs) meanwhile on a thread of its own.
             // Taken in turns, merging left the pool idle for a third of
             // the writing.
@@ -263,15 +264,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         }
                     }
                 });
-                for chunk in chunks_rx {
-                    let chunk = chunk?;
-                    let lines: Vec<String> =
-                        chunk.par_iter().map(|a| a.to_json(&compiled)).collect();
+                let write_lines = |out: &mut dyn Write, lines: &[String]| -> std::io::Result<()> {
                     for line in lines {
                         out.write_all(line.as_bytes())?;
                         out.write_all(b"\n")?;
                     }
+                    Ok(())
+                };
+                let mut lines: Vec<String> = Vec::new();
+                for chunk in chunks_rx {
+                    let chunk = match chunk {
+                        Ok(chunk) => chunk,
+                        Err(e) => {
+                            write_lines(&mut out, &lines)?;
+                            return Err(e.into());
+                        }
+                    };
+                    let mut next: Vec<String> = Vec::new();
+                    rayon::in_place_scope(|s| {
+                        s.spawn(|_| {
+                            next = chunk.par_iter().map(|a| a.to_json(&compiled)).collect()
+                        });
+                        write_lines(&mut out, &lines)
+                    })?;
+                    lines = next;
                 }
+                write_lines(&mut out, &lines)?;
                 Ok(())
             })?;
         }
