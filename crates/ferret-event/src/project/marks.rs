@@ -66,25 +66,13 @@ impl Marks {
                 free = escaped + 1;
                 match b.get(escaped) {
                     Some(b'"') => self.quotes[escaped / 64] &= !(1u64 << (escaped % 64)),
-                    Some(b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
                     Some(b'u') => {
-                        let Some(hex) = b.get(escaped + 1..escaped + 5) else {
-                            return false;
-                        };
-                        let mut n = 0u32;
-                        for &h in hex {
-                            match (h as char).to_digit(16) {
-                                Some(d) => n = n * 16 + d,
-                                None => return false,
-                            }
-                        }
-                        // Surrogate pairs and lone surrogates: serde_json's
-                        // call.
-                        if (0xD800..=0xDFFF).contains(&n) {
+                        if unicode_escape(b, escaped + 1).is_none() {
                             return false;
                         }
                         free = escaped + 5;
                     }
+                    Some(&c) if short_escape(c).is_some() => {}
                     _ => return false,
                 }
             }
@@ -255,6 +243,33 @@ fn mark_blocks_sse2(b: &[u8], quotes: &mut [u64], backslashes: &mut [u64]) -> Bl
         }
         m
     })
+}
+
+/// The character a short escape (`\\n`, `\\"`, …) stands for, by the byte
+/// after its backslash; `None` for a byte that starts no short escape.
+pub(super) fn short_escape(c: u8) -> Option<char> {
+    Some(match c {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
+}
+
+/// The character of the `\\u` escape whose four hex digits start at `at`;
+/// `None` if they are not four hex digits, or for a surrogate (pair or
+/// lone: serde_json's call).
+pub(super) fn unicode_escape(b: &[u8], at: usize) -> Option<char> {
+    let mut n = 0u32;
+    for &h in b.get(at..at + 4)? {
+        n = n * 16 + (h as char).to_digit(16)?;
+    }
+    char::from_u32(n)
 }
 
 #[cfg(test)]

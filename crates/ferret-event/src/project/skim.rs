@@ -21,7 +21,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::marks::Marks;
+use super::marks::{short_escape, unicode_escape, Marks};
 use super::{Cells, Node};
 
 /// The reader cannot vouch for the record: decode it with serde_json.
@@ -191,19 +191,11 @@ impl<'t> Reader<'t> {
             }
             escaped = true;
             match self.b.get(self.pos + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 2,
                 Some(b'u') => {
-                    let hex = self.b.get(self.pos + 2..self.pos + 6).ok_or(Doubt)?;
-                    let mut n = 0u32;
-                    for &h in hex {
-                        n = n * 16 + (h as char).to_digit(16).ok_or(Doubt)?;
-                    }
-                    // Surrogate pairs and lone surrogates: serde_json's call.
-                    if (0xD800..=0xDFFF).contains(&n) {
-                        return Err(Doubt);
-                    }
+                    unicode_escape(self.b, self.pos + 2).ok_or(Doubt)?;
                     self.pos += 6;
                 }
+                Some(&c) if short_escape(c).is_some() => self.pos += 2,
                 _ => return Err(Doubt),
             }
         }
@@ -693,26 +685,12 @@ fn unescape(quoted: &str) -> Result<Cow<'_, str>, Doubt> {
         }
         out.push_str(&inner[plain..i]);
         let c = match *b.get(i + 1).ok_or(Doubt)? {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
             b'u' => {
-                let hex = inner.get(i + 2..i + 6).ok_or(Doubt)?;
-                if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
-                    return Err(Doubt);
-                }
-                let n = u32::from_str_radix(hex, 16).map_err(|_| Doubt)?;
-                // Surrogates (pairs or lone): serde_json's call.
-                let c = char::from_u32(n).ok_or(Doubt)?;
+                let c = unicode_escape(b, i + 2).ok_or(Doubt)?;
                 i += 4;
                 c
             }
-            _ => return Err(Doubt),
+            c => short_escape(c).ok_or(Doubt)?,
         };
         out.push(c);
         i += 2;
