@@ -64,7 +64,7 @@ pub fn write_match_members(
         fields: Vec::with_capacity(64),
         dotted: false,
     };
-    container_items(last, b'{', b'}', |at| {
+    let end = container_at(b, 0, b'{', b'}', |at| {
         let (key, value) = member_name(b, at)?;
         let key_text = &last[key.clone()];
         let group = READ_GROUPS
@@ -87,8 +87,11 @@ pub fn write_match_members(
                 }
             }
         };
-        Some(((), end))
+        Some(end)
     })?;
+    if end != b.len() {
+        return None;
+    }
     // Fields are in the order written; the map's order is by group (that
     // of `READ_GROUPS`), then as written. Only a group's own fields can
     // have a name in the group, so a lookup by name finds the same first
@@ -198,32 +201,22 @@ impl FlatWalk<'_> {
     /// inner objects by dotted name, then itself, as [`flatten`] does; the
     /// offset just past it.
     fn object(&mut self, group: usize, name: std::ops::Range<usize>, at: usize) -> Option<usize> {
-        let b = self.text.as_bytes();
-        let mut i = at + 1;
-        if b.get(i) != Some(&b'}') {
-            loop {
-                let (member, value) = member_name(b, i)?;
-                self.dotted |= self.text[member.clone()].contains('.');
-                let path = self.name(Some(name.clone()), member);
-                let end = if b.get(value) == Some(&b'{') {
-                    self.object(group, path, value)?
-                } else {
-                    let end = value_end(b, value)?;
-                    self.push(group, path, value..end, true);
-                    end
-                };
-                match b.get(end) {
-                    Some(b',') => i = end + 1,
-                    Some(b'}') => {
-                        i = end;
-                        break;
-                    }
-                    _ => return None,
-                }
+        let text = self.text;
+        let b = text.as_bytes();
+        let end = container_at(b, at, b'{', b'}', |i| {
+            let (member, value) = member_name(b, i)?;
+            self.dotted |= text[member.clone()].contains('.');
+            let path = self.name(Some(name.clone()), member);
+            if b.get(value) == Some(&b'{') {
+                self.object(group, path, value)
+            } else {
+                let end = value_end(b, value)?;
+                self.push(group, path, value..end, true);
+                Some(end)
             }
-        }
-        self.push(group, name, at..i + 1, false);
-        Some(i + 1)
+        })?;
+        self.push(group, name, at..end, false);
+        Some(end)
     }
 }
 
@@ -258,36 +251,37 @@ const READ_GROUPS: [&str; 7] = [
 /// the text to be valid: for a writer holding JSON it wrote itself (an
 /// alert's matched events), which a validating parse would only read again.
 pub fn array_items(text: &str) -> Option<Vec<&str>> {
-    container_items(text, b'[', b']', |at| {
+    let mut items = Vec::new();
+    let end = container_at(text.as_bytes(), 0, b'[', b']', |at| {
         let end = value_end(text.as_bytes(), at)?;
-        (end > at).then(|| (&text[at..end], end))
-    })
+        items.push(text.get(at..end).filter(|i| !i.is_empty())?);
+        Some(end)
+    })?;
+    (end == text.len()).then_some(items)
 }
 
-/// The entries of the container `text` is (`open` … `close`, entries
-/// separated by commas, nothing else around them), each read by `entry`
-/// from where it starts (giving the entry and where it ends).
-fn container_items<T>(
-    text: &str,
+/// The container starting at `b[at]` (`open` … `close`, entries separated
+/// by commas), each entry read by `entry` from where it starts (giving
+/// where it ends); the offset just past the container.
+fn container_at(
+    b: &[u8],
+    at: usize,
     open: u8,
     close: u8,
-    mut entry: impl FnMut(usize) -> Option<(T, usize)>,
-) -> Option<Vec<T>> {
-    let b = text.as_bytes();
-    let mut entries = Vec::new();
-    if b.first() != Some(&open) {
+    mut entry: impl FnMut(usize) -> Option<usize>,
+) -> Option<usize> {
+    if b.get(at) != Some(&open) {
         return None;
     }
-    let mut at = 1;
+    let mut at = at + 1;
     if b.get(at) == Some(&close) {
-        return (b.len() == 2).then_some(entries);
+        return Some(at + 1);
     }
     loop {
-        let (e, end) = entry(at)?;
-        entries.push(e);
+        let end = entry(at)?;
         match b.get(end) {
             Some(b',') => at = end + 1,
-            Some(&c) if c == close && end + 1 == b.len() => return Some(entries),
+            Some(&c) if c == close => return Some(end + 1),
             _ => return None,
         }
     }
