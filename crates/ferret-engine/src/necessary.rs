@@ -108,11 +108,7 @@ impl Necessary {
         path: &FieldPath,
         texts: impl IntoIterator<Item = &'a str>,
     ) -> Necessary {
-        if path
-            .segments()
-            .iter()
-            .any(|s| matches!(s, Segment::Index(_)))
-        {
+        if indexed(path) {
             return Necessary::Always;
         }
         let mut needles = Vec::new();
@@ -131,11 +127,7 @@ impl Necessary {
     /// The condition of a field having some value (not null), of any type:
     /// a needle with an empty text. Fixes nothing for an indexed path.
     pub fn present(path: &FieldPath) -> Necessary {
-        if path
-            .segments()
-            .iter()
-            .any(|s| matches!(s, Segment::Index(_)))
-        {
+        if indexed(path) {
             return Necessary::Always;
         }
         Necessary::AnyOf(vec![Needle {
@@ -194,6 +186,14 @@ impl Necessary {
             })
             .sum()
     }
+}
+
+/// Whether `path` selects within an array: a needle on it would say
+/// nothing of the one value it reads (see [`Necessary::contains_any`]).
+fn indexed(path: &FieldPath) -> bool {
+    path.segments()
+        .iter()
+        .any(|s| matches!(s, Segment::Index(_)))
 }
 
 fn is_common(path: &FieldPath) -> bool {

@@ -135,13 +135,6 @@ impl Event {
         self.table.as_ref()
     }
 
-    /// Whether this event's field table covers `path`: then
-    /// [`FieldTable::filled`] gives all of its values.
-    #[inline]
-    pub fn table_covers(&self, path: &FieldPath) -> bool {
-        self.table.as_ref().is_some_and(|t| t.covers(path.id()))
-    }
-
     /// The first value at `path`, if any (arrays flattened).
     pub fn first<'a>(&'a self, path: &FieldPath) -> Option<FieldValue<'a>> {
         let mut out = None;
