@@ -9,11 +9,11 @@
 //! Memory stays within twice the budget whatever the number of alerts.
 //!
 //! A run holds its number of alerts, then each alert in a length-prefixed
-//! binary form ([`write_alert`]),
-//! its matched documents as their bytes: a hundred thousand alerts of the
-//! standard corpus are half a gigabyte of documents, and escaping them into
-//! a JSON string and parsing them back was most of the time spent on alerts
-//! (on the scanning thread, leaving the pool idle).
+//! binary form ([`write_alert`]), its matched documents as their bytes: a
+//! hundred thousand alerts of the standard corpus are half a gigabyte of
+//! documents, and escaping them into a JSON string and parsing them back
+//! was most of the time spent on alerts (on the scanning thread, leaving
+//! the pool idle).
 
 use std::cmp::Ordering;
 use std::fs::File;
@@ -83,22 +83,27 @@ impl AlertSink {
                 self.mem_bytes = 0;
                 let rank = self.rank.clone();
                 let new_file = self.new_file;
-                let alerts = Arc::new(std::sync::Mutex::new(Some(alerts)));
-                let handed = alerts.clone();
+                // The alerts go to the thread once it exists, so that they
+                // stay here if none can be had.
+                let (hand, take) = std::sync::mpsc::channel::<Vec<Alert>>();
                 let spawned = std::thread::Builder::new()
                     .name("ferret-alert-run".into())
                     .spawn(move || {
-                        let alerts = handed.lock().ok().and_then(|mut a| a.take());
-                        write_run(alerts.unwrap_or_default(), &rank, new_file)
+                        let alerts = take.recv().unwrap_or_default();
+                        write_run(alerts, &rank, new_file)
                     });
-                match spawned {
-                    Ok(writing) => self.writing = Some(writing),
-                    // No thread to be had: the run is written here.
-                    Err(_) => {
-                        let alerts = alerts.lock().ok().and_then(|mut a| a.take());
-                        let run = write_run(alerts.unwrap_or_default(), &self.rank, new_file);
-                        self.keep_run(run);
+                // No thread to be had (or, which cannot be, none to take
+                // them): the run is written here.
+                let unsent = match spawned {
+                    Ok(writing) => {
+                        self.writing = Some(writing);
+                        hand.send(alerts).err().map(|back| back.0)
                     }
+                    Err(_) => Some(alerts),
+                };
+                if let Some(alerts) = unsent {
+                    let run = write_run(alerts, &self.rank, new_file);
+                    self.keep_run(run);
                 }
             }
         }
@@ -287,11 +292,12 @@ fn write_alert(w: &mut impl Write, a: &Alert) -> std::io::Result<()> {
             w.write_all(&t.0.to_le_bytes())
         }
     };
+    let len = |w: &mut dyn Write, n: usize| w.write_all(&(n as u64).to_le_bytes());
     let bytes = |w: &mut dyn Write, b: &[u8]| {
-        w.write_all(&(b.len() as u64).to_le_bytes())?;
+        len(w, b.len())?;
         w.write_all(b)
     };
-    w.write_all(&(a.rule as u64).to_le_bytes())?;
+    len(w, a.rule)?;
     w.write_all(&a.time.0.to_le_bytes())?;
     maybe_time(w, a.original_time)?;
     maybe_time(w, a.last_time)?;
@@ -302,14 +308,14 @@ fn write_alert(w: &mut impl Write, a: &Alert) -> std::io::Result<()> {
             bytes(w, serde_json::to_string(keys)?.as_bytes())?;
         }
     }
-    w.write_all(&(a.tie.0.len() as u64).to_le_bytes())?;
+    len(w, a.tie.0.len())?;
     for t in &a.tie.0 {
         maybe_time(w, *t)?;
     }
     bytes(w, a.tie.1.as_bytes())?;
-    w.write_all(&(a.item_ends.len() as u64).to_le_bytes())?;
+    len(w, a.item_ends.len())?;
     for &end in &a.item_ends {
-        w.write_all(&(end as u64).to_le_bytes())?;
+        len(w, end)?;
     }
     Ok(())
 }
