@@ -66,6 +66,7 @@ use ferret_eql::ast::{
 use ferret_event::{parse_timestamp_str, Event, FieldPath, Segment, Timestamp};
 use memchr::memmem;
 
+use crate::exec::key::KeyWriter;
 use crate::functions::{self, ArgKind, Cidr, Func};
 use crate::matching::{self, PatternSet};
 use crate::necessary::Necessary;
@@ -364,6 +365,33 @@ impl KeyExpr {
         match self.expr.eval(input).first() {
             Some(s) => KeyValue::from_scalar(s),
             None => KeyValue::Null,
+        }
+    }
+
+    /// Writes [`KeyExpr::eval`]'s value into a join key; false when it is
+    /// null.
+    pub(crate) fn write_key(&self, input: &EvalInput, out: &mut KeyWriter<'_>) -> bool {
+        if let ValExpr::Field(f) = &self.expr {
+            let mut seen = false;
+            f.for_each(input, &mut |s| {
+                out.scalar(s);
+                seen = true;
+                true
+            });
+            if !seen {
+                out.null();
+            }
+            return seen;
+        }
+        match self.expr.eval(input).first() {
+            Some(s) => {
+                out.scalar(s);
+                true
+            }
+            None => {
+                out.null();
+                false
+            }
         }
     }
 

@@ -120,6 +120,10 @@ pub struct StagePlan {
     pub missing: bool,
     /// The alias index (into [`SequencePlan::aliases`]) this stage binds.
     pub alias: Option<usize>,
+    /// For a repetition of `with runs=N`, the index of the group's first
+    /// stage: the same filter and keys, so what an event makes of that
+    /// stage holds for this one too.
+    pub repeat_of: Option<usize>,
     pub span: Span,
 }
 
@@ -439,12 +443,14 @@ fn plan_sequence(seq: &ast::Sequence, base: &PlanContext) -> Result<SequencePlan
             }
             None => None,
         };
-        for _ in 0..runs {
+        let first = stages.len();
+        for run in 0..runs {
             stages.push(StagePlan {
                 filter: filter.clone(),
                 keys: keys.clone(),
                 missing: st.missing,
                 alias,
+                repeat_of: (run > 0).then_some(first),
                 span: st.span,
             });
             expanded += 1;
@@ -475,6 +481,7 @@ fn plan_sequence(seq: &ast::Sequence, base: &PlanContext) -> Result<SequencePlan
                 keys: plan_keys(&seq.by, &u.by, base)?,
                 missing: false,
                 alias: None,
+                repeat_of: None,
                 span: u.span,
             })
         }
@@ -523,6 +530,7 @@ fn plan_sample(sample: &ast::Sample, base: &PlanContext) -> Result<SamplePlan, P
             keys,
             missing: false,
             alias: None,
+            repeat_of: None,
             span: st.span,
         });
     }

@@ -322,7 +322,7 @@ pub fn scalar_to_string(s: Scalar) -> Cow<str> {
 pub struct FloatKey(pub f64);
 
 impl FloatKey {
-    fn canonical_bits(self) -> u64 {
+    pub(crate) fn canonical_bits(self) -> u64 {
         if self.0 == 0.0 {
             0
         } else if self.0.is_nan() {

@@ -21,6 +21,7 @@
 //! state either way: partial sequences expire by `maxspan` and are capped by
 //! [`RunConfig::max_live_partials`], evictions counted in [`Stats`].
 
+pub mod key;
 pub mod order;
 pub mod pipes;
 pub mod sample;

@@ -97,7 +97,7 @@ impl SampleState {
             for sample in found {
                 hits.push(Hit {
                     entries: sample.into_iter().map(Entry::Event).collect(),
-                    join_keys: Some(key.clone()),
+                    join_keys: Some(key.values()),
                     aggregate: None,
                 });
             }

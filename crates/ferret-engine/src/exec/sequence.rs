@@ -75,26 +75,30 @@ use std::sync::Arc;
 
 use ferret_event::{Event, FieldPath, Timestamp};
 
+use super::key::KeyWriter;
 use super::order::{OrderFields, Ordinal};
 use super::{Entry, Hit, RunConfig, Stats};
 use crate::expr::EvalInput;
 use crate::plan::{KeyPlan, SequencePlan, StagePlan};
-use crate::value::KeyValue;
 
-pub type Key = Vec<KeyValue>;
+pub use super::key::Key;
 
 /// Evaluates a stage's join key; `None` when a non-nullable key is null.
 pub(crate) fn eval_key(keys: &[KeyPlan], event: &Event) -> Option<Key> {
-    let input = EvalInput::event(event);
-    let mut out = Vec::with_capacity(keys.len());
-    for k in keys {
-        let v = k.expr.eval(&input);
-        if v == KeyValue::Null && !k.nullable {
-            return None;
-        }
-        out.push(v);
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    Some(out)
+    BUF.with_borrow_mut(|buf| {
+        buf.clear();
+        let input = EvalInput::event(event);
+        let mut out = KeyWriter(buf);
+        for k in keys {
+            if !k.expr.write_key(&input, &mut out) && !k.nullable {
+                return None;
+            }
+        }
+        Some(Key::from_bytes(buf))
+    })
 }
 
 /// Whether `event` matches the stage's condition, as far as it can be
@@ -157,21 +161,37 @@ fn match_stages(
     let mut out = Matches::default();
     let mut deferred = 0u64;
     let mut positive = 0;
+    // What the event made of the current `runs` group's first stage, which
+    // its repetitions share (a `with runs=60` stage was evaluated 60 times).
+    let mut group = RunGroup::default();
     for (i, st) in plan.stages.iter().enumerate() {
         let starts = !st.missing && positive == 0;
         if !st.missing {
             positive += 1;
         }
-        if !st.filter.category_matches(category, event) {
+        let first = st.repeat_of.unwrap_or(i);
+        if group.first != Some(first) {
+            group = RunGroup {
+                first: Some(first),
+                category: st.filter.category_matches(category, event),
+                holds: None,
+                key: None,
+            };
+        }
+        if !group.category {
+            continue;
+        }
+        let holds = *group
+            .holds
+            .get_or_insert_with(|| condition_holds(st, event));
+        if !holds {
             continue;
         }
         let later = !st.missing && !starts;
         if defer && (later || trailing & (1 << i) != 0) {
-            if condition_holds(st, event) {
-                deferred |= 1 << i;
-            }
-        } else if let Some((key, d)) = stage_eval(st, event) {
-            out.stages.push((i, key, d));
+            deferred |= 1 << i;
+        } else if let Some(key) = group.key.get_or_insert_with(|| eval_key(&st.keys, event)) {
+            out.stages.push((i, key.clone(), st.filter.uses_aliases));
         }
     }
     if let Some(u) = plan
@@ -188,6 +208,17 @@ fn match_stages(
         }
     }
     (out, deferred)
+}
+
+/// An event's outcome for the first stage of a `runs` group (see
+/// [`StagePlan::repeat_of`]), worked out as far as some stage needed it.
+#[derive(Default)]
+struct RunGroup {
+    first: Option<usize>,
+    category: bool,
+    holds: Option<bool>,
+    /// The stage key, `None` inside when a non-nullable key is null.
+    key: Option<Option<Key>>,
 }
 
 /// The stages after the last positive one (all missing), as a mask of
@@ -211,11 +242,29 @@ fn trailing_missing_mask(plan: &SequencePlan) -> u64 {
 /// Evaluates the keys of the stages `mask` names (see [`match_stages`]:
 /// their conditions hold) into `out`.
 fn match_deferred(plan: &SequencePlan, event: &Event, mask: u64, out: &mut Matches) {
+    // Repetitions of a `runs` stage share its key: the one matched at push
+    // (in `out`) or the last one evaluated here.
+    let mut last: Option<(usize, Option<Key>)> = None;
+    let pushed = out.stages.len();
     for (i, st) in plan.stages.iter().enumerate() {
-        if mask & (1 << i) != 0 {
-            if let Some((key, d)) = stage_key(st, event) {
-                out.stages.push((i, key, d));
+        if mask & (1 << i) == 0 {
+            continue;
+        }
+        let first = st.repeat_of.unwrap_or(i);
+        let key = match &last {
+            Some((g, key)) if *g == first => key.clone(),
+            _ => {
+                let key = out.stages[..pushed]
+                    .iter()
+                    .find(|(j, _, _)| plan.stages[*j].repeat_of.unwrap_or(*j) == first)
+                    .map(|(_, key, _)| key.clone())
+                    .or_else(|| eval_key(&st.keys, event));
+                last = Some((first, key.clone()));
+                key
             }
+        };
+        if let Some(key) = key {
+            out.stages.push((i, key, st.filter.uses_aliases));
         }
     }
     out.stages.sort_by_key(|(i, _, _)| *i);
@@ -502,7 +551,7 @@ impl Matcher {
         c: &Candidate,
         stats: &mut Stats,
     ) {
-        let Some(slots) = self.slots.get_mut(key.as_slice()) else {
+        let Some(slots) = self.slots.get_mut(&key) else {
             return;
         };
         let Some(waiting) = slots[p - 1].as_ref() else {
@@ -530,7 +579,7 @@ impl Matcher {
         }
         let mut partial = slots[p - 1].take().expect("checked above");
         if slots.iter().all(Option::is_none) {
-            self.slots.remove(key.as_slice());
+            self.slots.remove(&key);
         }
         self.lru.remove(&partial.id);
         self.live -= 1;
@@ -637,7 +686,7 @@ impl Matcher {
     ) {
         let width = self.positive.len() - 1;
         // The key is cloned only for a key new to `slots`; `lru` takes it.
-        let slots = match self.slots.get_mut(key.as_slice()) {
+        let slots = match self.slots.get_mut(&key) {
             Some(slots) => slots,
             None => self
                 .slots
@@ -679,12 +728,12 @@ impl Matcher {
     }
 
     fn drop_slot(&mut self, key: &Key, slot: usize) {
-        if let Some(slots) = self.slots.get_mut(key.as_slice()) {
+        if let Some(slots) = self.slots.get_mut(key) {
             if slots[slot].take().is_some() {
                 self.live -= 1;
             }
             if slots.iter().all(Option::is_none) {
-                self.slots.remove(key.as_slice());
+                self.slots.remove(key);
             }
         }
     }
@@ -704,7 +753,7 @@ fn to_hit(plan: &SequencePlan, done: Completed) -> Hit {
     }
     Hit {
         entries,
-        join_keys: Some(done.key),
+        join_keys: Some(done.key.values()),
         aggregate: None,
     }
 }
