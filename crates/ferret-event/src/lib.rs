@@ -18,6 +18,20 @@
 
 pub mod canonical;
 pub mod category;
+
+/// A read prefetch of the cache line holding `p`.
+#[inline(always)]
+fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86-64; a prefetch reads nothing and cannot
+    // fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 #[cfg(test)]
 mod json_texts;
 pub mod path;
@@ -75,6 +89,26 @@ pub struct Event {
 }
 
 impl Event {
+    /// Asks for the lines of a shared event's struct (its table's and
+    /// verdicts' pointers, its cached category and time) to be loaded ahead
+    /// of rules reading them. A hint: no effect where there is no prefetch.
+    #[inline(always)]
+    pub fn prefetch(this: &Arc<Event>) {
+        let p = Arc::as_ptr(this).cast::<u8>();
+        for line in 0..3 {
+            prefetch_line(p.wrapping_add(line * 64));
+        }
+    }
+
+    /// Asks for the line of a shared event's reference counts (just before
+    /// the struct) to be loaded ahead of a clone or drop: a reference held
+    /// for a while is dropped long after the event left the cache.
+    #[inline(always)]
+    pub fn prefetch_counts(this: &Arc<Event>) {
+        let p = Arc::as_ptr(this).cast::<u8>();
+        prefetch_line(p.wrapping_sub(2 * std::mem::size_of::<usize>()));
+    }
+
     pub fn new(doc: Value, origin: Origin) -> Self {
         Event {
             doc,

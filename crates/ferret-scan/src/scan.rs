@@ -879,7 +879,7 @@ fn run_rules(
             // `Pred::eval`'s time and most of `category_matches`'; W2 -2.5%
             // wall and CPU side by side).
             if let Some(&(ahead, _)) = pairs.get(i + 16) {
-                prefetch_event(&events[ahead as usize].0);
+                Event::prefetch(&events[ahead as usize].0);
             }
             let (runner, seen) = &mut group[r as usize - lo];
             let ev = &events[n as usize].0;
@@ -913,23 +913,6 @@ fn run_rules(
                 .zip(pairs.par_iter())
                 .for_each(run_group)
         });
-    }
-}
-
-/// Asks for the lines of an event's struct (its table's and verdicts'
-/// pointers, its cached category and time) to be loaded ahead of its rules
-/// reading them.
-#[inline(always)]
-fn prefetch_event(ev: &Arc<Event>) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = Arc::as_ptr(ev).cast::<i8>();
-        for line in 0..3 {
-            // SAFETY: SSE is part of x86-64; a prefetch reads nothing and
-            // cannot fault, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line * 64)) };
-        }
     }
 }
 
