@@ -480,8 +480,6 @@ pub fn scan(
     );
     let mut originals = Originals::default();
     let mut screened_out = 0u64;
-    let mut rule_ids: Vec<u32> = Vec::new();
-    let mut starts: Vec<usize> = Vec::new();
     // Per rule group, the batch's (event, rule) pairs (see `run_rules`).
     let mut group_pairs: Vec<Vec<(u32, u32)>> = Vec::new();
     let file_names = reader.file_names().to_vec();
@@ -651,106 +649,87 @@ pub fn scan(
                 }
                 (stats, quiet_records)
             });
-            for batch in decoded_rx {
+            // A batch's rules run on the pool; then its records are kept and
+            // its hits made alerts while the next batch is routed, the two
+            // side by side on the pool: one after the other on this thread
+            // they left a core idle for a tenth of a scan.
+            let mut batches = decoded_rx.into_iter();
+            let mut routed = batches
+                .next()
+                .map(|batch| route_batch(compiled, pool, &mut dispatch, &mut newest, batch));
+            while let Some(batch) = routed.take() {
                 phases.read += batch.read_time;
-                for (newest, batch) in newest.iter_mut().zip(&batch.newest) {
-                    *newest = (*newest).max(*batch);
-                }
                 phases.decode += batch.decode_time;
-                let mut raw = batch.raw;
-                let clock = Instant::now();
-                // Events and the batch entry each came from.
-                let mut events: Vec<(Arc<Event>, usize)> = Vec::with_capacity(batch.events.len());
-                // The rules of event `n` are `rule_ids[starts[n]..starts[n + 1]]`,
-                // ascending.
-                rule_ids.clear();
-                starts.clear();
-                starts.push(0);
-                let known = dispatch.learn(
-                    compiled,
-                    pool,
-                    batch.events.iter().filter_map(|r| match r {
-                        Ok(Decode::Ready(ev, _, key)) => Some((&**ev, &key[..])),
-                        _ => None,
-                    }),
-                );
-                let mut known = known.into_iter();
-                for (item, result) in batch.events.into_iter().enumerate() {
-                    match result {
-                        Ok(Decode::Ready(mut ev, candidates, key)) => {
-                            let route = match known.next().flatten() {
-                                Some(route) => route,
-                                None => dispatch.route(compiled, &ev, &key),
-                            };
-                            for &r in route.rules.iter() {
-                                if candidates.contains(r) {
-                                    rule_ids.push(r);
-                                }
-                            }
-                            starts.push(rule_ids.len());
-                            Arc::get_mut(&mut ev)
-                                .expect("no other holder before the rules run")
-                                .set_verdicts(route.verdicts);
-                            events.push((ev, item));
-                        }
-                        Ok(Decode::Quiet(_)) => {}
-                        Err(skip) => skips.skip(skip),
-                    }
+                phases.dispatch += batch.dispatch_time;
+                for skip in batch.skips {
+                    skips.skip(skip);
                 }
-                phases.dispatch += clock.elapsed();
                 let clock = Instant::now();
                 run_rules(
                     pool,
                     &mut runners,
-                    &events,
-                    &rule_ids,
-                    &starts,
+                    &batch.events,
+                    &batch.rule_ids,
+                    &batch.starts,
                     &mut group_pairs,
                     &newest,
                     &clock_of,
                 );
                 phases.rules += clock.elapsed();
-                let clock = Instant::now();
-                let made =
-                    std::mem::take(&mut *stand_ins.lock().unwrap_or_else(|e| e.into_inner()));
-                originals.keep_held(&mut raw, &events, made);
-                // The reader fills this batch again (with a fresh buffer if
-                // its own was kept).
-                let _ = spare_tx.send(raw);
-                // Most events are held by no rule: the pool frees them
-                // between decoding jobs, where they were allocated (freeing
-                // them on this thread was 7% of W1's CPU, mostly mimalloc's
-                // cross-thread path), and this thread goes on.
-                pool.spawn(move || drop(events));
-                // Turn final hits into alerts now, so neither they nor their events
-                // are held to the end.
-                let originals = &originals;
-                let drain = |i: usize, runner: &mut QueryRunner, out: &mut Vec<Alert>| {
-                    for hit in runner.drain_hits() {
-                        out.extend(alert_for(i, &time_fields[i], &hit, originals));
-                    }
-                };
-                if runners.len() <= RULE_GROUP {
-                    for (i, ((runner, _), out)) in
-                        runners.iter_mut().zip(batch_alerts.iter_mut()).enumerate()
-                    {
-                        drain(i, runner, out);
-                    }
-                } else {
-                    pool.install(|| {
-                        runners
-                            .par_iter_mut()
-                            .zip(batch_alerts.par_iter_mut())
-                            .enumerate()
-                            .for_each(|(i, ((runner, _), out))| drain(i, runner, out))
-                    });
-                }
-                for (i, out) in batch_alerts.iter_mut().enumerate() {
-                    alert_counts[i] += out.len() as u64;
-                    sink.extend(out.drain(..));
-                }
-                phases.alerts += clock.elapsed();
+                let next = batches.next();
+                let mut raw = batch.raw;
+                let events = batch.events;
+                let (alerts_time, next_routed) = pool.join(
+                    || {
+                        let clock = Instant::now();
+                        let made = std::mem::take(
+                            &mut *stand_ins.lock().unwrap_or_else(|e| e.into_inner()),
+                        );
+                        originals.keep_held(&mut raw, &events, made);
+                        // The reader fills this batch again (with a fresh
+                        // buffer if its own was kept).
+                        let _ = spare_tx.send(raw);
+                        // Most events are held by no rule: the pool frees
+                        // them between decoding jobs, where they were
+                        // allocated (freeing them on this thread was 7% of
+                        // W1's CPU, mostly mimalloc's cross-thread path).
+                        pool.spawn(move || drop(events));
+                        // Final hits become alerts now, so neither they nor
+                        // their events are held to the end.
+                        let originals = &originals;
+                        let drain = |i: usize, runner: &mut QueryRunner, out: &mut Vec<Alert>| {
+                            for hit in runner.drain_hits() {
+                                out.extend(alert_for(i, &time_fields[i], &hit, originals));
+                            }
+                        };
+                        if runners.len() <= RULE_GROUP {
+                            for (i, ((runner, _), out)) in
+                                runners.iter_mut().zip(batch_alerts.iter_mut()).enumerate()
+                            {
+                                drain(i, runner, out);
+                            }
+                        } else {
+                            runners
+                                .par_iter_mut()
+                                .zip(batch_alerts.par_iter_mut())
+                                .enumerate()
+                                .for_each(|(i, ((runner, _), out))| drain(i, runner, out));
+                        }
+                        for (i, out) in batch_alerts.iter_mut().enumerate() {
+                            alert_counts[i] += out.len() as u64;
+                            sink.extend(out.drain(..));
+                        }
+                        clock.elapsed()
+                    },
+                    || {
+                        next.map(|next| {
+                            route_batch(compiled, pool, &mut dispatch, &mut newest, next)
+                        })
+                    },
+                );
+                phases.alerts += alerts_time;
                 progress(batch.read);
+                routed = next_routed;
             }
             let decoded = match decoding.join() {
                 Ok((stats, quiet)) => {
@@ -837,6 +816,87 @@ struct Decoded {
     read: u64,
     read_time: Duration,
     decode_time: Duration,
+}
+
+/// A decoded batch with each event's rules: what the rules of a batch
+/// run on.
+struct Routed {
+    raw: RawBatch,
+    /// Events and the batch entry each came from.
+    events: Vec<(Arc<Event>, usize)>,
+    /// The rules of event `n` are `rule_ids[starts[n]..starts[n + 1]]`,
+    /// ascending.
+    rule_ids: Vec<u32>,
+    starts: Vec<usize>,
+    /// The batch's records that could not become events, in order.
+    skips: Vec<Skip>,
+    read: u64,
+    read_time: Duration,
+    decode_time: Duration,
+    dispatch_time: Duration,
+}
+
+/// Gives each event of `batch` its rules (its dispatch route, less the
+/// rules the prefilter ruled out) and its verdicts, and moves `newest` on
+/// to the batch's times.
+fn route_batch(
+    compiled: &Compiled,
+    pool: &Pool,
+    dispatch: &mut Dispatch,
+    newest: &mut [Option<Timestamp>],
+    batch: Decoded,
+) -> Routed {
+    let clock = Instant::now();
+    for (newest, batch) in newest.iter_mut().zip(&batch.newest) {
+        *newest = (*newest).max(*batch);
+    }
+    let mut events: Vec<(Arc<Event>, usize)> = Vec::with_capacity(batch.events.len());
+    let mut rule_ids: Vec<u32> = Vec::new();
+    let mut starts: Vec<usize> = Vec::with_capacity(batch.events.len() + 1);
+    let mut skips = Vec::new();
+    starts.push(0);
+    let known = dispatch.learn(
+        compiled,
+        pool,
+        batch.events.iter().filter_map(|r| match r {
+            Ok(Decode::Ready(ev, _, key)) => Some((&**ev, &key[..])),
+            _ => None,
+        }),
+    );
+    let mut known = known.into_iter();
+    for (item, result) in batch.events.into_iter().enumerate() {
+        match result {
+            Ok(Decode::Ready(mut ev, candidates, key)) => {
+                let route = match known.next().flatten() {
+                    Some(route) => route,
+                    None => dispatch.route(compiled, &ev, &key),
+                };
+                for &r in route.rules.iter() {
+                    if candidates.contains(r) {
+                        rule_ids.push(r);
+                    }
+                }
+                starts.push(rule_ids.len());
+                Arc::get_mut(&mut ev)
+                    .expect("no other holder before the rules run")
+                    .set_verdicts(route.verdicts);
+                events.push((ev, item));
+            }
+            Ok(Decode::Quiet(_)) => {}
+            Err(skip) => skips.push(skip),
+        }
+    }
+    Routed {
+        raw: batch.raw,
+        events,
+        rule_ids,
+        starts,
+        skips,
+        read: batch.read,
+        read_time: batch.read_time,
+        decode_time: batch.decode_time,
+        dispatch_time: clock.elapsed(),
+    }
 }
 
 /// A group of rules run together (see [`RULE_GROUP`]) and its index.
