@@ -5,7 +5,9 @@
 //! of the rules, which run over the previous batch's events that can
 //! concern them, in groups of rules spread over the thread pool, event by
 //! event within a group (an event's fields stay in cache while the group
-//! reads them). Each runner sees its events in input order whatever the
+//! reads them). Once a batch's rules have run, keeping the records of its
+//! held events and turning its hits into alerts run beside the routing of
+//! the next batch. Each runner sees its events in input order whatever the
 //! thread count, and alerts are sorted at the end, so the output is
 //! byte-identical for any `--threads`.
 //!
