@@ -55,7 +55,7 @@ pub use time::{
     event_timestamp, parse_iso8601, parse_timestamp, parse_timestamp_str, parse_timestamp_value,
     Timestamp, TimestampError,
 };
-pub use value::FieldValue;
+pub use value::{FieldNumber, FieldValue};
 
 /// Where an event came from, for diagnostics and deterministic ordering.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
