@@ -295,6 +295,95 @@ impl Projection {
         })
     }
 
+    /// This projection with its table's columns numbered in the order the
+    /// fields come in `records` (the first records of an input, say), so
+    /// that the tables of records written alike fill in column order and
+    /// need no sorting ([`FieldTable::build`]). What is kept and how it
+    /// resolves do not change, only the numbering.
+    ///
+    /// The order is a topological one of "comes right before" in the
+    /// records that decode into a table, ties (and the cycles of records
+    /// written differently) going to the field seen first; fields the
+    /// records do not hold come last, in their old order.
+    pub fn in_order_of<'r>(&self, records: impl IntoIterator<Item = &'r [u8]>) -> Projection {
+        let n = self.layout.columns() as usize;
+        if self.root.whole || n == 0 {
+            return self.clone();
+        }
+        let mut first_seen = vec![u32::MAX; n];
+        let mut seen = 0u32;
+        let mut edges: Vec<(u32, u32)> = Vec::new();
+        let mut cells = Cells::default();
+        for record in records {
+            cells.clear();
+            if self.parse_tabled(record, &mut cells).is_err() || cells.fallback {
+                continue;
+            }
+            let mut prev: Option<u32> = None;
+            for &(c, _) in &cells.cells {
+                if first_seen[c as usize] == u32::MAX {
+                    first_seen[c as usize] = seen;
+                    seen += 1;
+                }
+                if let Some(p) = prev.filter(|&p| p != c) {
+                    edges.push((p, c));
+                }
+                prev = Some(c);
+            }
+        }
+        edges.sort_unstable();
+        edges.dedup();
+        let mut before = vec![0u32; n];
+        for &(_, b) in &edges {
+            before[b as usize] += 1;
+        }
+        // Columns never seen sort after the seen ones, in their old order.
+        let rank = |c: usize| {
+            if first_seen[c] == u32::MAX {
+                seen as usize + c
+            } else {
+                first_seen[c] as usize
+            }
+        };
+        let mut ready: std::collections::BTreeSet<(usize, usize)> = (0..n)
+            .filter(|&c| before[c] == 0)
+            .map(|c| (rank(c), c))
+            .collect();
+        let mut placed = vec![false; n];
+        let mut new_of = vec![0u32; n];
+        let mut next = 0u32;
+        while (next as usize) < n {
+            let c = match ready.pop_first() {
+                Some((_, c)) => c,
+                // A cycle: the unplaced column seen first goes next.
+                None => (0..n)
+                    .filter(|&c| !placed[c])
+                    .min_by_key(|&c| rank(c))
+                    .expect("columns left to place"),
+            };
+            if placed[c] {
+                continue;
+            }
+            placed[c] = true;
+            new_of[c] = next;
+            next += 1;
+            let from = edges.partition_point(|&(a, _)| (a as usize) < c);
+            for &(_, b) in edges[from..].iter().take_while(|&&(a, _)| a as usize == c) {
+                let b = b as usize;
+                before[b] -= 1;
+                if before[b] == 0 && !placed[b] {
+                    ready.insert((rank(b), b));
+                }
+            }
+        }
+        let mut root = self.root.clone();
+        root.renumber(&new_of);
+        Projection {
+            root,
+            layout: Arc::new(self.layout.renumbered(&new_of)),
+        }
+    }
+
     /// The pruned document of a tabled decode, its values in `cells`: by
     /// the skimming reader when it can vouch for the record, else by
     /// serde_json (the exact outcome, error included).
@@ -331,6 +420,16 @@ impl Projection {
 }
 
 impl Node {
+    /// Renumbers the columns below: `c` becomes `new_of[c]`.
+    fn renumber(&mut self, new_of: &[u32]) {
+        if let Some(c) = self.column.as_mut() {
+            *c = new_of[*c as usize];
+        }
+        for (_, child) in &mut self.children {
+            child.renumber(new_of);
+        }
+    }
+
     fn child(&self, key: &str) -> Option<&Node> {
         self.children.iter().find(|(k, _)| k == key).map(|(_, n)| n)
     }
@@ -665,6 +764,57 @@ mod tests {
         Projection::new(&fp)
             .decode_bytes(doc.to_string().as_bytes())
             .unwrap()
+    }
+
+    /// Renumbered by the field order of some records, a projection
+    /// resolves every path as before, and those records' tables fill in
+    /// column order (so they need no sorting).
+    #[test]
+    fn columns_in_the_order_of_the_records() {
+        let ps = paths(&["z.b", "a", "z.a", "m", "a2"]);
+        let proj = Projection::new(&ps);
+        let records = [
+            json!({"m": 1, "z": {"a": "x", "b": [true, null]}, "a": "y"}).to_string(),
+            json!({"a2": 2.5, "m": -3, "other": {"z": 1}}).to_string(),
+        ];
+        let ordered = proj.in_order_of(records.iter().map(|r| r.as_bytes()));
+        // Records written in opposite orders still give a numbering of
+        // every column once.
+        let crossed = [r#"{"a":1,"m":2}"#, r#"{"m":3,"a":4}"#];
+        let mixed = proj.in_order_of(crossed.iter().map(|r| r.as_bytes()));
+        let mut columns: Vec<u32> = ps
+            .iter()
+            .filter_map(|p| mixed.layout.column(p.id()))
+            .collect();
+        columns.sort_unstable();
+        assert_eq!(columns, (0..ps.len() as u32).collect::<Vec<_>>());
+        let in_column_order = |p: &Projection, r: &str| {
+            let mut cells = Cells::default();
+            p.parse_tabled(r.as_bytes(), &mut cells).unwrap();
+            cells.cells.windows(2).all(|w| w[0].0 <= w[1].0)
+        };
+        assert!(!in_column_order(&proj, &records[0]));
+        let file: Arc<str> = Arc::from("t");
+        for r in &records {
+            assert!(in_column_order(&ordered, r), "{r}");
+            let decode = |p: &Projection| {
+                p.decode(crate::RawRecord {
+                    file: &file,
+                    origin: crate::Origin::default(),
+                    bytes: r.as_bytes(),
+                })
+                .unwrap()
+            };
+            let (before, after) = (decode(&proj), decode(&ordered));
+            for path in &ps {
+                let values = |ev: &Event| {
+                    let mut out = Vec::new();
+                    ev.for_each(path, &mut |v| out.push(v.to_json()));
+                    out
+                };
+                assert_eq!(values(&before), values(&after), "{r} {path:?}");
+            }
+        }
     }
 
     #[test]

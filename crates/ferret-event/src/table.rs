@@ -54,6 +54,23 @@ impl TableLayout {
             _ => None,
         }
     }
+
+    /// The number of columns.
+    pub(crate) fn columns(&self) -> u32 {
+        self.columns
+    }
+
+    /// The same paths with column `c` renumbered `new_of[c]` (a
+    /// permutation of the columns).
+    pub(crate) fn renumbered(&self, new_of: &[u32]) -> TableLayout {
+        let mut out = TableLayout::default();
+        for (c, &path_id) in self.path_of.iter().enumerate() {
+            if path_id != NO_COLUMN {
+                out.add(path_id, new_of[c]);
+            }
+        }
+        out
+    }
 }
 
 /// One value in a table: strings point into the table's text, objects
@@ -196,10 +213,12 @@ impl FieldTable {
     /// Builds a table from the cells of one decode, draining them (their
     /// capacity stays for the next event).
     pub(crate) fn build(layout: Arc<TableLayout>, from: &mut Cells) -> FieldTable {
-        // The cells by column, each column's in document order: sorting
-        // (column, position) keys in place moves 8 bytes a step, not a
-        // cell, and needs no scratch allocation (the stable sort of the
-        // cells themselves was 2% of W2).
+        // The cells by column, each column's in document order. Columns
+        // numbered in the input's own order (`Projection::in_order_of`)
+        // mostly come that way already; otherwise sorting (column,
+        // position) keys in place moves 8 bytes a step, not a cell, and
+        // needs no scratch allocation (the stable sort of the cells
+        // themselves was 2% of W2).
         let order = &mut from.order;
         order.clear();
         order.extend(
@@ -208,7 +227,9 @@ impl FieldTable {
                 .enumerate()
                 .map(|(i, (column, _))| u64::from(*column) << 32 | i as u64),
         );
-        order.sort_unstable();
+        if !order.is_sorted() {
+            order.sort_unstable();
+        }
         let words = (layout.columns as usize).div_ceil(64);
         // The bitmap words go into the index's head as they fill; the end
         // of each non-empty column follows it (sized exactly: a boxed

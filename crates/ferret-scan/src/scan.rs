@@ -571,10 +571,21 @@ pub fn scan(
                 let mut quiet_records = 0u64;
                 // Set from the first batch, which orders its tests.
                 let mut screen: Option<Option<RecordScreen>> = None;
+                // Table columns in the order the first records hold their
+                // fields, so most tables need no sorting.
+                let mut ordered: Option<ferret_event::Projection> = None;
                 for (raw, read, read_time) in raw_rx {
                     let clock = Instant::now();
                     let screen = &*screen.get_or_insert_with(|| {
                         RecordScreen::for_batch(screens, &raw, opts.screen == ScreenUse::Always)
+                    });
+                    let projection = &*ordered.get_or_insert_with(|| {
+                        projection.in_order_of((0..raw.len().min(ORDER_SAMPLE)).filter_map(|i| {
+                            match raw.get(i) {
+                                RawItem::Record(r) => Some(r.bytes),
+                                RawItem::Skip(_) => None,
+                            }
+                        }))
                     });
                     let events = pool.install(|| {
                         (0..raw.len())
@@ -824,6 +835,10 @@ struct Decoded {
     read_time: Duration,
     decode_time: Duration,
 }
+
+/// Records of the first batch whose field order numbers the table columns
+/// (see [`ferret_event::Projection::in_order_of`]).
+const ORDER_SAMPLE: usize = 512;
 
 /// A decoded batch with each event's rules: what the rules of a batch
 /// run on.
