@@ -190,8 +190,17 @@ fn match_stages(
         let later = !st.missing && !starts;
         if defer && (later || trailing & (1 << i) != 0) {
             deferred |= 1 << i;
-        } else if let Some(key) = group.key.get_or_insert_with(|| eval_key(&st.keys, event)) {
-            out.stages.push((i, key.clone(), st.filter.uses_aliases));
+        } else {
+            let key = group.key.get_or_insert_with(|| eval_key(&st.keys, event));
+            // Copied only for a repetition after this stage, else moved.
+            let key = if repeated_next(plan, i, first) {
+                key.clone()
+            } else {
+                key.take()
+            };
+            if let Some(key) = key {
+                out.stages.push((i, key, st.filter.uses_aliases));
+            }
         }
     }
     if let Some(u) = plan
@@ -208,6 +217,14 @@ fn match_stages(
         }
     }
     (out, deferred)
+}
+
+/// Whether the stage after stage `i` repeats the `runs` group whose first
+/// stage is `first`.
+fn repeated_next(plan: &SequencePlan, i: usize, first: usize) -> bool {
+    plan.stages
+        .get(i + 1)
+        .is_some_and(|next| next.repeat_of == Some(first))
 }
 
 /// An event's outcome for the first stage of a `runs` group (see
@@ -243,7 +260,7 @@ fn trailing_missing_mask(plan: &SequencePlan) -> u64 {
 /// their conditions hold) into `out`.
 fn match_deferred(plan: &SequencePlan, event: &Event, mask: u64, out: &mut Matches) {
     // Repetitions of a `runs` stage share its key: the one matched at push
-    // (in `out`) or the last one evaluated here.
+    // (in `out`) or the one evaluated here for the stage before.
     let mut last: Option<(usize, Option<Key>)> = None;
     let pushed = out.stages.len();
     for (i, st) in plan.stages.iter().enumerate() {
@@ -251,18 +268,18 @@ fn match_deferred(plan: &SequencePlan, event: &Event, mask: u64, out: &mut Match
             continue;
         }
         let first = st.repeat_of.unwrap_or(i);
-        let key = match &last {
-            Some((g, key)) if *g == first => key.clone(),
-            _ => {
-                let key = out.stages[..pushed]
-                    .iter()
-                    .find(|(j, _, _)| plan.stages[*j].repeat_of.unwrap_or(*j) == first)
-                    .map(|(_, key, _)| key.clone())
-                    .or_else(|| eval_key(&st.keys, event));
-                last = Some((first, key.clone()));
-                key
-            }
+        let key = match last.take() {
+            Some((g, key)) if g == first => key,
+            _ => out.stages[..pushed]
+                .iter()
+                .find(|(j, _, _)| plan.stages[*j].repeat_of.unwrap_or(*j) == first)
+                .map(|(_, key, _)| key.clone())
+                .or_else(|| eval_key(&st.keys, event)),
         };
+        // Copied only for a repetition after this stage.
+        if repeated_next(plan, i, first) {
+            last = Some((first, key.clone()));
+        }
         if let Some(key) = key {
             out.stages.push((i, key, st.filter.uses_aliases));
         }
