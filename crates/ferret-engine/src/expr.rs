@@ -354,36 +354,13 @@ impl KeyExpr {
     /// The key value; a missing field is [`KeyValue::Null`]. A multi-valued
     /// field gives its first value.
     pub fn eval(&self, input: &EvalInput) -> KeyValue {
-        if let ValExpr::Field(f) = &self.expr {
-            let mut out = KeyValue::Null;
-            f.for_each(input, &mut |s| {
-                out = KeyValue::from_scalar(s);
-                true
-            });
-            return out;
-        }
-        match self.expr.eval(input).first() {
-            Some(s) => KeyValue::from_scalar(s),
-            None => KeyValue::Null,
-        }
+        self.with_value(input, |s| s.map_or(KeyValue::Null, KeyValue::from_scalar))
     }
 
     /// Writes [`KeyExpr::eval`]'s value into a join key; false when it is
     /// null.
     pub(crate) fn write_key(&self, input: &EvalInput, out: &mut KeyWriter<'_>) -> bool {
-        if let ValExpr::Field(f) = &self.expr {
-            let mut seen = false;
-            f.for_each(input, &mut |s| {
-                out.scalar(s);
-                seen = true;
-                true
-            });
-            if !seen {
-                out.null();
-            }
-            return seen;
-        }
-        match self.expr.eval(input).first() {
+        self.with_value(input, |s| match s {
             Some(s) => {
                 out.scalar(s);
                 true
@@ -392,7 +369,21 @@ impl KeyExpr {
                 out.null();
                 false
             }
+        })
+    }
+
+    /// Calls `f` with the key's value as [`KeyExpr::eval`] takes it (the
+    /// first of a multi-valued field), `None` when it has none.
+    fn with_value<R>(&self, input: &EvalInput, f: impl FnOnce(Option<Scalar<'_>>) -> R) -> R {
+        if let ValExpr::Field(field) = &self.expr {
+            let mut first = None;
+            field.for_each(input, &mut |s| {
+                first = Some(s);
+                true
+            });
+            return f(first);
         }
+        f(self.expr.eval(input).first())
     }
 
     /// Every value of the key, in document order without duplicates, or
