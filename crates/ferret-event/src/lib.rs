@@ -87,6 +87,20 @@ impl Event {
         }
     }
 
+    /// Asks for the lines rules read first from an event's tables: its
+    /// verdict words and its field table's index. The event's struct is
+    /// read for their addresses, so it should have been asked for with
+    /// [`Event::prefetch`] a while before. A hint, like that one.
+    #[inline(always)]
+    pub fn prefetch_tables(&self) {
+        if let Some(verdicts) = &self.verdicts {
+            prefetch_line(verdicts.as_ptr().cast::<u8>());
+        }
+        if let Some(table) = &self.table {
+            table.prefetch_index(prefetch_line);
+        }
+    }
+
     /// Asks for the line of a shared event's reference counts (just before
     /// the struct) to be loaded ahead of a clone or drop: a reference held
     /// for a while is dropped long after the event left the cache.
@@ -274,6 +288,15 @@ impl Event {
 }
 
 /// A read prefetch of the cache line holding `p`.
+/// Asks for the first cache lines of `bytes` (up to `lines` of them) to
+/// be loaded ahead of a read, as [`Event::prefetch`] does for an event.
+#[inline(always)]
+pub fn prefetch_bytes(bytes: &[u8], lines: usize) {
+    for offset in (0..bytes.len().min(lines * 64)).step_by(64) {
+        prefetch_line(bytes.as_ptr().wrapping_add(offset));
+    }
+}
+
 #[inline(always)]
 fn prefetch_line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]

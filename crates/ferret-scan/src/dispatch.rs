@@ -85,13 +85,26 @@ pub(crate) struct Dispatch {
     class_key: Vec<u8>,
 }
 
-/// Where an event goes: the rules it can concern, in rule order, and its
-/// verdicts (the results of the rules' conditions on few-valued fields,
-/// bit `i` for verdict `i` of [`Compiled::verdicts`], to attach to it).
+/// Where an event goes: the rules it can concern, bit `i` (of word
+/// `i / 64`) for rule `i`, and its verdicts (the results of the rules'
+/// conditions on few-valued fields, bit `i` for verdict `i` of
+/// [`Compiled::verdicts`], to attach to it).
 #[derive(Clone)]
 pub(crate) struct Route {
-    pub(crate) rules: Arc<[u32]>,
+    /// A set, like the prefilter's [`crate::prefilter::Candidates`], so the
+    /// two meet a word at a time: looking up each of the route's rules (some
+    /// fifty) in the candidates was a branch each, mispredicted often.
+    pub(crate) rules: Arc<[u64]>,
     pub(crate) verdicts: Arc<[u64]>,
+}
+
+#[cfg(test)]
+impl Route {
+    /// The route's rules, in rule order.
+    pub(crate) fn rule_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.rules.len() as u32 * 64)
+            .filter(|&r| self.rules[r as usize / 64] >> (r % 64) & 1 != 0)
+    }
 }
 
 /// What one filter of a rule requires of an event.
@@ -423,13 +436,18 @@ impl Dispatch {
         &mut self,
         compiled: &Compiled,
         pool: &crate::pool::Pool,
-        batch: impl Iterator<Item = (&'e Event, &'e [u8])>,
+        batch: &[(&'e Event, &'e [u8])],
     ) -> Vec<Option<Route>> {
         let fixed = 2 + self.keys.fields.len();
-        let mut known = Vec::new();
+        let mut known = Vec::with_capacity(batch.len());
         let mut new: Vec<(usize, &[u8], &Event)> = Vec::new();
         let mut queued: HashSet<(usize, &[u8])> = HashSet::new();
-        for (ev, key) in batch {
+        for (i, &(ev, key)) in batch.iter().enumerate() {
+            // Keys were written on the decoding threads: hashing and
+            // comparing them waited for their lines.
+            if let Some((_, ahead)) = batch.get(i + 8) {
+                ferret_event::prefetch_bytes(ahead, 4);
+            }
             let route = self.by_key.get(key).cloned();
             let is_known = route.is_some();
             known.push(route);
@@ -508,7 +526,7 @@ impl Dispatch {
     /// its scope admits (`admitted`, a bit per rule) with a filter that has
     /// its category (`categories`, a bit per filter) and whose guards pass
     /// (the classes [`Dispatch::route`] found).
-    fn work_out(&self, admitted: &[u64], categories: &[u64]) -> Arc<[u32]> {
+    fn work_out(&self, admitted: &[u64], categories: &[u64]) -> Arc<[u64]> {
         let mut ok = categories.to_vec();
         for (g, &class) in self.guards.iter().zip(&self.classes) {
             if g.guarded.is_empty() {
@@ -518,8 +536,8 @@ impl Dispatch {
                 *w &= pass;
             }
         }
-        // The rules of the filters left, in order, once each.
-        let mut rules: Vec<u32> = Vec::new();
+        // The rules of the filters left that the scope admits.
+        let mut rules = vec![0u64; admitted.len()];
         for (w, &word) in ok.iter().enumerate() {
             let mut word = word;
             while word != 0 {
@@ -528,12 +546,11 @@ impl Dispatch {
                 let Some(&rule) = self.rule_of_filter.get(filter) else {
                     break;
                 };
-                if admitted[rule as usize / 64] & (1 << (rule % 64)) != 0
-                    && rules.last() != Some(&rule)
-                {
-                    rules.push(rule);
-                }
+                rules[rule as usize / 64] |= 1 << (rule % 64);
             }
+        }
+        for (r, a) in rules.iter_mut().zip(admitted) {
+            *r &= a;
         }
         rules.into()
     }
@@ -857,7 +874,9 @@ mod tests {
         for round in 0..2 {
             if learn {
                 let keys: Vec<Vec<u8>> = events.iter().map(|ev| key_of(&dispatch, ev)).collect();
-                dispatch.learn(&c, &pool, events.iter().zip(keys.iter().map(|k| &k[..])));
+                let batch: Vec<(&Event, &[u8])> =
+                    events.iter().zip(keys.iter().map(|k| &k[..])).collect();
+                dispatch.learn(&c, &pool, &batch);
                 if round == 0 {
                     // Every value of the batch was worked out by `learn`:
                     // routing adds no class.
@@ -871,15 +890,15 @@ mod tests {
                     assert_eq!(known, after);
                     assert!(known.iter().sum::<usize>() > 10, "{known:?}");
                     dispatch = Dispatch::new(&c);
-                    dispatch.learn(&c, &pool, events.iter().zip(keys.iter().map(|k| &k[..])));
+                    dispatch.learn(&c, &pool, &batch);
                 }
             }
             for (n, ev) in events.iter().enumerate() {
                 let key = key_of(&dispatch, ev);
                 let route = dispatch.route(&c, ev, &key);
-                let got = route.rules;
+                let got: Vec<u32> = route.rule_ids().collect();
                 assert_eq!(
-                    &*got,
+                    &got[..],
                     &expected(&c, ev)[..],
                     "round {round}, event {n}: {}",
                     ev.doc
@@ -909,9 +928,8 @@ mod tests {
             let key = key_of(&dispatch, &ev);
             dispatch
                 .route(&c, &ev, &key)
-                .rules
-                .iter()
-                .map(|&r| c.rules[r as usize].rule.meta.name.clone())
+                .rule_ids()
+                .map(|r| c.rules[r as usize].rule.meta.name.clone())
                 .collect()
         };
         let end = names(json!({"event": {"category": "process", "type": "end", "action": "end"}}));

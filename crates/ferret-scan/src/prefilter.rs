@@ -85,6 +85,11 @@ impl Candidates {
         }
     }
 
+    /// The set's words: bit `i` of word `i / 64` for rule `i`.
+    pub(crate) fn words(&self) -> &[u64] {
+        &self.0
+    }
+
     /// How many rules are in the set.
     pub fn len(&self) -> usize {
         self.0.iter().map(|w| w.count_ones() as usize).sum()

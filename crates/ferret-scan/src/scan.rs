@@ -858,6 +858,9 @@ struct Routed {
     dispatch_time: Duration,
 }
 
+/// How many records ahead [`route_batch`] asks for an event's lines.
+const ROUTE_AHEAD: usize = 8;
+
 /// Gives each event of `batch` its rules (its dispatch route, less the
 /// rules the prefilter ruled out) and its verdicts, and moves `newest` on
 /// to the batch's times.
@@ -877,25 +880,39 @@ fn route_batch(
     let mut starts: Vec<usize> = Vec::with_capacity(batch.events.len() + 1);
     let mut skips = Vec::new();
     starts.push(0);
-    let known = dispatch.learn(
-        compiled,
-        pool,
-        batch.events.iter().filter_map(|r| match r {
+    let ready: Vec<(&Event, &[u8])> = batch
+        .events
+        .iter()
+        .filter_map(|r| match r {
             Ok(Decode::Ready(ev, _, key)) => Some((&**ev, &key[..])),
             _ => None,
-        }),
-    );
+        })
+        .collect();
+    let known = dispatch.learn(compiled, pool, &ready);
+    drop(ready);
     let mut known = known.into_iter();
-    for (item, result) in batch.events.into_iter().enumerate() {
+    let mut results = batch.events.into_iter();
+    let mut item = 0;
+    while let Some(result) = results.next() {
+        // The events were made on other threads: the lines this loop writes
+        // (the reference counts and the verdicts) are asked for ahead.
+        if let Some(Ok(Decode::Ready(ahead, _, _))) = results.as_slice().get(ROUTE_AHEAD) {
+            Event::prefetch_counts(ahead);
+            Event::prefetch(ahead);
+        }
         match result {
             Ok(Decode::Ready(mut ev, candidates, key)) => {
                 let route = match known.next().flatten() {
                     Some(route) => route,
                     None => dispatch.route(compiled, &ev, &key),
                 };
-                for &r in route.rules.iter() {
-                    if candidates.contains(r) {
-                        rule_ids.push(r);
+                for (w, (&routed, &candidate)) in
+                    route.rules.iter().zip(candidates.words()).enumerate()
+                {
+                    let mut both = routed & candidate;
+                    while both != 0 {
+                        rule_ids.push(w as u32 * 64 + both.trailing_zeros());
+                        both &= both - 1;
                     }
                 }
                 starts.push(rule_ids.len());
@@ -907,6 +924,7 @@ fn route_batch(
             Ok(Decode::Quiet(_)) => {}
             Err(skip) => skips.push(skip),
         }
+        item += 1;
     }
     Routed {
         raw: batch.raw,
@@ -962,6 +980,9 @@ fn run_rules(
             // wall and CPU side by side).
             if let Some(&(ahead, _)) = pairs.get(i + 16) {
                 Event::prefetch(&events[ahead as usize].0);
+            }
+            if let Some(&(ahead, _)) = pairs.get(i + 8) {
+                events[ahead as usize].0.prefetch_tables();
             }
             let (runner, seen) = &mut group[r as usize - lo];
             let ev = &events[n as usize].0;
