@@ -18,7 +18,6 @@
 
 pub mod canonical;
 pub mod category;
-
 #[cfg(test)]
 mod json_texts;
 pub mod path;
@@ -97,7 +96,7 @@ impl Event {
             prefetch_line(verdicts.as_ptr().cast::<u8>());
         }
         if let Some(table) = &self.table {
-            table.prefetch_index(prefetch_line);
+            table.prefetch_index();
         }
     }
 
@@ -287,16 +286,22 @@ impl Event {
     }
 }
 
-/// A read prefetch of the cache line holding `p`.
 /// Asks for the first cache lines of `bytes` (up to `lines` of them) to
 /// be loaded ahead of a read, as [`Event::prefetch`] does for an event.
 #[inline(always)]
 pub fn prefetch_bytes(bytes: &[u8], lines: usize) {
-    for offset in (0..bytes.len().min(lines * 64)).step_by(64) {
-        prefetch_line(bytes.as_ptr().wrapping_add(offset));
+    prefetch_range(bytes.as_ptr(), bytes.len(), lines);
+}
+
+/// [`prefetch_bytes`] of the `len` bytes at `start`, of any type.
+#[inline(always)]
+pub(crate) fn prefetch_range(start: *const u8, len: usize, lines: usize) {
+    for offset in (0..len.min(lines * 64)).step_by(64) {
+        prefetch_line(start.wrapping_add(offset));
     }
 }
 
+/// A read prefetch of the cache line holding `p`.
 #[inline(always)]
 fn prefetch_line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]

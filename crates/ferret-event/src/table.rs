@@ -290,16 +290,13 @@ impl FieldTable {
         true
     }
 
-    /// Calls `prefetch` with the address of each cache line of the index
-    /// (a few hundred bytes for a projection of hundreds of paths), which
-    /// every read of a value goes through first.
+    /// Asks for the index (a few hundred bytes for a projection of
+    /// hundreds of paths, at most eight lines of it), which every read of a
+    /// value goes through first.
     #[inline(always)]
-    pub(crate) fn prefetch_index(&self, prefetch: impl Fn(*const u8)) {
+    pub(crate) fn prefetch_index(&self) {
         let bytes = std::mem::size_of_val(&*self.index);
-        let start = self.index.as_ptr().cast::<u8>();
-        for offset in (0..bytes.min(8 * 64)).step_by(64) {
-            prefetch(start.wrapping_add(offset));
-        }
+        crate::prefetch_range(self.index.as_ptr().cast::<u8>(), bytes, 8);
     }
 
     /// The values of the path with id `path_id` (as [`FieldTable::for_each`]

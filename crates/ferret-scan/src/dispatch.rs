@@ -101,9 +101,22 @@ pub(crate) struct Route {
 #[cfg(test)]
 impl Route {
     /// The route's rules, in rule order.
-    pub(crate) fn rule_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.rules.len() as u32 * 64)
-            .filter(|&r| self.rules[r as usize / 64] >> (r % 64) & 1 != 0)
+    pub(crate) fn rule_ids(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        for_each_bit(self.rules.iter().copied(), |r| out.push(r));
+        out
+    }
+}
+
+/// Calls `f` with the number of each set bit of `words` (bit `i` of word
+/// `i / 64` is number `i`), in ascending order.
+#[inline]
+pub(crate) fn for_each_bit(words: impl IntoIterator<Item = u64>, mut f: impl FnMut(u32)) {
+    for (w, mut word) in (0u32..).zip(words) {
+        while word != 0 {
+            f(w * 64 + word.trailing_zeros());
+            word &= word - 1;
+        }
     }
 }
 
@@ -538,17 +551,11 @@ impl Dispatch {
         }
         // The rules of the filters left that the scope admits.
         let mut rules = vec![0u64; admitted.len()];
-        for (w, &word) in ok.iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                let filter = w * 64 + word.trailing_zeros() as usize;
-                word &= word - 1;
-                let Some(&rule) = self.rule_of_filter.get(filter) else {
-                    break;
-                };
+        for_each_bit(ok.iter().copied(), |filter| {
+            if let Some(&rule) = self.rule_of_filter.get(filter as usize) {
                 rules[rule as usize / 64] |= 1 << (rule % 64);
             }
-        }
+        });
         for (r, a) in rules.iter_mut().zip(admitted) {
             *r &= a;
         }
@@ -896,7 +903,7 @@ mod tests {
             for (n, ev) in events.iter().enumerate() {
                 let key = key_of(&dispatch, ev);
                 let route = dispatch.route(&c, ev, &key);
-                let got: Vec<u32> = route.rule_ids().collect();
+                let got = route.rule_ids();
                 assert_eq!(
                     &got[..],
                     &expected(&c, ev)[..],
@@ -929,6 +936,7 @@ mod tests {
             dispatch
                 .route(&c, &ev, &key)
                 .rule_ids()
+                .into_iter()
                 .map(|r| c.rules[r as usize].rule.meta.name.clone())
                 .collect()
         };

@@ -87,7 +87,7 @@ use serde_json::Map;
 
 use crate::alerts::{AlertSink, Alerts};
 use crate::compile::{Compiled, EventScope};
-use crate::dispatch::Dispatch;
+use crate::dispatch::{for_each_bit, Dispatch};
 use crate::originals::Originals;
 use crate::pool::Pool;
 use crate::prefilter::{Candidates, Prefilter};
@@ -906,15 +906,8 @@ fn route_batch(
                     Some(route) => route,
                     None => dispatch.route(compiled, &ev, &key),
                 };
-                for (w, (&routed, &candidate)) in
-                    route.rules.iter().zip(candidates.words()).enumerate()
-                {
-                    let mut both = routed & candidate;
-                    while both != 0 {
-                        rule_ids.push(w as u32 * 64 + both.trailing_zeros());
-                        both &= both - 1;
-                    }
-                }
+                let both = route.rules.iter().zip(candidates.words());
+                for_each_bit(both.map(|(r, c)| r & c), |r| rule_ids.push(r));
                 starts.push(rule_ids.len());
                 Arc::get_mut(&mut ev)
                     .expect("no other holder before the rules run")
