@@ -86,17 +86,25 @@ impl Event {
         }
     }
 
-    /// Asks for the lines rules read first from an event's tables: its
-    /// verdict words and its field table's index. The event's struct is
-    /// read for their addresses, so it should have been asked for with
-    /// [`Event::prefetch`] a while before. A hint, like that one.
+    /// Asks for the lines a rule reads first from an event's tables: the
+    /// verdict words holding the rule's verdicts `ids` (see
+    /// [`Event::set_verdicts`]) and the field table's index and cells. The
+    /// event's struct is read for their addresses, so it should have been
+    /// asked for with [`Event::prefetch`] a while before. A hint, like that
+    /// one.
     #[inline(always)]
-    pub fn prefetch_tables(&self) {
-        if let Some(verdicts) = &self.verdicts {
-            prefetch_line(verdicts.as_ptr().cast::<u8>());
+    pub fn prefetch_tables(&self, ids: &std::ops::Range<u32>) {
+        if let Some(verdicts) = self.verdicts.as_deref().filter(|_| !ids.is_empty()) {
+            // The lines of its first and last word: a rule's verdicts are a
+            // few dozen ids at most, on two lines at most.
+            for id in [ids.start, ids.end - 1] {
+                if let Some(word) = verdicts.get(id as usize / 64) {
+                    prefetch_line(std::ptr::from_ref(word).cast::<u8>());
+                }
+            }
         }
         if let Some(table) = &self.table {
-            table.prefetch_index();
+            table.prefetch();
         }
     }
 

@@ -24,6 +24,9 @@ pub struct ScanRule {
     /// The rule's alert members ([`ferret_rules::alert::rule_members`]) as
     /// JSON text without braces, encoded on first use for every alert.
     pub alert_members: OnceLock<String>,
+    /// The ids [`Compiled::verdicts`] gave the rule's conditions: numbered
+    /// rule by rule, so one rule's bits sit together in an event's verdicts.
+    pub verdict_ids: std::ops::Range<u32>,
 }
 
 /// A rule whose query does not parse, validate or plan.
@@ -137,9 +140,13 @@ pub fn compile(set: RuleSet, opts: &CompileOptions) -> Compiled {
     for r in results {
         match r {
             Ok(mut rule) => {
+                let first = out.verdicts.len();
                 Arc::get_mut(&mut rule.plan)
                     .expect("a plan is not shared before compile returns")
                     .number_verdicts(&usable, &mut out.verdicts);
+                // Ids are u32 (`number_verdicts` stops numbering past that).
+                let id = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                rule.verdict_ids = id(first)..id(out.verdicts.len());
                 out.rules.push(rule)
             }
             Err(failed) => out.failed.push(*failed),
@@ -227,5 +234,6 @@ fn compile_one(rule: Rule, opts: &CompileOptions) -> Result<ScanRule, Box<Failed
         warnings,
         scope,
         alert_members: OnceLock::new(),
+        verdict_ids: 0..0,
     })
 }

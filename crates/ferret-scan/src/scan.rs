@@ -433,17 +433,22 @@ pub fn scan(
     // The distinct ways the rules read an event's time, and each rule's:
     // after each batch every runner learns how far its time has come.
     let mut clocks: Vec<OrderFields> = Vec::new();
-    let clock_of: Vec<usize> = runners
+    let facts: Vec<RuleFacts> = runners
         .iter()
-        .map(|(runner, _)| {
+        .zip(&compiled.rules)
+        .map(|((runner, _), rule)| {
             let o = runner.order_fields();
             let same = |c: &OrderFields| {
                 c.timestamp == o.timestamp && c.timestamp_fallback == o.timestamp_fallback
             };
-            clocks.iter().position(same).unwrap_or_else(|| {
+            let clock = clocks.iter().position(same).unwrap_or_else(|| {
                 clocks.push(o.clone());
                 clocks.len() - 1
-            })
+            });
+            RuleFacts {
+                clock,
+                verdict_ids: rule.verdict_ids.clone(),
+            }
         })
         .collect();
     let mut newest: Vec<Option<Timestamp>> = vec![None; clocks.len()];
@@ -691,7 +696,7 @@ pub fn scan(
                     &batch.starts,
                     &mut group_pairs,
                     &newest,
-                    &clock_of,
+                    &facts,
                 );
                 phases.rules += clock.elapsed();
                 let next = batches.next();
@@ -935,9 +940,18 @@ fn route_batch(
 /// A group of rules run together (see [`RULE_GROUP`]) and its index.
 type RuleGroup<'a> = (usize, &'a mut [(QueryRunner, Seen)]);
 
-/// Offers each event of a batch to its rules (`rule_ids[starts[n]..starts[n
-/// + 1]]` for event `n`), then tells every runner how far its time has
-/// come (`newest` by clock, `clock_of` by rule). `pairs` is scratch.
+/// What [`run_rules`] knows of a rule besides its runner.
+struct RuleFacts {
+    /// Its clock: an index into `newest`.
+    clock: usize,
+    /// Its conditions' verdict ids ([`crate::compile::ScanRule::verdict_ids`]).
+    verdict_ids: std::ops::Range<u32>,
+}
+
+/// Offers each event of a batch to its rules (`rule_ids[starts[n]..
+/// starts[n + 1]]` for event `n`), then tells every runner how far its
+/// time has come (`newest` by clock, [`RuleFacts::clock`] by rule). `pairs`
+/// is scratch.
 ///
 /// Event by event within a group of rules: an event's fields stay in cache
 /// while the group's rules read them (rule by rule over the whole batch
@@ -951,7 +965,7 @@ fn run_rules(
     starts: &[usize],
     pairs: &mut Vec<Vec<(u32, u32)>>,
     newest: &[Option<Timestamp>],
-    clock_of: &[usize],
+    facts: &[RuleFacts],
 ) {
     // Each group's (event, rule) pairs, in event order, from one pass over
     // the routes: each group looking through every event's rules for its
@@ -974,8 +988,13 @@ fn run_rules(
             if let Some(&(ahead, _)) = pairs.get(i + 16) {
                 Event::prefetch(&events[ahead as usize].0);
             }
-            if let Some(&(ahead, _)) = pairs.get(i + 8) {
-                events[ahead as usize].0.prefetch_tables();
+            // And the lines its rule reads first: its verdict words (a
+            // rule's ids are together, but all rules' span a dozen lines)
+            // and the field table's index and cells.
+            if let Some(&(ahead, rule)) = pairs.get(i + 8) {
+                events[ahead as usize]
+                    .0
+                    .prefetch_tables(&facts[rule as usize].verdict_ids);
             }
             let (runner, seen) = &mut group[r as usize - lo];
             let ev = &events[n as usize].0;
@@ -992,7 +1011,7 @@ fn run_rules(
             }
         }
         for (i, (runner, _)) in group.iter_mut().enumerate() {
-            if let Some(t) = newest[clock_of[lo + i]] {
+            if let Some(t) = newest[facts[lo + i].clock] {
                 runner.advance(t);
             }
         }

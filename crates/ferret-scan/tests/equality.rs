@@ -110,6 +110,20 @@ fn optimized_scan_equals_reference_with_every_corpus_rule() {
         "expected the ~1,081 corpus EQL rules, compiled {}",
         compiled.rules.len()
     );
+    // Each rule's verdicts are numbered together, rule after rule (what the
+    // rule loop's prefetch of a rule's verdict words counts on), and a
+    // rule's span two cache lines of verdict words at most.
+    let mut next = 0;
+    for rule in &compiled.rules {
+        assert_eq!(rule.verdict_ids.start, next, "{}", rule.rule.meta.name);
+        assert!(rule.verdict_ids.len() <= 512, "{}", rule.rule.meta.name);
+        next = rule.verdict_ids.end;
+    }
+    assert_eq!(next as usize, compiled.verdicts.len());
+    assert!(
+        next > 1_000,
+        "corpus rules have thousands of verdicts: {next}"
+    );
     let fast = run(&compiled, &events, &ScanOptions::default());
     let reference = run(&compiled, &events, &reference_path());
     // Alerts spilled to temporary files (a tiny memory budget: a run per
