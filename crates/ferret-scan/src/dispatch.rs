@@ -38,6 +38,7 @@ use rayon::prelude::*;
 
 use crate::compile::{os_type, Compiled, EventScope};
 use crate::index::index_name;
+use crate::prefilter::Prefilter;
 
 /// The caches' maps: their keys are an event's facts (a hundred bytes or
 /// more), looked up once or twice per event; SipHash, the standard map's,
@@ -83,6 +84,9 @@ pub(crate) struct Dispatch {
     /// Scratch: the classes of one key, and the key written with them.
     classes: Vec<u32>,
     class_key: Vec<u8>,
+    /// The prefilter of the fields keys hold the values of
+    /// ([`DispatchKeys::exact_paths`]), for [`Route::keyed`].
+    keyed: Option<Prefilter>,
 }
 
 /// Where an event goes: the rules it can concern, bit `i` (of word
@@ -96,6 +100,11 @@ pub(crate) struct Route {
     /// fifty) in the candidates was a branch each, mispredicted often.
     pub(crate) rules: Arc<[u64]>,
     pub(crate) verdicts: Arc<[u64]>,
+    /// Of `rules`, those the prefilter of the fields the key holds
+    /// ([`Dispatch::set_keyed_prefilter`]) finds a needle of: an event's
+    /// rules are these and those of `rules` among the candidates of the
+    /// rest of its fields.
+    pub(crate) keyed: Arc<[u64]>,
 }
 
 #[cfg(test)]
@@ -180,6 +189,13 @@ const NEXT: u8 = 0xfe;
 const NOT_STRING: u8 = 0xfd;
 
 impl DispatchKeys {
+    /// The fields whose values a key holds exactly (in the order written,
+    /// strings and others told apart), so events of one key have the same
+    /// values there.
+    pub(crate) fn exact_paths(&self) -> &[FieldPath] {
+        &self.guard_paths
+    }
+
     /// Writes the facts of `ev` into `key`: the index name as
     /// [`crate::index::event_index`] gives it, the OS type lowercased, per
     /// category field its distinct string values, sorted, and per guard
@@ -334,7 +350,15 @@ impl Dispatch {
             admitted: Map::default(),
             classes: Vec::new(),
             class_key: Vec::new(),
+            keyed: None,
         }
+    }
+
+    /// Gives routes the candidates of `keyed`, a prefilter of fields among
+    /// [`DispatchKeys::exact_paths`] (see [`Route::keyed`]).
+    pub(crate) fn set_keyed_prefilter(&mut self, keyed: Prefilter) {
+        self.by_key.clear();
+        self.keyed = Some(keyed);
     }
 
     /// What decoding threads need to write keys.
@@ -419,6 +443,7 @@ impl Dispatch {
                 let route = Route {
                     rules: self.work_out(&admitted, &categories),
                     verdicts: self.verdicts_of_classes(),
+                    keyed: Arc::from([]),
                 };
                 remember(
                     &mut self.by_class,
@@ -430,6 +455,17 @@ impl Dispatch {
             }
         };
         self.class_key = class_key;
+        // Keys of one class differ in the values of their guard fields,
+        // so the prefilter's answer is the key's, not the class's.
+        let keyed = match &self.keyed {
+            Some(keyed) => {
+                let found = keyed.candidates(ev);
+                let both = route.rules.iter().zip(found.words());
+                both.map(|(r, c)| r & c).collect()
+            }
+            None => vec![0; route.rules.len()].into(),
+        };
+        let route = Route { keyed, ..route };
         remember(&mut self.by_key, key.into(), route.clone(), KEY_CACHE_CAP);
         route
     }

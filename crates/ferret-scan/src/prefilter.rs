@@ -106,6 +106,25 @@ type RuleWords = Box<[(u32, u64)]>;
 /// No field matcher (in [`Prefilter::by_path`]).
 const NONE: u32 = u32::MAX;
 
+/// [`Prefilter::by_path`] of `fields`.
+fn by_path(fields: &[FieldMatcher]) -> Vec<u32> {
+    let mut by_path = Vec::new();
+    for (i, m) in fields.iter().enumerate() {
+        let id = m.path.id() as usize;
+        if by_path.len() <= id {
+            by_path.resize(id + 1, NONE);
+        }
+        by_path[id] = i as u32;
+    }
+    by_path
+}
+
+/// Tells prefilters' remembered values apart ([`Prefilter::id`]).
+fn next_id() -> u64 {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 struct FieldMatcher {
     path: FieldPath,
     automaton: Automaton,
@@ -165,20 +184,35 @@ impl Prefilter {
                 }
             })
             .collect();
-        let mut by_path = Vec::new();
-        for (i, m) in fields.iter().enumerate() {
-            let id = m.path.id() as usize;
-            if by_path.len() <= id {
-                by_path.resize(id + 1, NONE);
-            }
-            by_path[id] = i as u32;
-        }
-        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Prefilter {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_id(),
+            by_path: by_path(&fields),
             fields,
-            by_path,
             always,
+        }
+    }
+
+    /// Moves the fields among `paths` into a prefilter of their own,
+    /// without this one's rules of no needles: an event's candidates are
+    /// then this prefilter's and that one's together. For fields whose
+    /// values an event's dispatch key holds: their candidates are the
+    /// same for every event of a key, so they are worked out once per key
+    /// (see [`crate::dispatch::Dispatch::route`]) instead of per event.
+    pub fn split_off(&mut self, paths: &[FieldPath]) -> Prefilter {
+        let (moved, kept): (Vec<FieldMatcher>, Vec<FieldMatcher>) =
+            std::mem::take(&mut self.fields)
+                .into_iter()
+                .partition(|m| paths.contains(&m.path));
+        // Values are remembered by field index, per prefilter id: a new id
+        // for the new fields.
+        self.id = next_id();
+        self.by_path = by_path(&kept);
+        self.fields = kept;
+        Prefilter {
+            id: next_id(),
+            by_path: by_path(&moved),
+            fields: moved,
+            always: Candidates(vec![0; self.always.0.len()]),
         }
     }
 
@@ -416,6 +450,52 @@ mod tests {
         assert_eq!(rules_of(&p, flat, 5), vec![2, 4]);
         let dotted_mid = json!({"process.parent": [{"name": "SYSTEMD"}]});
         assert_eq!(rules_of(&p, dotted_mid, 5), vec![2, 4]);
+    }
+
+    #[test]
+    fn a_split_off_part_and_the_rest_find_the_candidates_of_the_whole() {
+        let rules = [
+            on("process.name", &["bash", "zsh"]),
+            on("process.args", &["-enc"]),
+            Necessary::Always,
+            on("event.action", &["exec", "fork"]),
+            Necessary::present(&FieldPath::dotted("event.action")),
+            on("process.name", &["python"]),
+        ];
+        let whole = Prefilter::new(&rules);
+        let mut rest = Prefilter::new(&rules);
+        let part = rest.split_off(&[
+            FieldPath::dotted("event.action"),
+            FieldPath::dotted("process.name"),
+        ]);
+        assert_eq!((rest.fields.len(), part.fields.len()), (1, 2));
+        assert_eq!((rest.always_len(), part.always_len()), (1, 0));
+        for (doc, in_part) in [
+            (
+                json!({"process": {"name": "zsh", "args": ["-enc"]}, "event": {"action": "exec"}}),
+                vec![0, 3, 4],
+            ),
+            (
+                json!({"process": {"name": "python3"}, "event": {"action": 7}}),
+                vec![4, 5],
+            ),
+            (json!({"process": {"args": ["-ENC"]}}), vec![]),
+            (json!({}), vec![]),
+        ] {
+            let ev = Event::new(doc.clone(), Default::default());
+            let (r, p) = (rest.candidates(&ev), part.candidates(&ev));
+            assert_eq!(
+                (0..6).filter(|&i| p.contains(i)).collect::<Vec<_>>(),
+                in_part
+            );
+            let together: Vec<u64> = r
+                .words()
+                .iter()
+                .zip(p.words())
+                .map(|(a, b)| a | b)
+                .collect();
+            assert_eq!(together, whole.candidates(&ev).words(), "{doc}");
+        }
     }
 
     #[test]
