@@ -48,7 +48,8 @@ impl TableLayout {
         self.path_of[c] = path_id;
     }
 
-    pub(crate) fn column(&self, path_id: u32) -> Option<u32> {
+    /// The column of the path with id `path_id`, if the layout covers it.
+    pub fn column(&self, path_id: u32) -> Option<u32> {
         match self.column_of.get(path_id as usize) {
             Some(&c) if c != NO_COLUMN => Some(c),
             _ => None,
@@ -56,7 +57,7 @@ impl TableLayout {
     }
 
     /// The number of columns.
-    pub(crate) fn columns(&self) -> u32 {
+    pub fn columns(&self) -> u32 {
         self.columns
     }
 
@@ -373,6 +374,34 @@ impl FieldTable {
         Some(&self.cells[start..ends[k] as usize])
     }
 
+    /// The columns of `mask` (bit `c % 64` of word `c / 64` for column
+    /// `c`, as [`TableLayout::column`] numbers them) that have values here,
+    /// each with its values as [`FieldTable::values`] gives them: for a
+    /// reader of a few of the columns, which an event fills fewer of still.
+    pub fn filled_among<'a>(
+        &'a self,
+        mask: &'a [u64],
+    ) -> impl Iterator<Item = (u32, impl Iterator<Item = FieldValue<'a>>)> {
+        let words = self.layout.columns.div_ceil(64) as usize;
+        let ends = &self.index[words * WORD..];
+        let text = &self.text;
+        (0..words.min(mask.len())).flat_map(move |w| {
+            let word = &self.index[w * WORD..w * WORD + WORD];
+            let filled = u64::from(word[0]) | (u64::from(word[1]) << 32);
+            let mut bits = filled & mask[w];
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let bit = bits.trailing_zeros();
+                    bits &= bits - 1;
+                    let k = (word[2] + (filled & ((1u64 << bit) - 1)).count_ones()) as usize;
+                    let start = if k == 0 { 0 } else { ends[k - 1] as usize };
+                    let cells = &self.cells[start..ends[k] as usize];
+                    (w as u32 * 64 + bit, cells.iter().map(move |c| c.view(text)))
+                })
+            })
+        })
+    }
+
     /// The values of `path_id` as owned JSON (tests).
     #[cfg(test)]
     fn get(&self, path_id: u32) -> Option<Vec<Value>> {
@@ -434,6 +463,7 @@ mod tests {
         fn sparse_table_reads_back_every_column(
             columns in 1u32..300,
             raw in proptest::collection::vec((0u32..300, 0i64..1000), 0..120),
+            mask in proptest::collection::vec(proptest::num::u64::ANY, 0..6),
         ) {
             let mut layout = TableLayout::default();
             // Path ids differ from columns, as in a real projection.
@@ -459,6 +489,18 @@ mod tests {
                 .map(|c| (c * 3 + 1, t.get(c * 3 + 1).unwrap_or_default()))
                 .filter(|(_, values)| !values.is_empty())
                 .collect();
+            // Those of some columns: the same, by column.
+            let among: Vec<(u32, Vec<Value>)> = t
+                .filled_among(&mask)
+                .map(|(c, values)| (c * 3 + 1, values.map(|v| v.to_json()).collect()))
+                .collect();
+            let in_mask = |id: u32| {
+                let c = (id - 1) / 3;
+                mask.get(c as usize / 64).is_some_and(|w| w >> (c % 64) & 1 == 1)
+            };
+            let expected_among: Vec<(u32, Vec<Value>)> =
+                filled.iter().filter(|(id, _)| in_mask(*id)).cloned().collect();
+            proptest::prop_assert_eq!(among, expected_among);
             proptest::prop_assert_eq!(filled, expected_filled);
             for c in 0..columns {
                 let expected: Vec<Value> = cells
