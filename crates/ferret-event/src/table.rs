@@ -75,14 +75,21 @@ impl TableLayout {
 }
 
 /// One value in a table: strings point into the table's text, objects
-/// and arrays (rare on projected paths) are boxed documents.
-#[derive(Clone, Debug)]
+/// and arrays (rare on projected paths) into its documents. Nothing to
+/// drop: an event's cells are freed without being read, long after the
+/// rules read them (dropping boxed documents read every cell of events
+/// sequences held, out of the cache by then).
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Cell {
     Null,
     Bool(bool),
     Number(FieldNumber),
-    Str { start: u32, len: u32 },
-    Json(Box<Value>),
+    Str {
+        start: u32,
+        len: u32,
+    },
+    /// An index into the documents.
+    Json(u32),
 }
 
 // A table's cells are read by every rule that tests a field: 16 bytes
@@ -90,10 +97,10 @@ pub(crate) enum Cell {
 const _: () = assert!(std::mem::size_of::<Cell>() == 16);
 
 impl Cell {
-    /// The value, its string (if any) read from `text`, the buffer the
-    /// cell was made over.
+    /// The value, its string (if any) read from `text` and its document
+    /// from `json`, what the cell was made over.
     #[inline]
-    fn view<'a>(&'a self, text: &'a str) -> FieldValue<'a> {
+    fn view<'a>(&self, text: &'a str, json: &'a [Value]) -> FieldValue<'a> {
         match self {
             Cell::Null => FieldValue::Null,
             Cell::Bool(b) => FieldValue::Bool(*b),
@@ -101,7 +108,7 @@ impl Cell {
             Cell::Str { start, len } => {
                 FieldValue::Str(&text[*start as usize..(*start + *len) as usize])
             }
-            Cell::Json(v) => FieldValue::Json(v),
+            Cell::Json(i) => FieldValue::Json(&json[*i as usize]),
         }
     }
 }
@@ -115,6 +122,8 @@ pub(crate) struct Cells {
     pub(crate) cells: Vec<(u32, Cell)>,
     /// The text of every string cell, back to back.
     pub(crate) text: String,
+    /// The documents of the object and array cells.
+    json: Vec<Value>,
     /// The record has a dotted or duplicate key on a projected route.
     pub(crate) fallback: bool,
     /// Scratch of [`FieldTable::build`]: the cells' order by column.
@@ -125,6 +134,7 @@ impl Cells {
     pub(crate) fn clear(&mut self) {
         self.cells.clear();
         self.text.clear();
+        self.json.clear();
         self.fallback = false;
     }
 
@@ -132,7 +142,7 @@ impl Cells {
     pub(crate) fn for_each_of<'a>(&'a self, column: u32, f: &mut dyn FnMut(FieldValue<'a>)) {
         for (c, cell) in &self.cells {
             if *c == column {
-                f(cell.view(&self.text));
+                f(cell.view(&self.text, &self.json));
             }
         }
     }
@@ -161,7 +171,16 @@ impl Cells {
             Value::Bool(b) => Cell::Bool(b),
             Value::Number(n) => Cell::Number(FieldNumber::of(&n)),
             Value::String(s) => return self.push_str(column, &s),
-            v @ (Value::Array(_) | Value::Object(_)) => Cell::Json(Box::new(v)),
+            v @ (Value::Array(_) | Value::Object(_)) => {
+                // Past four billion documents the record resolves from its
+                // document instead.
+                let Ok(i) = u32::try_from(self.json.len()) else {
+                    self.fallback = true;
+                    return;
+                };
+                self.json.push(v);
+                Cell::Json(i)
+            }
         };
         self.cells.push((column, cell));
     }
@@ -181,7 +200,7 @@ impl Cells {
     pub(crate) fn to_values(&self) -> Vec<(u32, Value)> {
         self.cells
             .iter()
-            .map(|(c, cell)| (*c, cell.view(&self.text).to_json()))
+            .map(|(c, cell)| (*c, cell.view(&self.text, &self.json).to_json()))
             .collect()
     }
 }
@@ -205,6 +224,8 @@ pub struct FieldTable {
     index: Box<[u32]>,
     cells: Box<[Cell]>,
     text: Box<str>,
+    /// The documents of object and array values (none in most tables).
+    json: Box<[Value]>,
 }
 
 /// Entries of [`FieldTable::index`] per bitmap word.
@@ -255,8 +276,7 @@ impl FieldTable {
                 let (w, bit) = ((column / 64) as usize, column % 64);
                 index[w * WORD + (bit / 32) as usize] |= 1 << (bit % 32);
             }
-            let cell = &mut from.cells[key as u32 as usize].1;
-            values.push(std::mem::replace(cell, Cell::Null));
+            values.push(from.cells[key as u32 as usize].1);
         }
         if !values.is_empty() {
             index.push(values.len() as u32);
@@ -274,6 +294,7 @@ impl FieldTable {
             index: index.into_boxed_slice(),
             cells: values.into_boxed_slice(),
             text,
+            json: from.json.drain(..).collect(),
         }
     }
 
@@ -286,7 +307,7 @@ impl FieldTable {
             return false;
         };
         for c in cells {
-            f(c.view(&self.text));
+            f(c.view(&self.text, &self.json));
         }
         true
     }
@@ -310,8 +331,12 @@ impl FieldTable {
     /// iterator, so a caller can stop early and have its test inlined.
     #[inline]
     pub fn values(&self, path_id: u32) -> Option<impl Iterator<Item = FieldValue<'_>>> {
-        let text = &self.text;
-        Some(self.column(path_id)?.iter().map(move |c| c.view(text)))
+        let (text, json) = (&*self.text, &*self.json);
+        Some(
+            self.column(path_id)?
+                .iter()
+                .map(move |c| c.view(text, json)),
+        )
     }
 
     /// Which paths the table covers, shared by the tables of one
@@ -333,7 +358,7 @@ impl FieldTable {
     pub fn filled(&self) -> impl Iterator<Item = (u32, impl Iterator<Item = FieldValue<'_>>)> {
         let words = self.layout.columns.div_ceil(64) as usize;
         let ends = &self.index[words * WORD..];
-        let text = &self.text;
+        let (text, json) = (&*self.text, &*self.json);
         (0..words)
             .flat_map(move |w| {
                 let word = &self.index[w * WORD..w * WORD + 2];
@@ -352,7 +377,7 @@ impl FieldTable {
                 let cells = &self.cells[start..ends[k] as usize];
                 (
                     self.layout.path_of[column as usize],
-                    cells.iter().map(move |c| c.view(text)),
+                    cells.iter().map(move |c| c.view(text, json)),
                 )
             })
     }
@@ -384,7 +409,7 @@ impl FieldTable {
     ) -> impl Iterator<Item = (u32, impl Iterator<Item = FieldValue<'a>>)> {
         let words = self.layout.columns.div_ceil(64) as usize;
         let ends = &self.index[words * WORD..];
-        let text = &self.text;
+        let (text, json) = (&*self.text, &*self.json);
         (0..words.min(mask.len())).flat_map(move |w| {
             let word = &self.index[w * WORD..w * WORD + WORD];
             let filled = u64::from(word[0]) | (u64::from(word[1]) << 32);
@@ -396,7 +421,10 @@ impl FieldTable {
                     let k = (word[2] + (filled & ((1u64 << bit) - 1)).count_ones()) as usize;
                     let start = if k == 0 { 0 } else { ends[k - 1] as usize };
                     let cells = &self.cells[start..ends[k] as usize];
-                    (w as u32 * 64 + bit, cells.iter().map(move |c| c.view(text)))
+                    (
+                        w as u32 * 64 + bit,
+                        cells.iter().map(move |c| c.view(text, json)),
+                    )
                 })
             })
         })
