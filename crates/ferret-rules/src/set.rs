@@ -109,7 +109,10 @@ pub fn load_entries<P: AsRef<Path>>(paths: &[P]) -> Vec<Loaded> {
     let mut loaded: Vec<(usize, Vec<Loaded>)> = rx.into_iter().collect();
     loaded.sort_unstable_by_key(|(at, _)| *at);
     out.reserve(loaded.iter().map(|(_, l)| l.len()).sum());
-    let mut first_seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
+    // By rule id, two thousand of them, on the thread that waits for the
+    // rules: foldhash rather than SipHash.
+    let mut first_seen: HashMap<String, (PathBuf, usize), foldhash::fast::RandomState> =
+        HashMap::default();
     for entry in loaded.into_iter().flat_map(|(_, l)| l) {
         let meta = match &entry {
             Loaded::Rule(r) => Some((&r.meta, &r.source)),

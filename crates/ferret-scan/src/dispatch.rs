@@ -326,7 +326,7 @@ impl Dispatch {
             g.verdict_words = verdict_words;
         }
         let mut same_scope: Vec<Vec<u32>> = Vec::new();
-        let mut group_of: HashMap<&crate::compile::Scope, usize> = HashMap::new();
+        let mut group_of: Map<&crate::compile::Scope, usize> = Map::default();
         for (i, rule) in compiled.rules.iter().enumerate() {
             let g = *group_of.entry(&rule.scope).or_insert_with(|| {
                 same_scope.push(Vec::new());
@@ -490,7 +490,7 @@ impl Dispatch {
         let fixed = 2 + self.keys.fields.len();
         let mut known = Vec::with_capacity(batch.len());
         let mut new: Vec<(usize, &[u8], &Event)> = Vec::new();
-        let mut queued: HashSet<(usize, &[u8])> = HashSet::new();
+        let mut queued: HashSet<(usize, &[u8]), foldhash::fast::RandomState> = HashSet::default();
         for (i, &(ev, key)) in batch.iter().enumerate() {
             // Keys were written on the decoding threads: hashing and
             // comparing them waited for their lines.

@@ -103,6 +103,10 @@ impl Candidates {
 /// Rules as the nonzero words of a [`Candidates`]: (index, bits).
 type RuleWords = Box<[(u32, u64)]>;
 
+/// Maps by text (foldhash: the standard library's SipHash cost more than
+/// the lookups' other work).
+type TextMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// No field matcher (in [`Prefilter::by_path`]).
 const NONE: u32 = u32::MAX;
 
@@ -141,7 +145,7 @@ impl Prefilter {
         let mut always = Candidates::empty(rules.len());
         // field -> needle text -> rules (the empty text: the rules that
         // need the field to have a value)
-        let mut by_field: Vec<(FieldPath, HashMap<&str, Vec<u32>>)> = Vec::new();
+        let mut by_field: Vec<(FieldPath, TextMap<&str, Vec<u32>>)> = Vec::new();
         for (i, nec) in rules.iter().enumerate() {
             let Necessary::AnyOf(needles) = nec else {
                 always.insert(i as u32);
@@ -151,7 +155,7 @@ impl Prefilter {
                 let slot = match by_field.iter().position(|(p, _)| *p == n.path) {
                     Some(s) => s,
                     None => {
-                        by_field.push((n.path.clone(), HashMap::new()));
+                        by_field.push((n.path.clone(), TextMap::default()));
                         by_field.len() - 1
                     }
                 };
@@ -323,7 +327,7 @@ struct LayoutPlan {
 #[derive(Default)]
 struct SeenField {
     /// By value, its rules as [`Candidates::words_of`].
-    rules: HashMap<Box<str>, RuleWords, foldhash::fast::RandomState>,
+    rules: TextMap<Box<str>, RuleWords>,
     /// Bytes of the values in `rules`.
     bytes: usize,
     lookups: u32,
