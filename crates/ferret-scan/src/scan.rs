@@ -185,11 +185,22 @@ impl Alert {
     /// encoding (the tie string), so `ferret.events` is that text, and the
     /// fields copied from the last event are copied from its text.
     pub fn to_json(&self, compiled: &Compiled) -> String {
+        let mut out = String::new();
+        self.write_json(compiled, &mut out);
+        out
+    }
+
+    /// [`Alert::to_json`] appended to `out`: a writer of many alerts fills
+    /// one buffer, not a string per alert that is then copied again.
+    pub fn write_json(&self, compiled: &Compiled, out: &mut String) {
+        let by_map = |out: &mut String| {
+            out.push_str(&serde_json::to_string(&self.doc(compiled)).unwrap_or_default());
+        };
         // Each matched document's text, not decoded: the tie is JSON this
         // scan wrote itself (see `alert_for`), so its items are only found,
         // not checked again.
         let Some(items) = self.items().or_else(|| alert::array_items(&self.tie.1)) else {
-            return serde_json::to_string(&self.doc(compiled)).unwrap_or_default();
+            return by_map(out);
         };
         let stamp = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339).unwrap_or_default();
         // The head in its three runs (see `build_alert_head`), the rule's
@@ -214,18 +225,14 @@ impl Alert {
         if written.is_none() {
             let last = match last.map(|r| serde_json::from_str::<Value>(r)) {
                 Some(Ok(v)) => Some(v),
-                Some(Err(_)) => {
-                    return serde_json::to_string(&self.doc(compiled)).unwrap_or_default()
-                }
+                Some(Err(_)) => return by_map(out),
                 None => None,
             };
             let mut members = Map::new();
             alert::match_members(&rule.rule.meta, last.as_ref(), &original_time, &mut members);
             matched = object_members(&members);
         }
-        let mut out = String::with_capacity(
-            128 + rule_members.len() + matched.len() + self.tie.1.len() + 16 * items.len(),
-        );
+        out.reserve(128 + rule_members.len() + matched.len() + self.tie.1.len() + 16 * items.len());
         out.push_str("{\"@timestamp\":");
         out.push_str(&serde_json::to_string(&stamp(self.last_time)).unwrap_or_default());
         for run in [rule_members.as_str(), &matched] {
@@ -251,7 +258,6 @@ impl Alert {
             out.push_str(&serde_json::to_string(keys).unwrap_or_default());
         }
         out.push('}');
-        out
     }
 
     /// The matched documents' texts, by [`Alert::item_ends`]; `None` if
