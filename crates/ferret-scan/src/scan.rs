@@ -216,29 +216,43 @@ impl Alert {
         // cannot be (see `write_match_members`) through a map.
         let original_time = stamp(self.original_time);
         let last = items.iter().rev().find(|r| **r != "null");
-        // Sized up front: grown from empty, the two strings were copied
-        // a dozen times each, a fifth of the time spent writing alerts.
-        let mut matched = String::with_capacity(last.map_or(0, |r| r.len() + r.len() / 2));
-        let written = last.and_then(|r| {
-            alert::write_match_members(&rule.rule.meta, r, &original_time, &mut matched)
-        });
+        // Sized up front (grown from empty, the line was copied a dozen
+        // times): the head, the members copied from the last event (about
+        // half again its text, with their dotted names) and the events.
+        let start = out.len();
+        out.reserve(
+            128 + rule_members.len()
+                + last.map_or(0, |r| r.len() + r.len() / 2)
+                + self.tie.1.len()
+                + 16 * items.len(),
+        );
+        out.push_str("{\"@timestamp\":");
+        out.push_str(&serde_json::to_string(&stamp(self.last_time)).unwrap_or_default());
+        if !rule_members.is_empty() {
+            out.push(',');
+            out.push_str(rule_members);
+        }
+        let before_matched = out.len();
+        out.push(',');
+        let written =
+            last.and_then(|r| alert::write_match_members(&rule.rule.meta, r, &original_time, out));
         if written.is_none() {
+            // What it may have written goes.
+            out.truncate(before_matched);
             let last = match last.map(|r| serde_json::from_str::<Value>(r)) {
                 Some(Ok(v)) => Some(v),
-                Some(Err(_)) => return by_map(out),
+                Some(Err(_)) => {
+                    out.truncate(start);
+                    return by_map(out);
+                }
                 None => None,
             };
             let mut members = Map::new();
             alert::match_members(&rule.rule.meta, last.as_ref(), &original_time, &mut members);
-            matched = object_members(&members);
-        }
-        out.reserve(128 + rule_members.len() + matched.len() + self.tie.1.len() + 16 * items.len());
-        out.push_str("{\"@timestamp\":");
-        out.push_str(&serde_json::to_string(&stamp(self.last_time)).unwrap_or_default());
-        for run in [rule_members.as_str(), &matched] {
-            if !run.is_empty() {
+            let matched = object_members(&members);
+            if !matched.is_empty() {
                 out.push(',');
-                out.push_str(run);
+                out.push_str(&matched);
             }
         }
         out.push_str(",\"ferret.events\":[");

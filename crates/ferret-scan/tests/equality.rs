@@ -87,17 +87,27 @@ fn reference_path() -> ScanOptions {
 }
 
 /// Alerts as the CLI prints them (NDJSON lines, in output order), checked
-/// against the document they write.
+/// against the document they write, and written after one another into one
+/// buffer as the CLI writes them.
 fn lines(compiled: &Compiled, out: &ScanOutcome) -> Vec<String> {
-    out.alerts
+    let mut run = String::new();
+    let lines: Vec<String> = out
+        .alerts
         .iter()
         .map(|a| {
             let a = a.unwrap();
             let line = a.to_json(compiled);
             assert_eq!(line, serde_json::to_string(&a.doc(compiled)).unwrap());
+            a.write_json(compiled, &mut run);
+            run.push('\n');
             line
         })
-        .collect()
+        .collect();
+    assert_eq!(
+        run,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>()
+    );
+    lines
 }
 
 #[test]
@@ -302,6 +312,48 @@ sample by host.id
     assert!(fast
         .iter()
         .any(|l| l.contains("h3.example") && l.contains("sh -c 'job ")));
+}
+
+/// An event with a field both nested and dotted (`host.name` twice) has its
+/// members copied through a document rather than from its text: alerts of
+/// such events, between others, are written as their documents.
+#[test]
+fn alerts_of_events_with_a_field_written_twice_are_their_documents() {
+    let rule = r#"[metadata]
+maturity = "production"
+
+[rule]
+rule_id = "6d1f4c1e-0000-4000-8000-000000000002"
+name = "A shell"
+description = "Test rule."
+type = "eql"
+language = "eql"
+severity = "low"
+risk_score = 21
+index = ["logs-*"]
+query = '''
+process where process.name == "sh"
+'''
+"#;
+    let records: Vec<String> = (0..6)
+        .map(|i| {
+            let mut doc = json!({
+                "@timestamp": format!("2026-01-01T00:00:0{i}.000Z"),
+                "event": {"category": ["process"]},
+                "process": {"name": "sh", "pid": i},
+                "host": {"name": "nested", "id": "h"},
+                "data_stream": {"type": "logs", "dataset": "x", "namespace": "default"},
+            });
+            if i % 2 == 1 {
+                doc["host.name"] = json!("dotted");
+            }
+            doc.to_string()
+        })
+        .collect();
+    let (fast, reference) = both_paths("twice", rule, &records);
+    assert_eq!(fast.len(), 6);
+    assert_eq!(fast, reference);
+    assert!(fast.iter().any(|l| l.contains("dotted")));
 }
 
 /// Alerts of sequences with a missing-event stage: written the same by
