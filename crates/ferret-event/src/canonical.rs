@@ -23,15 +23,19 @@ const SAFE_DIGITS: usize = 18;
 /// True if `text` is one JSON value that serde_json (with `preserve_order`)
 /// decodes into a `Value` whose compact encoding is `text` itself.
 pub fn is_canonical(text: &[u8]) -> bool {
-    if std::str::from_utf8(text).is_err() {
-        return false;
-    }
+    canonical_text(text).is_some()
+}
+
+/// `text` as a string if it [`is_canonical`] (one check of its UTF-8 for a
+/// caller that needs it as a string).
+pub fn canonical_text(text: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(text).ok()?;
     let mut c = Checker {
         b: text,
         pos: 0,
         keys: Vec::new(),
     };
-    c.value(0) && c.pos == text.len()
+    (c.value(0) && c.pos == text.len()).then_some(s)
 }
 
 struct Checker<'t> {

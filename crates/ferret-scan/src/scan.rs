@@ -76,7 +76,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use ferret_engine::{Entry, Hit, OrderFields, QueryRunner, StandIn, Stats};
-use ferret_event::canonical::is_canonical;
+use ferret_event::canonical::canonical_text;
 use ferret_event::project::Fields;
 use ferret_event::{
     decode_bytes, Event, FieldPath, Projection, RawBatch, RawItem, ReadStats, Reader, Skip,
@@ -1180,8 +1180,12 @@ fn alert_for(
     // each event's full document (its record decoded, or the event itself
     // when no record was kept), `null` for a missing stage. A record that
     // is already in serde_json's form is its own encoding (see
-    // `is_canonical`): decoding and re-encoding it was most of an alert.
-    let mut docs = String::from("[");
+    // `canonical_text`): decoding and re-encoding it was most of an alert.
+    // Records are a kilobyte or two: grown from empty, the array was
+    // copied a dozen times. (Alerts are held until the end, so the room
+    // left is given back below.)
+    let mut docs = String::with_capacity(2 + entries.len() * 2048);
+    docs.push('[');
     let mut item_ends = Vec::with_capacity(entries.len());
     for (n, entry) in entries.iter().enumerate() {
         if n > 0 {
@@ -1191,8 +1195,8 @@ fn alert_for(
             None => docs.push_str("null"),
             Some(ev) => {
                 let written = originals.with_record(ev, |record| {
-                    if is_canonical(record) {
-                        docs.push_str(std::str::from_utf8(record).expect("checked as UTF-8"));
+                    if let Some(text) = canonical_text(record) {
+                        docs.push_str(text);
                         return true;
                     }
                     decode_bytes(record)
@@ -1209,6 +1213,7 @@ fn alert_for(
         item_ends.push(docs.len());
     }
     docs.push(']');
+    docs.shrink_to_fit();
     let first = entries.iter().find_map(Entry::event)?;
     let last = entries.iter().rev().find_map(Entry::event)?;
     // A stand-in holds no fields (see `stand_in_for`): its time is its
