@@ -349,9 +349,11 @@ fn read_alert(r: &mut impl BufRead, rules: usize) -> std::io::Result<Option<Aler
     }
     fn text(r: &mut impl Read) -> std::io::Result<String> {
         let n = len(r)?;
-        let mut b = Vec::new();
-        // A damaged length must not reserve memory it does not back: read
-        // what is there and compare.
+        // A damaged length must not reserve memory it does not back: room
+        // for a megabyte at most, then read what is there and compare.
+        // (Grown from empty, each alert's documents were copied a dozen
+        // times over as they were read back.)
+        let mut b = Vec::with_capacity(n.min(1 << 20));
         r.take(n as u64).read_to_end(&mut b)?;
         if b.len() != n {
             return Err(damaged());
