@@ -75,7 +75,7 @@
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use ferret_engine::{Entry, Hit, OrderFields, QueryRunner, StandIn, Stats};
+use ferret_engine::{Hit, OrderFields, QueryRunner, StandIn, Stats};
 use ferret_event::canonical::canonical_text;
 use ferret_event::project::Fields;
 use ferret_event::{
@@ -1214,8 +1214,6 @@ fn alert_for(
     }
     docs.push(']');
     docs.shrink_to_fit();
-    let first = entries.iter().find_map(Entry::event)?;
-    let last = entries.iter().rev().find_map(Entry::event)?;
     // A stand-in holds no fields (see `stand_in_for`): its time is its
     // record's.
     let time_of = |ev: &Arc<Event>| {
@@ -1226,15 +1224,19 @@ fn alert_for(
             event_time(time_field, ev)
         }
     };
-    let times = entries
+    // Each event's time read once: the first and last events' are among
+    // them.
+    let times: Vec<Option<Timestamp>> = entries
         .iter()
         .map(|e| e.event().and_then(&time_of))
         .collect();
-    let last_time = time_of(last);
+    let first = entries.iter().position(|e| e.event().is_some())?;
+    let last = entries.iter().rposition(|e| e.event().is_some())?;
+    let (original_time, last_time) = (times[first], times[last]);
     Some(Alert {
         rule: index,
         time: last_time.unwrap_or_default(),
-        original_time: time_of(first),
+        original_time,
         last_time,
         join_keys: hit
             .join_keys
