@@ -235,6 +235,18 @@ fn screened_scans_give_the_reference_alerts() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A rule file for the tests below: `query` (EQL), `extra` lines added to
+/// its `[rule]` table.
+fn test_rule(name: &str, extra: &str, query: &str) -> String {
+    format!(
+        "[metadata]\nmaturity = \"production\"\n\n[rule]\n\
+         rule_id = \"6d1f4c1e-0000-4000-8000-000000000001\"\n\
+         name = \"{name}\"\ndescription = \"Test rule.\"\n\
+         type = \"eql\"\nlanguage = \"eql\"\nseverity = \"low\"\nrisk_score = 21\n\
+         {extra}\nquery = '''\n{query}\n'''\n"
+    )
+}
+
 /// Alert lines of one rule (TOML text) over `records`, by the optimized
 /// path and by the reference path.
 fn both_paths(name: &str, rule_toml: &str, records: &[String]) -> (Vec<String>, Vec<String>) {
@@ -251,33 +263,22 @@ fn both_paths(name: &str, rule_toml: &str, records: &[String]) -> (Vec<String>, 
     (fast, reference)
 }
 
-/// Samples hold stand-ins for their events on the optimized path (only the
-/// times alerts read); the alerts still show every event in full, as the
+/// Samples hold stand-ins for their events on the optimized path (without
+/// fields: their records give their times); the alerts still show every
+/// event in full, with their times, as the
 /// reference path (which holds the events themselves) does. The corpus's
 /// samples find nothing in the generated telemetry, so this rule and these
 /// events are made to.
 #[test]
 fn samples_holding_stand_ins_give_the_reference_alerts() {
-    let rule = r#"[metadata]
-maturity = "production"
-
-[rule]
-rule_id = "6d1f4c1e-0000-4000-8000-000000000001"
-name = "Sample of a shell, a connection and a marker"
-description = "Test rule."
-type = "eql"
-language = "eql"
-severity = "low"
-risk_score = 21
-index = ["logs-*"]
-timestamp_override = "event.ingested"
-query = '''
-sample by host.id
+    let rule = test_rule(
+        "Sample of a shell, a connection and a marker",
+        "index = [\"logs-*\"]\ntimestamp_override = \"event.ingested\"",
+        r#"sample by host.id
   [process where process.name == "sh"]
   [network where destination.port == 4444]
-  [any where event.action == "marker"]
-'''
-"#;
+  [any where event.action == "marker"]"#,
+    );
     let mut records = Vec::new();
     for i in 0..3_000u32 {
         let host = format!("h{}", i % 7);
@@ -305,7 +306,7 @@ sample by host.id
         doc["message"] = json!(format!("event {i}"));
         records.push(doc.to_string());
     }
-    let (fast, reference) = both_paths("sample", rule, &records);
+    let (fast, reference) = both_paths("sample", &rule, &records);
     assert!(!reference.is_empty(), "the sample finds host h3");
     assert_eq!(fast, reference);
     // Whole events, with fields no rule reads, from the kept records.
@@ -319,22 +320,11 @@ sample by host.id
 /// such events, between others, are written as their documents.
 #[test]
 fn alerts_of_events_with_a_field_written_twice_are_their_documents() {
-    let rule = r#"[metadata]
-maturity = "production"
-
-[rule]
-rule_id = "6d1f4c1e-0000-4000-8000-000000000002"
-name = "A shell"
-description = "Test rule."
-type = "eql"
-language = "eql"
-severity = "low"
-risk_score = 21
-index = ["logs-*"]
-query = '''
-process where process.name == "sh"
-'''
-"#;
+    let rule = test_rule(
+        "A shell",
+        "index = [\"logs-*\"]",
+        r#"process where process.name == "sh""#,
+    );
     let records: Vec<String> = (0..6)
         .map(|i| {
             let mut doc = json!({
@@ -350,7 +340,7 @@ process where process.name == "sh"
             doc.to_string()
         })
         .collect();
-    let (fast, reference) = both_paths("twice", rule, &records);
+    let (fast, reference) = both_paths("twice", &rule, &records);
     assert_eq!(fast.len(), 6);
     assert_eq!(fast, reference);
     assert!(fast.iter().any(|l| l.contains("dotted")));
@@ -360,20 +350,13 @@ process where process.name == "sh"
 /// both paths, with `{"missing":true}` for the stage that found nothing.
 #[test]
 fn missing_stages_are_written_alike_by_both_paths() {
-    let rule = r#"[rule]
-rule_id = "6d1f4c1e-0000-4000-8000-000000000002"
-name = "Shell not followed by a connection"
-description = "Test rule."
-type = "eql"
-language = "eql"
-severity = "low"
-risk_score = 21
-query = '''
-sequence by host.id with maxspan=30s
+    let rule = test_rule(
+        "Shell not followed by a connection",
+        "",
+        r#"sequence by host.id with maxspan=30s
   [process where process.name == "sh"]
-  ![network where true]
-'''
-"#;
+  ![network where true]"#,
+    );
     let mut records = Vec::new();
     for i in 0..600u32 {
         let host = format!("h{}", i % 3);
@@ -389,7 +372,7 @@ sequence by host.id with maxspan=30s
         doc["host"] = json!({"id": host});
         records.push(doc.to_string());
     }
-    let (fast, reference) = both_paths("missing", rule, &records);
+    let (fast, reference) = both_paths("missing", &rule, &records);
     assert!(!reference.is_empty());
     assert_eq!(fast, reference);
     assert!(fast.iter().all(|l| l.contains(r#"{"missing":true}"#)));
