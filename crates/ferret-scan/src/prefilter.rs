@@ -17,7 +17,9 @@
 //! Most values recur (process names, datasets, actions, executables), so
 //! each thread remembers the rules of the values it has scanned, per field;
 //! a field whose values rarely recur (unique command lines) stops being
-//! remembered on that thread.
+//! remembered on that thread. The fields whose values an event's dispatch
+//! key holds go further: they are split off ([`Prefilter::split_off`]) and
+//! passed once per key, with the key's route ([`crate::dispatch`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
