@@ -19,7 +19,7 @@
 //! a field whose values rarely recur (unique command lines) stops being
 //! remembered on that thread. The fields whose values an event's dispatch
 //! key holds go further: they are split off ([`Prefilter::split_off`]) and
-//! passed once per key, with the key's route ([`crate::dispatch`]).
+//! passed once per key, with the key's route (see the `dispatch` module).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -203,7 +203,7 @@ impl Prefilter {
     /// then this prefilter's and that one's together. For fields whose
     /// values an event's dispatch key holds: their candidates are the
     /// same for every event of a key, so they are worked out once per key
-    /// (see [`crate::dispatch::Dispatch::route`]) instead of per event.
+    /// (by the dispatch, with the key's route) instead of per event.
     pub fn split_off(&mut self, paths: &[FieldPath]) -> Prefilter {
         let (moved, kept): (Vec<FieldMatcher>, Vec<FieldMatcher>) =
             std::mem::take(&mut self.fields)
