@@ -9,7 +9,7 @@
 //! Memory stays within twice the budget whatever the number of alerts.
 //!
 //! A run holds its number of alerts, then each alert in a length-prefixed
-//! binary form ([`write_alert`]), its matched documents as their bytes: a
+//! binary form (`write_alert`), its matched documents as their bytes: a
 //! hundred thousand alerts of the standard corpus are half a gigabyte of
 //! documents, and escaping them into a JSON string and parsing them back
 //! was most of the time spent on alerts (on the scanning thread, leaving

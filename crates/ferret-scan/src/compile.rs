@@ -43,7 +43,7 @@ pub struct Compiled {
     /// The rules' one-field conditions on fields worked out per distinct
     /// value ([`ferret_engine::necessary::per_value_paths`]), numbered
     /// across all rules: a scan works them out once per distinct value
-    /// (see [`crate::dispatch`]).
+    /// (see the `dispatch` module).
     pub verdicts: Verdicts,
 }
 

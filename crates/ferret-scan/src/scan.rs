@@ -33,7 +33,7 @@
 //!   behavior-rule OS list) *and* that one of its filters can match: the
 //!   event has the filter's category and passes its guards, the one-field
 //!   tests of its top-level `and` on fields such as `event.type`,
-//!   `event.action` and `process.name` ([`crate::dispatch`]). The rule list
+//!   `event.action` and `process.name` (the `dispatch` module). The rule list
 //!   is computed once per distinct combination of those facts and cached,
 //!   so the per-event cost is one hash lookup (of a key written while
 //!   decoding), not one check per rule.
