@@ -298,7 +298,7 @@ impl Projection {
     /// This projection with its table's columns numbered in the order the
     /// fields come in `records` (the first records of an input, say), so
     /// that the tables of records written alike fill in column order and
-    /// need no sorting ([`FieldTable::build`]). What is kept and how it
+    /// need no sorting (see `FieldTable::build`). What is kept and how it
     /// resolves do not change, only the numbering.
     ///
     /// The order is a topological one of "comes right before" in the

@@ -529,9 +529,9 @@ fn text_of(v: &Value) -> Option<String> {
 }
 
 /// The one-sentence `kibana.alert.reason`, in the shape Kibana writes for
-/// query and EQL rules: "<category> event with process P, parent process Q,
-/// file F, source A:P, destination B:Q, by U on H created <severity> alert
-/// <name>." Each part appears only when the event has the field; "with"
+/// query and EQL rules: `"<category> event with process P, parent process
+/// Q, file F, source A:P, destination B:Q, by U on H created <severity>
+/// alert <name>."` Each part appears only when the event has the field; "with"
 /// only when at least one of process/parent/file/source/destination does.
 pub fn reason(meta: &RuleMeta, event: Option<&Value>) -> String {
     reason_by(meta, |path| event.and_then(|e| field(e, path)).cloned())
