@@ -14,8 +14,8 @@
 //! still held are copied out. Those are the long-held ones (samples keep
 //! events per key to the end, sequences without `maxspan` keep partials);
 //! past a memory budget they go to an anonymous temporary file, written a
-//! chunk at a time, and are read back only for output. Samples hold small
-//! stand-ins rather than the events themselves (see
+//! chunk at a time, and are read back only for output. Samples hold
+//! stand-ins without fields rather than the events themselves (see
 //! [`ferret_engine::StandIn`]); a stand-in's record is kept under its own
 //! identity, so a sample's memory is its records on disk, not its events.
 

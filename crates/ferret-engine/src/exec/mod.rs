@@ -78,7 +78,8 @@ pub struct RunConfig {
 /// of input, so what it holds grows with input. A caller that keeps the
 /// events' records elsewhere (a scan keeps raw records for output) can
 /// have it hold a small event instead, with only the fields the caller
-/// reads from hits (their times) and an identity of its own. The stand-in
+/// reads from hits (a scan keeps none: it reads even their times from the
+/// records) and an identity of its own. The stand-in
 /// is made once per event and rule, so the same event matching two stages
 /// is still one event to the sample.
 #[derive(Clone)]
