@@ -242,56 +242,6 @@ impl Event {
         self.for_each(path, &mut |v| out.push(v));
         out
     }
-
-    /// A small event standing in for this one where only `keep` will be
-    /// read: its document holds the values of those paths (as nested
-    /// objects; several values as an array, so they resolve the same) and
-    /// nothing else, and it has the same origin. `None` when the paths
-    /// cannot be rebuilt so (an array index, or one path inside another's
-    /// value).
-    pub fn stand_in(&self, keep: &[FieldPath]) -> Option<Event> {
-        let nested = keep.iter().any(|outer| {
-            keep.iter().any(|inner| {
-                inner.segments().len() > outer.segments().len()
-                    && inner.segments().starts_with(outer.segments())
-            })
-        });
-        if nested {
-            return None;
-        }
-        let mut doc = serde_json::Map::new();
-        for (i, path) in keep.iter().enumerate() {
-            if keep[..i].contains(path) {
-                continue;
-            }
-            let mut keys = Vec::with_capacity(path.segments().len());
-            for segment in path.segments() {
-                match segment {
-                    Segment::Key(k) => keys.push(k.as_str()),
-                    Segment::Index(_) => return None,
-                }
-            }
-            let mut values: Vec<Value> = Vec::new();
-            self.for_each(path, &mut |v| values.push(v.to_json()));
-            let value = match values.len() {
-                0 => continue,
-                1 => values.pop().expect("one value"),
-                _ => Value::Array(values),
-            };
-            let (last, parents) = keys.split_last()?;
-            let mut at = &mut doc;
-            for key in parents {
-                let next = at
-                    .entry(key.to_string())
-                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
-                at = next.as_object_mut()?;
-            }
-            if at.insert(last.to_string(), value).is_some() {
-                return None;
-            }
-        }
-        Some(Event::new(Value::Object(doc), self.origin))
-    }
 }
 
 /// Asks for the first cache lines of `bytes` (up to `lines` of them) to
@@ -320,58 +270,4 @@ fn prefetch_line(p: *const u8) {
     };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn values(ev: &Event, path: &str) -> Vec<Value> {
-        ev.values(&FieldPath::dotted(path))
-            .into_iter()
-            .map(FieldValue::to_json)
-            .collect()
-    }
-
-    #[test]
-    fn a_stand_in_resolves_its_kept_paths_as_the_event_does_and_holds_nothing_else() {
-        let origin = Origin { file: 2, line: 7 };
-        let ev = Event::new(
-            json!({
-                "@timestamp": "2026-01-01T00:00:00Z",
-                "event.ingested": [["2026-01-01T00:00:01Z"], null],
-                "process": {"name": "sh", "pid": 4},
-            }),
-            origin,
-        );
-        let keep = [
-            "@timestamp",
-            "event.ingested",
-            "process.pid",
-            "@timestamp",
-            "absent",
-        ]
-        .map(FieldPath::dotted);
-        let stand_in = ev.stand_in(&keep).expect("plain paths");
-        assert_eq!(stand_in.origin, origin);
-        for path in ["@timestamp", "event.ingested", "process.pid", "absent"] {
-            assert_eq!(values(&stand_in, path), values(&ev, path), "{path}");
-        }
-        assert!(values(&stand_in, "process.name").is_empty());
-        assert_eq!(
-            stand_in.timestamp(&keep[1]).ok(),
-            ev.timestamp(&keep[1]).ok()
-        );
-        // An index, or one kept path inside another's value: not rebuilt.
-        let indexed = FieldPath::new(vec![Segment::Key("process".into()), Segment::Index(0)]);
-        assert!(ev.stand_in(&[indexed]).is_none());
-        for pair in [["process", "process.pid"], ["process.pid", "process"]] {
-            assert!(ev.stand_in(&pair.map(FieldPath::dotted)).is_none());
-        }
-        // Where the two would not even clash in the rebuilt document.
-        let mixed = Event::new(json!({"process": {"name": "sh"}, "process.pid": 4}), origin);
-        let pair = ["process", "process.pid"].map(FieldPath::dotted);
-        assert!(mixed.stand_in(&pair).is_none());
-    }
 }

@@ -38,8 +38,6 @@ pub struct Prefilter {
     /// Tells this prefilter's remembered values from another's.
     id: u64,
     fields: Vec<FieldMatcher>,
-    /// Path id -> index in `fields` ([`NONE`] for a path without one).
-    by_path: Vec<u32>,
     /// Rules without needles: candidates for every event.
     always: Candidates,
 }
@@ -109,21 +107,8 @@ type RuleWords = Box<[(u32, u64)]>;
 /// the lookups' other work).
 type TextMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// No field matcher (in [`Prefilter::by_path`]).
+/// No field matcher (in [`LayoutPlan::matcher_of`]).
 const NONE: u32 = u32::MAX;
-
-/// [`Prefilter::by_path`] of `fields`.
-fn by_path(fields: &[FieldMatcher]) -> Vec<u32> {
-    let mut by_path = Vec::new();
-    for (i, m) in fields.iter().enumerate() {
-        let id = m.path.id() as usize;
-        if by_path.len() <= id {
-            by_path.resize(id + 1, NONE);
-        }
-        by_path[id] = i as u32;
-    }
-    by_path
-}
 
 /// Tells prefilters' remembered values apart ([`Prefilter::id`]).
 fn next_id() -> u64 {
@@ -192,7 +177,6 @@ impl Prefilter {
             .collect();
         Prefilter {
             id: next_id(),
-            by_path: by_path(&fields),
             fields,
             always,
         }
@@ -212,11 +196,9 @@ impl Prefilter {
         // Values are remembered by field index, per prefilter id: a new id
         // for the new fields.
         self.id = next_id();
-        self.by_path = by_path(&kept);
         self.fields = kept;
         Prefilter {
             id: next_id(),
-            by_path: by_path(&moved),
             fields: moved,
             always: Candidates(vec![0; self.always.0.len()]),
         }
