@@ -361,51 +361,33 @@ impl FieldTable {
         self.layout.column(path_id).is_some()
     }
 
-    /// The paths that have values here (by id), each with its values as
-    /// [`FieldTable::values`] gives them: a few dozen of a projection's
-    /// hundreds of paths, without a lookup for each of the others.
-    pub fn filled(&self) -> impl Iterator<Item = (u32, impl Iterator<Item = FieldValue<'_>>)> {
-        let words = self.layout.columns.div_ceil(64) as usize;
-        let ends = &self.index[words * WORD..];
-        let (text, json) = (&*self.text, self.docs());
-        (0..words)
-            .flat_map(move |w| {
-                let word = &self.index[w * WORD..w * WORD + 2];
-                let mut bits = u64::from(word[0]) | (u64::from(word[1]) << 32);
-                std::iter::from_fn(move || {
-                    (bits != 0).then(|| {
-                        let bit = bits.trailing_zeros();
-                        bits &= bits - 1;
-                        w as u32 * 64 + bit
-                    })
-                })
-            })
-            .enumerate()
-            .map(move |(k, column)| {
-                let start = if k == 0 { 0 } else { ends[k - 1] as usize };
-                let cells = &self.cells[start..ends[k] as usize];
-                (
-                    self.layout.path_of[column as usize],
-                    cells.iter().map(move |c| c.view(text, json)),
-                )
-            })
-    }
-
     /// The cells of the path with id `path_id`, `None` when not covered.
     #[inline]
     fn column(&self, path_id: u32) -> Option<&[Cell]> {
         let c = self.layout.column(path_id)?;
-        let w = (c / 64) as usize * WORD;
-        let word = &self.index[w..w + WORD];
-        let bits = u64::from(word[0]) | (u64::from(word[1]) << 32);
+        let (filled, before) = self.filled_word((c / 64) as usize);
         let bit = 1u64 << (c % 64);
-        if bits & bit == 0 {
+        if filled & bit == 0 {
             return Some(&[]);
         }
-        let k = (word[2] + (bits & (bit - 1)).count_ones()) as usize;
+        Some(self.nth_filled(before + (filled & (bit - 1)).count_ones()))
+    }
+
+    /// Bitmap word `w` of the non-empty columns, and how many non-empty
+    /// columns precede it.
+    #[inline]
+    fn filled_word(&self, w: usize) -> (u64, u32) {
+        let word = &self.index[w * WORD..w * WORD + WORD];
+        (u64::from(word[0]) | (u64::from(word[1]) << 32), word[2])
+    }
+
+    /// The cells of the `k`-th non-empty column.
+    #[inline]
+    fn nth_filled(&self, k: u32) -> &[Cell] {
         let ends = &self.index[self.layout.columns.div_ceil(64) as usize * WORD..];
+        let k = k as usize;
         let start = if k == 0 { 0 } else { ends[k - 1] as usize };
-        Some(&self.cells[start..ends[k] as usize])
+        &self.cells[start..ends[k] as usize]
     }
 
     /// The columns of `mask` (bit `c % 64` of word `c / 64` for column
@@ -417,19 +399,16 @@ impl FieldTable {
         mask: &'a [u64],
     ) -> impl Iterator<Item = (u32, impl Iterator<Item = FieldValue<'a>>)> {
         let words = self.layout.columns.div_ceil(64) as usize;
-        let ends = &self.index[words * WORD..];
         let (text, json) = (&*self.text, self.docs());
         (0..words.min(mask.len())).flat_map(move |w| {
-            let word = &self.index[w * WORD..w * WORD + WORD];
-            let filled = u64::from(word[0]) | (u64::from(word[1]) << 32);
+            let (filled, before) = self.filled_word(w);
             let mut bits = filled & mask[w];
             std::iter::from_fn(move || {
                 (bits != 0).then(|| {
                     let bit = bits.trailing_zeros();
                     bits &= bits - 1;
-                    let k = (word[2] + (filled & ((1u64 << bit) - 1)).count_ones()) as usize;
-                    let start = if k == 0 { 0 } else { ends[k - 1] as usize };
-                    let cells = &self.cells[start..ends[k] as usize];
+                    let cells =
+                        self.nth_filled(before + (filled & ((1u64 << bit) - 1)).count_ones());
                     (
                         w as u32 * 64 + bit,
                         cells.iter().map(move |c| c.view(text, json)),
@@ -478,12 +457,8 @@ mod tests {
         assert_eq!(t.get(4), Some(vec![json!(-1.5)]));
         assert_eq!(t.get(5), None);
         assert_eq!(t.get(1000), None);
-        let filled: Vec<(u32, Vec<Value>)> = t
-            .filled()
-            .map(|(id, values)| (id, values.map(|v| v.to_json()).collect()))
-            .collect();
         assert_eq!(
-            filled,
+            filled(&t),
             vec![
                 (7, vec![json!("a1"), json!(null), json!("a2")]),
                 (9, vec![json!("c1"), json!({"o": [1]})]),
@@ -491,6 +466,18 @@ mod tests {
             ]
         );
         assert!(t.covers(3) && !t.covers(5));
+    }
+
+    /// The paths that have values in `t` (by id), each with its values:
+    /// its filled columns among all of them.
+    fn filled(t: &FieldTable) -> Vec<(u32, Vec<Value>)> {
+        let all = vec![u64::MAX; (t.layout.columns() as usize).div_ceil(64)];
+        t.filled_among(&all)
+            .map(|(c, values)| {
+                let id = t.layout.path_of[c as usize];
+                (id, values.map(|v| v.to_json()).collect())
+            })
+            .collect()
     }
 
     proptest::proptest! {
@@ -518,10 +505,7 @@ mod tests {
             }
             let t = FieldTable::build(Arc::new(layout), &mut from);
             // The filled paths are the non-empty columns, with their values.
-            let filled: Vec<(u32, Vec<Value>)> = t
-                .filled()
-                .map(|(id, values)| (id, values.map(|v| v.to_json()).collect()))
-                .collect();
+            let filled = filled(&t);
             let expected_filled: Vec<(u32, Vec<Value>)> = (0..columns)
                 .map(|c| (c * 3 + 1, t.get(c * 3 + 1).unwrap_or_default()))
                 .filter(|(_, values)| !values.is_empty())
@@ -536,7 +520,7 @@ mod tests {
                 mask.get(c as usize / 64).is_some_and(|w| w >> (c % 64) & 1 == 1)
             };
             let expected_among: Vec<(u32, Vec<Value>)> =
-                filled.iter().filter(|(id, _)| in_mask(*id)).cloned().collect();
+                expected_filled.iter().filter(|(id, _)| in_mask(*id)).cloned().collect();
             proptest::prop_assert_eq!(among, expected_among);
             proptest::prop_assert_eq!(filled, expected_filled);
             for c in 0..columns {
