@@ -111,8 +111,7 @@ pub fn load_entries<P: AsRef<Path>>(paths: &[P]) -> Vec<Loaded> {
     out.reserve(loaded.iter().map(|(_, l)| l.len()).sum());
     // By rule id, two thousand of them, on the thread that waits for the
     // rules: foldhash rather than SipHash.
-    let mut first_seen: HashMap<String, (PathBuf, usize), foldhash::fast::RandomState> =
-        HashMap::default();
+    let mut first_seen: foldhash::HashMap<String, (PathBuf, usize)> = Default::default();
     for entry in loaded.into_iter().flat_map(|(_, l)| l) {
         let meta = match &entry {
             Loaded::Rule(r) => Some((&r.meta, &r.source)),

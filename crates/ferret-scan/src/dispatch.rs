@@ -27,7 +27,7 @@
 //! those fields anywhere in a filter) are sorted into the same classes, so
 //! an event's verdicts come with its rule list, worked out once per class.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferret_engine::necessary::per_value_paths;
@@ -490,7 +490,7 @@ impl Dispatch {
         let fixed = 2 + self.keys.fields.len();
         let mut known = Vec::with_capacity(batch.len());
         let mut new: Vec<(usize, &[u8], &Event)> = Vec::new();
-        let mut queued: HashSet<(usize, &[u8]), foldhash::fast::RandomState> = HashSet::default();
+        let mut queued: foldhash::HashSet<(usize, &[u8])> = Default::default();
         for (i, &(ev, key)) in batch.iter().enumerate() {
             // Keys were written on the decoding threads: hashing and
             // comparing them waited for their lines.

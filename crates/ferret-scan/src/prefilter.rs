@@ -22,7 +22,6 @@
 //! passed once per key, with the key's route (see the `dispatch` module).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -103,10 +102,6 @@ impl Candidates {
 /// Rules as the nonzero words of a [`Candidates`]: (index, bits).
 type RuleWords = Box<[(u32, u64)]>;
 
-/// Maps by text (foldhash: the standard library's SipHash cost more than
-/// the lookups' other work).
-type TextMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
 /// No field matcher (in [`LayoutPlan::matcher_of`]).
 const NONE: u32 = u32::MAX;
 
@@ -132,7 +127,7 @@ impl Prefilter {
         let mut always = Candidates::empty(rules.len());
         // field -> needle text -> rules (the empty text: the rules that
         // need the field to have a value)
-        let mut by_field: Vec<(FieldPath, TextMap<&str, Vec<u32>>)> = Vec::new();
+        let mut by_field: Vec<(FieldPath, foldhash::HashMap<&str, Vec<u32>>)> = Vec::new();
         for (i, nec) in rules.iter().enumerate() {
             let Necessary::AnyOf(needles) = nec else {
                 always.insert(i as u32);
@@ -142,7 +137,7 @@ impl Prefilter {
                 let slot = match by_field.iter().position(|(p, _)| *p == n.path) {
                     Some(s) => s,
                     None => {
-                        by_field.push((n.path.clone(), TextMap::default()));
+                        by_field.push((n.path.clone(), foldhash::HashMap::default()));
                         by_field.len() - 1
                     }
                 };
@@ -310,8 +305,9 @@ struct LayoutPlan {
 /// needles of; `off` once the values seen did not recur enough.
 #[derive(Default)]
 struct SeenField {
-    /// By value, its rules as [`Candidates::words_of`].
-    rules: TextMap<Box<str>, RuleWords>,
+    /// By value, its rules as [`Candidates::words_of`] (foldhash: the
+    /// standard library's SipHash cost more than the lookups' other work).
+    rules: foldhash::HashMap<Box<str>, RuleWords>,
     /// Bytes of the values in `rules`.
     bytes: usize,
     lookups: u32,
@@ -340,7 +336,7 @@ impl SeenField {
         if self.lookups >= SEEN_WINDOW {
             if self.misses * 2 > self.lookups {
                 self.off = true;
-                self.rules = HashMap::default();
+                self.rules = Default::default();
                 self.bytes = 0;
             }
             self.lookups = 0;
