@@ -146,7 +146,7 @@ impl Predicate {
     /// True only if the condition evaluates to true (null is not true).
     #[inline]
     pub fn matches(&self, input: &EvalInput) -> bool {
-        self.pred.eval(input, false) == Some(true)
+        self.pred.eval_query(input) == Some(true)
     }
 
     /// The condition's three-valued result (`None` = null), for diagnostics
@@ -896,6 +896,19 @@ enum Pred {
 }
 
 impl Pred {
+    /// [`Pred::eval`] as a query leaf, a verdict read in place: most leaves
+    /// under `and`, `or` and `not` are verdicts, and calling `eval` for one
+    /// (whose frame is sized for every arm) cost more than reading it.
+    #[inline(always)]
+    fn eval_query(&self, input: &EvalInput) -> Option<bool> {
+        if let Pred::Verdict { id, .. } = self {
+            if let Some(holds) = input.event.verdict(*id) {
+                return Some(holds);
+            }
+        }
+        self.eval(input, false)
+    }
+
     fn eval(&self, input: &EvalInput, script: bool) -> Option<bool> {
         match self {
             Pred::Const(c) => *c,
@@ -905,7 +918,8 @@ impl Pred {
                 Some(holds) if !script => Some(holds),
                 _ => pred.eval(input, script),
             },
-            Pred::Not(p) => p.eval(input, script).map(|b| !b),
+            Pred::Not(p) if !script => p.eval_query(input).map(|b| !b),
+            Pred::Not(p) => p.eval(input, true).map(|b| !b),
             Pred::And(ps) => {
                 if script {
                     let mut null = false;
@@ -922,7 +936,7 @@ impl Pred {
                         Some(true)
                     }
                 } else {
-                    Some(ps.iter().all(|p| p.eval(input, false) == Some(true)))
+                    Some(ps.iter().all(|p| p.eval_query(input) == Some(true)))
                 }
             }
             Pred::Or(ps) => {
@@ -941,7 +955,7 @@ impl Pred {
                         Some(false)
                     }
                 } else {
-                    Some(ps.iter().any(|p| p.eval(input, false) == Some(true)))
+                    Some(ps.iter().any(|p| p.eval_query(input) == Some(true)))
                 }
             }
             Pred::Field { field, test } => {
