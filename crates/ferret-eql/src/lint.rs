@@ -22,6 +22,7 @@
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::walk;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// All lint warnings of `q`, in source order.
@@ -189,19 +190,35 @@ fn is_regex_meta(c: char) -> bool {
 
 /// W003 on each value already seen earlier in the list.
 fn duplicates(items: &[Expr], case_insensitive: bool, out: &mut Vec<Diagnostic>) {
+    /// A value as the list compares it; strings borrowed unless folding
+    /// changes them (a string formatted per value was most of this lint's
+    /// cost over a thousand rules).
+    #[derive(PartialEq, Eq, Hash)]
+    enum Seen<'a> {
+        Str(Cow<'a, str>),
+        Int(i64),
+        Bool(bool),
+        Null,
+    }
     if items.len() < 2 {
         return;
     }
-    let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
+    let mut seen: HashSet<Seen> = HashSet::with_capacity(items.len());
     for item in items {
         let key = match &item.kind {
             ExprKind::Literal(Literal::String(s)) if case_insensitive => {
-                format!("s{}", s.to_lowercase())
+                Seen::Str(if !s.is_ascii() {
+                    Cow::Owned(s.to_lowercase())
+                } else if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(s.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(s.as_str())
+                })
             }
-            ExprKind::Literal(Literal::String(s)) => format!("s{s}"),
-            ExprKind::Literal(Literal::Int(n)) => format!("i{n}"),
-            ExprKind::Literal(Literal::Bool(b)) => format!("b{b}"),
-            ExprKind::Literal(Literal::Null) => "n".to_string(),
+            ExprKind::Literal(Literal::String(s)) => Seen::Str(Cow::Borrowed(s.as_str())),
+            ExprKind::Literal(Literal::Int(n)) => Seen::Int(*n),
+            ExprKind::Literal(Literal::Bool(b)) => Seen::Bool(*b),
+            ExprKind::Literal(Literal::Null) => Seen::Null,
             // Floats and expressions: not compared (rare, and equality of
             // floats is its own can of worms).
             _ => continue,

@@ -136,6 +136,13 @@ fn duplicates_in_lists() {
     assert_codes("process where process.name in~ (\"a\", \"A\")", &["W003"]);
     assert_codes("process where process.name : (\"a*\", \"A*\")", &["W003"]);
     assert_codes("process where process.pid in (1, 2, 1)", &["W003"]);
+    // Folded beyond ASCII too; an integer and its text are different values.
+    assert_codes(
+        "process where process.name in~ (\"Été\", \"éTÉ\")",
+        &["W003"],
+    );
+    assert_codes("process where process.name in (\"Été\", \"été\")", &[]);
+    assert_codes("process where process.pid in (1, \"1\")", &[]);
 }
 
 #[test]
