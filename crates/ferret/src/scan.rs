@@ -276,6 +276,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         .try_for_each(|run| out.write_all(run.as_bytes()))
                 };
                 let mut runs: Vec<String> = Vec::new();
+                // The buffers of the runs written two chunks ago, filled
+                // again: new ones, grown past their first guess, were
+                // copied once a run (half a gigabyte of W2's alerts).
+                let mut spare: Vec<String> = Vec::new();
                 for chunk in chunks_rx {
                     let chunk = match chunk {
                         Ok(chunk) => chunk,
@@ -285,12 +289,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         }
                     };
                     let mut next: Vec<String> = Vec::new();
+                    let mut buffers = std::mem::take(&mut spare);
+                    buffers.resize_with(chunk.len().div_ceil(ALERTS_PER_RUN), String::new);
                     rayon::in_place_scope(|s| {
                         s.spawn(|_| {
                             next = chunk
                                 .par_chunks(ALERTS_PER_RUN)
-                                .map(|alerts| {
-                                    let mut run = String::with_capacity(alerts.len() * 4096);
+                                .zip(buffers)
+                                .map(|(alerts, mut run)| {
+                                    run.clear();
+                                    run.reserve(alerts.len() * 4096);
                                     for a in alerts {
                                         a.write_json(&compiled, &mut run);
                                         run.push('\n');
@@ -301,7 +309,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         });
                         write_runs(&mut out, &runs)
                     })?;
-                    runs = next;
+                    spare = std::mem::replace(&mut runs, next);
                 }
                 write_runs(&mut out, &runs)?;
                 Ok(())
