@@ -219,20 +219,37 @@ impl DispatchKeys {
             None => key.push(0),
         }
         key.push(END);
-        let mut values: Vec<&str> = Vec::new();
+        // An event's categories, a handful at most, gathered on the stack
+        // (a vector here was an allocation per event); more go to the heap.
+        let mut few: [&str; 8] = [""; 8];
+        let mut more: Vec<&str> = Vec::new();
         for f in &self.fields {
+            let mut n = 0;
             each_value(ev, f, |v| {
                 if let FieldValue::Str(s) = v {
-                    if !values.contains(&s) {
-                        values.push(s);
+                    if few[..n].contains(&s) || more.contains(&s) {
+                        return;
+                    }
+                    if n < few.len() {
+                        few[n] = s;
+                        n += 1;
+                    } else {
+                        more.push(s);
                     }
                 }
             });
+            let values = if more.is_empty() {
+                &mut few[..n]
+            } else {
+                more.extend_from_slice(&few[..n]);
+                &mut more[..]
+            };
             values.sort_unstable();
-            for v in values.drain(..) {
+            for v in values.iter() {
                 key.extend_from_slice(v.as_bytes());
                 key.push(NEXT);
             }
+            more.clear();
             key.push(END);
         }
         for path in &self.guard_paths {
@@ -1060,6 +1077,29 @@ mod tests {
         assert_eq!(dispatch.guards[at].class_of.len(), 3);
         assert_eq!(dispatch.guards[at].filters_passing.len(), 1);
         assert_eq!(dispatch.by_class.len(), 1);
+    }
+
+    /// Past the eight category values a key gathers on the stack, values
+    /// are still sorted and repeats dropped, wherever they stand.
+    #[test]
+    fn keys_of_many_categories_ignore_order_and_repeats() {
+        let c = compiled();
+        let dispatch = Dispatch::new(&c);
+        let names: Vec<String> = (0..11).map(|i| format!("c{i:02}")).collect();
+        let key = |order: &[usize]| {
+            let values: Vec<&str> = order.iter().map(|&i| names[i].as_str()).collect();
+            key_of(
+                &dispatch,
+                &Event::new(json!({"event": {"category": values}}), Origin::default()),
+            )
+        };
+        let forward: Vec<usize> = (0..11).collect();
+        let reversed: Vec<usize> = (0..11).rev().collect();
+        let repeated: Vec<usize> = [10, 0, 9, 1, 10, 8, 2, 7, 3, 6, 0, 4, 5, 9, 6, 4].into();
+        assert_eq!(key(&forward), key(&reversed));
+        assert_eq!(key(&forward), key(&repeated));
+        assert_ne!(key(&forward), key(&forward[..10]));
+        assert_ne!(key(&forward[1..]), key(&forward[..10]));
     }
 
     #[test]
