@@ -24,8 +24,10 @@ use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
+use ferret_event::canonical::canonical_text;
 use ferret_event::{decode_bytes, Event, RawBatch, Value};
 
 /// Bytes of copied-out records kept in memory before new ones go to disk.
@@ -43,7 +45,7 @@ const SPILL_CHUNK: usize = 1 << 20;
 /// The `Weak` keeps the address from being reused and tells when no runner
 /// holds the event any more.
 pub struct Originals {
-    map: HashMap<usize, (Weak<Event>, Place), BuildHasherDefault<AddressHasher>>,
+    map: HashMap<usize, (Weak<Event>, Place, Canonical), BuildHasherDefault<AddressHasher>>,
     /// Read buffers of recent batches with held events, oldest first; the
     /// front one has id `first_pinned`.
     pinned: VecDeque<Pinned>,
@@ -75,6 +77,18 @@ enum Place {
         offset: u64,
         len: u32,
     },
+}
+
+/// Whether a kept record is in serde_json's form ([`canonical_text`]),
+/// once some alert has asked: set through a shared reference, since
+/// alerts are made on several threads at once.
+#[derive(Default)]
+struct Canonical(AtomicU8);
+
+impl Canonical {
+    const UNKNOWN: u8 = 0;
+    const YES: u8 = 1;
+    const NO: u8 = 2;
 }
 
 struct Pinned {
@@ -199,7 +213,9 @@ impl Originals {
     }
 
     fn insert(&mut self, key: usize, ev: Weak<Event>, place: Place) {
-        if let Some((_, Place::Memory(old))) = self.map.insert(key, (ev, place)) {
+        if let Some((_, Place::Memory(old), _)) =
+            self.map.insert(key, (ev, place, Canonical::default()))
+        {
             self.in_memory -= old.len();
         }
     }
@@ -210,7 +226,7 @@ impl Originals {
             return;
         }
         let mut freed = 0;
-        self.map.retain(|_, (w, place)| {
+        self.map.retain(|_, (w, place, _)| {
             let live = w.strong_count() > 0;
             if let (false, Place::Memory(b)) = (live, place) {
                 freed += b.len();
@@ -227,7 +243,7 @@ impl Originals {
         while let Some(front) = self.pinned.front() {
             let batch = self.first_pinned;
             let live = front.events.iter().any(|key| {
-                matches!(self.map.get(key), Some((w, Place::Pinned { batch: b, .. }))
+                matches!(self.map.get(key), Some((w, Place::Pinned { batch: b, .. }, _))
                     if *b == batch && w.strong_count() > 0)
             });
             if live {
@@ -247,7 +263,7 @@ impl Originals {
         self.first_pinned += 1;
         self.pinned_bytes -= front.buf.capacity();
         for key in &front.events {
-            let Some((w, Place::Pinned { batch: b, range })) = self.map.get(key) else {
+            let Some((w, Place::Pinned { batch: b, range }, _)) = self.map.get(key) else {
                 continue;
             };
             if *b != batch {
@@ -308,7 +324,42 @@ impl Originals {
 
     /// Calls `f` with the event's raw record, if it was kept.
     pub fn with_record<R>(&self, ev: &Arc<Event>, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        let (_, place) = self.map.get(&(Arc::as_ptr(ev) as usize))?;
+        let (_, place, _) = self.map.get(&(Arc::as_ptr(ev) as usize))?;
+        self.read(place, f)
+    }
+
+    /// Calls `f` with the event's raw record, if it was kept: as text when
+    /// it is what serde_json writes for it ([`canonical_text`]), else as
+    /// bytes. The check is made once per record (a quarter of the records
+    /// in alerts are in more than one, and checking one cost more than
+    /// all else in making its alert).
+    pub fn with_canonical<R>(
+        &self,
+        ev: &Arc<Event>,
+        f: impl FnOnce(Result<&str, &[u8]>) -> R,
+    ) -> Option<R> {
+        let (_, place, canonical) = self.map.get(&(Arc::as_ptr(ev) as usize))?;
+        self.read(place, |bytes| {
+            let text = match canonical.0.load(Ordering::Relaxed) {
+                Canonical::UNKNOWN => {
+                    let text = canonical_text(bytes);
+                    let known = if text.is_some() {
+                        Canonical::YES
+                    } else {
+                        Canonical::NO
+                    };
+                    canonical.0.store(known, Ordering::Relaxed);
+                    text
+                }
+                // Checked before: only the UTF-8 is checked again.
+                Canonical::YES => std::str::from_utf8(bytes).ok(),
+                _ => None,
+            };
+            f(text.ok_or(bytes))
+        })
+    }
+
+    fn read<R>(&self, place: &Place, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         match place {
             Place::Pinned { batch, range } => {
                 let pinned = self
@@ -363,6 +414,37 @@ mod tests {
     fn keep(originals: &mut Originals, ev: &Arc<Event>, bytes: &[u8]) {
         let place = originals.store(bytes);
         originals.insert(Arc::as_ptr(ev) as usize, Arc::downgrade(ev), place);
+    }
+
+    /// The canonical check is made once and remembered per record: asked
+    /// again, a record in serde_json's form still comes as its text and
+    /// one that is not as its bytes.
+    #[test]
+    fn canonical_records_are_told_apart_once() {
+        let mut originals = Originals::default();
+        let (a, b) = (
+            Arc::new(Event::new(json!({"a": 1}), Origin::default())),
+            Arc::new(Event::new(json!({"a": 1}), Origin::default())),
+        );
+        keep(&mut originals, &a, br#"{"a":1}"#);
+        keep(&mut originals, &b, br#"{ "a": 1 }"#);
+        let ask = |ev: &Arc<Event>| {
+            originals
+                .with_canonical(ev, |r| r.map(str::to_string).map_err(<[u8]>::to_vec))
+                .unwrap()
+        };
+        let known = |ev: &Arc<Event>| {
+            originals.map[&(Arc::as_ptr(ev) as usize)]
+                .2
+                 .0
+                .load(Ordering::Relaxed)
+        };
+        assert_eq!(known(&a), Canonical::UNKNOWN);
+        for _ in 0..2 {
+            assert_eq!(ask(&a), Ok(r#"{"a":1}"#.to_string()));
+            assert_eq!(ask(&b), Err(br#"{ "a": 1 }"#.to_vec()));
+        }
+        assert_eq!((known(&a), known(&b)), (Canonical::YES, Canonical::NO));
     }
 
     #[test]
@@ -449,7 +531,7 @@ mod tests {
         let copied = originals
             .map
             .values()
-            .filter(|(_, p)| matches!(p, Place::Memory(_)))
+            .filter(|(_, p, _)| matches!(p, Place::Memory(_)))
             .count();
         assert_eq!(
             copied,

@@ -76,7 +76,6 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use ferret_engine::{Hit, OrderFields, QueryRunner, StandIn, Stats};
-use ferret_event::canonical::canonical_text;
 use ferret_event::project::Fields;
 use ferret_event::{
     decode_bytes, Event, FieldPath, Projection, RawBatch, RawItem, ReadStats, Reader, Skip,
@@ -1194,16 +1193,16 @@ fn alert_for(
         match entry.event() {
             None => docs.push_str("null"),
             Some(ev) => {
-                let written = originals.with_record(ev, |record| {
-                    if let Some(text) = canonical_text(record) {
+                let written = originals.with_canonical(ev, |record| match record {
+                    Ok(text) => {
                         docs.push_str(text);
-                        return true;
+                        true
                     }
-                    decode_bytes(record)
+                    Err(record) => decode_bytes(record)
                         .ok()
                         .and_then(|doc| serde_json::to_string(&doc).ok())
                         .map(|text| docs.push_str(&text))
-                        .is_some()
+                        .is_some(),
                 });
                 if written != Some(true) {
                     docs.push_str(&serde_json::to_string(&ev.doc).unwrap_or_default());
