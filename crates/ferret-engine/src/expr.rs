@@ -1036,9 +1036,7 @@ impl Pred {
         match self {
             Pred::Const(Some(true)) => Necessary::Always,
             Pred::Const(_) => Necessary::never(),
-            Pred::And(ps) => ps
-                .iter()
-                .fold(Necessary::Always, |acc, p| acc.and(p.necessary())),
+            Pred::And(ps) => Necessary::all(ps.iter().map(Pred::necessary)),
             Pred::Or(ps) => ps
                 .iter()
                 .fold(Necessary::never(), |acc, p| acc.or(p.necessary())),
@@ -1053,7 +1051,7 @@ impl Pred {
                 let plain = leaves.iter().filter(|(_, neg)| !neg);
                 let negated = leaves.iter().any(|(_, neg)| *neg);
                 let texts = if *and {
-                    plain.fold(Necessary::Always, |acc, (t, _)| acc.and(t.necessary(field)))
+                    Necessary::all(plain.map(|(t, _)| t.necessary(field)))
                 } else if negated {
                     Necessary::Always
                 } else {

@@ -161,6 +161,20 @@ impl Necessary {
         }
     }
 
+    /// What holds when all of `parts` hold: [`Necessary::and`] of them in
+    /// order (the first of the least cost), each part's cost worked out
+    /// once rather than the running result's again at every step.
+    pub fn all(parts: impl IntoIterator<Item = Necessary>) -> Necessary {
+        let mut best = (Necessary::Always, f64::INFINITY);
+        for part in parts {
+            let cost = part.cost();
+            if cost < best.1 {
+                best = (part, cost);
+            }
+        }
+        best.0
+    }
+
     /// A rough chance that an event satisfies the condition.
     fn cost(&self) -> f64 {
         let Necessary::AnyOf(needles) = self else {
@@ -283,6 +297,28 @@ mod tests {
         assert_eq!(common.clone().and(rare.clone()), rare);
         assert_eq!(Necessary::Always.and(common.clone()), common);
         assert_eq!(rare.clone().and(Necessary::Always), rare);
+        // `all` is `and` folded from `Always`: the first of the least cost.
+        let parts = [
+            Necessary::Always,
+            common.clone(),
+            rare.clone(),
+            rare.clone(),
+            common.clone(),
+        ];
+        let folded = parts
+            .iter()
+            .cloned()
+            .fold(Necessary::Always, Necessary::and);
+        assert_eq!(Necessary::all(parts.iter().cloned()), folded);
+        assert_eq!(Necessary::all(parts.iter().cloned()), rare);
+        assert_eq!(
+            Necessary::all([Necessary::Always, Necessary::Always]),
+            Necessary::Always
+        );
+        assert_eq!(Necessary::all([]), Necessary::Always);
+        let (first, second) = (on("process.name", &["curl"]), on("file.name", &["wget"]));
+        assert_eq!(Necessary::all([first.clone(), second.clone()]), first);
+        assert_eq!(Necessary::all([second.clone(), first]), second);
     }
 
     #[test]
