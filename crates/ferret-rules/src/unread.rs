@@ -220,13 +220,15 @@ fn unread_value(b: &[u8], i: usize, other_language: bool) -> Option<(Range<usize
 /// as itself: no escape (in a basic string), no control character but tab,
 /// line feed and CR LF.
 fn plain_body(body: &[u8], basic: bool) -> bool {
-    let bad = |c: u8| {
-        (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) | (c == 0x7f) | (basic & (c == b'\\'))
-    };
-    // A fold without early exit, which the compiler vectorizes: notes are
-    // long and nearly always plain.
-    let any_bad = body.iter().fold(false, |acc, &c| acc | bad(c));
-    !any_bad && memchr::memchr_iter(b'\r', body).all(|p| body.get(p + 1) == Some(&b'\n'))
+    let control = |c: u8| (c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r') | (c == 0x7f);
+    // A fold without early exit nor short-circuits, which the compiler
+    // vectorizes (notes are long and nearly always plain); backslashes by
+    // memchr.
+    let any_control = body.iter().fold(false, |acc, &c| acc | control(c));
+    let escapes = basic && memchr::memchr(b'\\', body).is_some();
+    !any_control
+        && !escapes
+        && memchr::memchr_iter(b'\r', body).all(|p| body.get(p + 1) == Some(&b'\n'))
 }
 
 /// The offset just past the string whose opening quote is at `i`, any of
