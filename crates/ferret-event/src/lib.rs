@@ -179,6 +179,11 @@ impl Event {
 
     /// The first value at `path`, if any (arrays flattened).
     pub fn first<'a>(&'a self, path: &FieldPath) -> Option<FieldValue<'a>> {
+        // From the field table when it has the path: no callback per value,
+        // and no visit of the values after the first.
+        if let Some(mut values) = self.table_values(path) {
+            return values.next();
+        }
         let mut out = None;
         self.for_each(path, &mut |v| {
             if out.is_none() {

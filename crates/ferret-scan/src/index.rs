@@ -63,13 +63,7 @@ pub(crate) fn index_name(ev: &Event) -> Option<IndexName<'_>> {
     });
     let mut parts = [""; 3];
     for (part, p) in parts.iter_mut().zip(paths) {
-        // From the field table when it has the path: its first value
-        // without a callback per value (this was 570 instructions an event).
-        let first = match ev.table_values(p) {
-            Some(mut values) => values.next(),
-            None => ev.first(p),
-        };
-        match first {
+        match ev.first(p) {
             Some(FieldValue::Str(s)) => *part = s,
             _ => return None,
         }
