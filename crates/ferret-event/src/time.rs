@@ -401,12 +401,28 @@ pub fn parse_iso8601(s: &str) -> Result<Timestamp, String> {
             "time {hour:02}:{minute:02}:{second:02} out of range"
         ));
     }
-    let days = days_from_civil(year, month, day);
-    let secs =
-        days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64 - offset_secs;
-    Ok(Timestamp(
-        secs as i128 * Timestamp::NANOS_PER_SEC + nanos as i128,
+    Ok(instant(
+        year,
+        [month, day, hour, minute, second],
+        nanos,
+        offset_secs,
     ))
+}
+
+/// The instant of a checked civil date and time (`[month, day, hour,
+/// minute, second]`) at `offset_secs` east of UTC.
+fn instant(
+    year: i64,
+    [month, day, hour, minute, second]: [u32; 5],
+    nanos: u32,
+    offset_secs: i64,
+) -> Timestamp {
+    let secs = days_from_civil(year, month, day) * 86_400
+        + i64::from(hour) * 3600
+        + i64::from(minute) * 60
+        + i64::from(second)
+        - offset_secs;
+    Timestamp(secs as i128 * Timestamp::NANOS_PER_SEC + i128::from(nanos))
 }
 
 /// The shape of nearly every event's time, `YYYY-MM-DDTHH:MM:SS[.f]Z`
@@ -450,13 +466,7 @@ fn parse_utc_seconds(b: &[u8]) -> Option<Timestamp> {
     {
         return None;
     }
-    let secs = days_from_civil(year, month, day) * 86_400
-        + i64::from(hour) * 3600
-        + i64::from(minute) * 60
-        + i64::from(second);
-    Some(Timestamp(
-        secs as i128 * Timestamp::NANOS_PER_SEC + i128::from(nanos),
-    ))
+    Some(instant(year, [month, day, hour, minute, second], nanos, 0))
 }
 
 /// Fraction digits after `.` or `,`: at least one; beyond nine truncated.
@@ -558,12 +568,11 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    /// The general reading of `s`, without the fixed-place one.
+    /// The general reading of `s`, a text ending in `Z`, without the
+    /// fixed-place one: with `Z` spelled `+00:00` the text is never that
+    /// reading's shape, and means the same instant.
     fn parse_general(s: &str) -> Option<Timestamp> {
         let mut b = s.to_string();
-        // A time the fixed-place reading does not take (a `,` separator,
-        // or no fraction written as `.0`) read the same in general: the
-        // same text with `Z` spelled `+00:00` is never its shape.
         b.pop()?;
         b.push_str("+00:00");
         parse_iso8601(&b).ok()
