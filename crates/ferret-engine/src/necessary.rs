@@ -151,19 +151,15 @@ impl Necessary {
         }
     }
 
-    /// What holds when both hold: either side is necessary, so keep the one
-    /// expected to rule out more events.
+    /// What holds when both hold: [`Necessary::all`] of the two.
     pub fn and(self, other: Necessary) -> Necessary {
-        if other.cost() < self.cost() {
-            other
-        } else {
-            self
-        }
+        Necessary::all([self, other])
     }
 
-    /// What holds when all of `parts` hold: [`Necessary::and`] of them in
-    /// order (the first of the least cost), each part's cost worked out
-    /// once rather than the running result's again at every step.
+    /// What holds when all of `parts` hold: each is necessary, so keep the
+    /// one expected to rule out the most events (the first of the least
+    /// cost; `Always` for none). Each part's cost is worked out once: a fold
+    /// of pairs weighed the running result again at every step.
     pub fn all(parts: impl IntoIterator<Item = Necessary>) -> Necessary {
         let mut best = (Necessary::Always, f64::INFINITY);
         for part in parts {
