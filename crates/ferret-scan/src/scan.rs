@@ -493,11 +493,10 @@ pub fn scan(
                 .collect();
             // Record screens keep each quiet record's times per clock: no
             // screen for rules reading time in more ways than that.
-            let screens = if clocks.len() <= MAX_SCREEN_CLOCKS && opts.screen != ScreenUse::Off {
-                compiled.rules.par_iter().map(|r| r.plan.screen()).collect()
-            } else {
-                vec![ferret_engine::Screen::Always]
-            };
+            let screens = (clocks.len() <= MAX_SCREEN_CLOCKS && opts.screen != ScreenUse::Off)
+                .then(|| crate::screen::screens_of(&compiled.rules, |r| r.plan.screen()))
+                .flatten()
+                .unwrap_or_else(|| vec![ferret_engine::Screen::Always]);
             (Some(Prefilter::new(&needs)), screens)
         },
     );

@@ -16,7 +16,7 @@
 //! ASCII records (see [`ferret_engine::screen`]); a record the screen would
 //! rule out but that is neither is decoded in full after all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ferret_engine::{RawText, Screen};
 use ferret_event::{RawBatch, RawItem};
@@ -73,6 +73,41 @@ const MAX_TEXTS: usize = 256;
 /// A screen that lets more than this share of the sample through is not
 /// worth its searches.
 const MAX_PASS_RATE: f64 = 0.5;
+
+/// The screens `screen_of` gives `rules`, worked out in order, or `None`
+/// as soon as [`RecordScreen::new`] could make nothing of them: a rule that
+/// cannot be screened, or more texts between them than it searches for.
+/// With a thousand rules the texts run out after a few dozen: working out
+/// every rule's screen regardless was 1.5% of loading the corpus and
+/// scanning a thousand events.
+pub fn screens_of<R>(rules: &[R], screen_of: impl Fn(&R) -> Screen) -> Option<Vec<Screen>> {
+    let mut texts: HashSet<RawText> = HashSet::new();
+    let mut screens = Vec::with_capacity(rules.len());
+    for rule in rules {
+        let screen = screen_of(rule);
+        if !gather_texts(&screen, &mut texts) {
+            return None;
+        }
+        screens.push(screen);
+    }
+    Some(screens)
+}
+
+/// Adds the texts of `screen` to `texts`; false for a screen that lets
+/// everything through, or once there are more than [`MAX_TEXTS`] texts.
+fn gather_texts(screen: &Screen, texts: &mut HashSet<RawText>) -> bool {
+    match screen {
+        Screen::Always => false,
+        Screen::Never => true,
+        Screen::Text(t) => {
+            if !texts.contains(t) {
+                texts.insert(t.clone());
+            }
+            texts.len() <= MAX_TEXTS
+        }
+        Screen::All(parts) | Screen::Any(parts) => parts.iter().all(|s| gather_texts(s, texts)),
+    }
+}
 
 impl RecordScreen {
     /// The screen for rules whose screens are `rules`, its tests ordered by
@@ -309,6 +344,47 @@ mod tests {
 
     fn concerns(s: &RecordScreen, record: &str) -> bool {
         s.may_concern(record.as_bytes(), &mut ScreenScratch::default())
+    }
+
+    /// Screens are worked out rule by rule only while a record screen could
+    /// use them: the rules after the first unscreenable one, or after the
+    /// texts pass the limit, are not asked for theirs.
+    #[test]
+    fn screens_are_worked_out_only_while_usable() {
+        let asked = std::cell::Cell::new(0);
+        let of = |s: &Screen| {
+            asked.set(asked.get() + 1);
+            s.clone()
+        };
+        let texts: Vec<Screen> = (0..MAX_TEXTS + 10)
+            .map(|i| lit(&format!("t{i}"), false))
+            .collect();
+        // Repeated texts count once.
+        let repeated = vec![lit("same", false).or(lit("more", true)); MAX_TEXTS + 10];
+        assert_eq!(
+            screens_of(&repeated, of).map(|s| s.len()),
+            Some(MAX_TEXTS + 10)
+        );
+        asked.set(0);
+        assert_eq!(
+            screens_of(&texts[..MAX_TEXTS], of).map(|s| s.len()),
+            Some(MAX_TEXTS)
+        );
+        asked.set(0);
+        assert!(screens_of(&texts, of).is_none());
+        assert_eq!(
+            asked.get(),
+            MAX_TEXTS + 1,
+            "stops at the first text past the limit"
+        );
+        asked.set(0);
+        let with_always = [lit("a", false), Screen::Always, lit("b", false)];
+        assert!(screens_of(&with_always, of).is_none());
+        assert_eq!(
+            asked.get(),
+            2,
+            "stops at the first rule that cannot be screened"
+        );
     }
 
     #[test]
