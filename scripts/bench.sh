@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh                 # standard 1M-event corpus
 #   EVENTS=100000 scripts/bench.sh   # smaller
+#   FERRET_BIN=/tmp/old/ferret scripts/bench.sh  # another build (no cargo build)
 #
 # Generated data goes to /tmp and is reused when present.
 set -euo pipefail
@@ -25,10 +26,16 @@ fi
 head -n 1000 "$DATA" > /tmp/bench-w4.ndjson
 
 cargo build --release --quiet --manifest-path "$SHARED/bench/floor/Cargo.toml" --target-dir /tmp/json-floor
-cargo build --release --quiet -p ferret
-[ -x "$TARGET/release/ferret" ] || { echo "bench: $TARGET/release/ferret not built" >&2; exit 1; }
+# This VM's minutes differ by 10-20%: two builds are only comparable when
+# benchmarked in the same hour, which FERRET_BIN allows without a rebuild.
+if [ -n "${FERRET_BIN:-}" ]; then
+  FERRET=$FERRET_BIN
+else
+  cargo build --release --quiet -p ferret
+  FERRET=$TARGET/release/ferret
+fi
+[ -x "$FERRET" ] || { echo "bench: $FERRET is not an executable" >&2; exit 1; }
 FLOOR_BIN=/tmp/json-floor/release/json-floor
-FERRET=$TARGET/release/ferret
 
 # measure NAME CMD...: prints "median_seconds peak_rss_kb" after a warm-up.
 measure() {
