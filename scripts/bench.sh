@@ -23,7 +23,10 @@ if [ ! -s "$DATA" ]; then
     --attacks 50 --truth "/tmp/bench-$TAG.truth.json" > "$DATA.tmp"
   mv "$DATA.tmp" "$DATA"
 fi
-head -n 1000 "$DATA" > /tmp/bench-w4.ndjson
+# W4's events are the corpus's first thousand, kept per corpus size: the
+# heads of the 100k and 1M corpora differ.
+W4_DATA=/tmp/bench-w4-$TAG.ndjson
+head -n 1000 "$DATA" > "$W4_DATA"
 
 cargo build --release --quiet --manifest-path "$SHARED/bench/floor/Cargo.toml" --target-dir /tmp/json-floor
 # This VM's minutes differ by 10-20%: two builds are only comparable when
@@ -59,7 +62,7 @@ read -r lines _ < <(measure "$FLOOR_BIN" "$DATA" --mode lines)
 read -r w1 w1_rss < <(measure "$FERRET" scan --format ndjson --rules "$SHARED/seed/persistence_systemd_netcon.toml" "$DATA")
 read -r w2 w2_rss < <(measure "$FERRET" scan --format ndjson --rules "$SHARED/corpus/detection-rules" "$DATA")
 read -r w3 w3_rss < <(measure "$FERRET" query --format ndjson "$W3_QUERY" "$DATA")
-read -r w4 w4_rss < <(measure "$FERRET" scan --format ndjson --rules "$SHARED/corpus/detection-rules" /tmp/bench-w4.ndjson)
+read -r w4 w4_rss < <(measure "$FERRET" scan --format ndjson --rules "$SHARED/corpus/detection-rules" "$W4_DATA")
 
 row() { # name seconds rss events
   awk -v n="$1" -v s="$2" -v f="$floor" -v r="$3" -v e="$4" 'BEGIN {
