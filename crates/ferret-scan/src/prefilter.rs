@@ -23,14 +23,13 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasickBuilder, MatchKind};
 use ferret_engine::matching::{fold, Automaton};
 use ferret_engine::Necessary;
 use ferret_event::table::TableLayout;
 use ferret_event::{Event, FieldPath, FieldValue};
-use rayon::prelude::*;
 
 /// Rule candidates for events (see the module documentation).
 pub struct Prefilter {
@@ -113,7 +112,14 @@ fn next_id() -> u64 {
 
 struct FieldMatcher {
     path: FieldPath,
-    automaton: Automaton,
+    /// Built from `needles` when a value of the field is first scanned:
+    /// most of a thousand rules' needle fields never occur in a given
+    /// input (cloud services' fields in endpoint telemetry, and the other
+    /// way round), and building every field's up front was 5% of loading
+    /// the corpus and scanning a thousand events.
+    automaton: OnceLock<Automaton>,
+    /// The needle texts, sorted (pattern id order).
+    needles: Box<[Box<[u8]>]>,
     /// Per needle text (automaton pattern id): the rules it stands for.
     owners: Vec<Vec<u32>>,
     /// The rules any value of the field stands for (empty needles).
@@ -147,24 +153,16 @@ impl Prefilter {
                 }
             }
         }
-        // Building the automata is most of a scan's set-up time with a
-        // thousand rules; fields are independent.
         let fields: Vec<FieldMatcher> = by_field
-            .into_par_iter()
+            .into_iter()
             .map(|(path, mut needles)| {
                 let mut present = needles.remove("").unwrap_or_default();
                 let mut needles: Vec<(&str, Vec<u32>)> = needles.into_iter().collect();
                 needles.sort_unstable();
-                let automaton = Automaton::new(
-                    AhoCorasickBuilder::new()
-                        .ascii_case_insensitive(true)
-                        .match_kind(MatchKind::Standard),
-                    needles.iter().map(|(t, _)| t.as_bytes()),
-                )
-                .expect("needle sets are far below the automaton size limits");
                 FieldMatcher {
                     path,
-                    automaton,
+                    automaton: OnceLock::new(),
+                    needles: needles.iter().map(|(t, _)| t.as_bytes().into()).collect(),
                     owners: needles.into_iter().map(|(_, o)| o).collect(),
                     present: Candidates::words_of(&mut present),
                 }
@@ -359,6 +357,19 @@ impl SeenField {
 }
 
 impl FieldMatcher {
+    /// The field's automaton, built on first use.
+    fn automaton(&self) -> &Automaton {
+        self.automaton.get_or_init(|| {
+            Automaton::new(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard),
+                self.needles.iter(),
+            )
+            .expect("needle sets are far below the automaton size limits")
+        })
+    }
+
     /// Adds the rules of the field's values in `ev`, resolved.
     fn resolve(&self, ev: &Event, seen: &mut SeenField, out: &mut Candidates) {
         let mut any = false;
@@ -407,7 +418,7 @@ impl FieldMatcher {
             folded = fold(s);
             &folded
         };
-        for hit in self.automaton.get().find_overlapping_iter(text) {
+        for hit in self.automaton().get().find_overlapping_iter(text) {
             self.owners[hit.pattern().as_usize()]
                 .iter()
                 .for_each(|&r| found(r));
@@ -441,6 +452,32 @@ mod tests {
     fn rules_of(p: &Prefilter, doc: Value, n: u32) -> Vec<u32> {
         let c = p.candidates(&Event::new(doc, Default::default()));
         (0..n).filter(|&r| c.contains(r)).collect()
+    }
+
+    /// A field's automaton is built when a value of it is first scanned,
+    /// not before: fields the input never holds cost nothing.
+    #[test]
+    fn automata_are_built_for_the_fields_events_hold() {
+        let p = Prefilter::new(&[
+            on("process.name", &["bash"]),
+            on("aws.cloudtrail.event_name", &["GetSessionToken"]),
+        ]);
+        let built = |p: &Prefilter| -> Vec<FieldPath> {
+            p.fields
+                .iter()
+                .filter(|f| f.automaton.get().is_some())
+                .map(|f| f.path.clone())
+                .collect()
+        };
+        assert!(built(&p).is_empty());
+        assert_eq!(
+            rules_of(&p, json!({"process": {"name": "bash"}}), 2),
+            vec![0]
+        );
+        assert_eq!(built(&p), vec![FieldPath::dotted("process.name")]);
+        let cloud = json!({"aws": {"cloudtrail": {"event_name": "GetSessionToken"}}});
+        assert_eq!(rules_of(&p, cloud, 2), vec![1]);
+        assert_eq!(built(&p).len(), 2);
     }
 
     #[test]
