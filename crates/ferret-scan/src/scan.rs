@@ -91,7 +91,7 @@ use crate::dispatch::{for_each_bit, Dispatch};
 use crate::originals::Originals;
 use crate::pool::Pool;
 use crate::prefilter::{Candidates, Prefilter};
-use crate::screen::{RecordScreen, ScreenScratch};
+use crate::screen::{RecordScreen, ScreenScratch, ScreenSet};
 
 /// The default reorder window of sequence rules in a scan: input may be out
 /// of time order by this much without losing matches.
@@ -484,7 +484,7 @@ pub fn scan(
         },
         || {
             if opts.reference {
-                return (None, Vec::new());
+                return (None, None);
             }
             let needs: Vec<_> = compiled
                 .rules
@@ -494,9 +494,8 @@ pub fn scan(
             // Record screens keep each quiet record's times per clock: no
             // screen for rules reading time in more ways than that.
             let screens = (clocks.len() <= MAX_SCREEN_CLOCKS && opts.screen != ScreenUse::Off)
-                .then(|| crate::screen::screens_of(&compiled.rules, |r| r.plan.screen()))
-                .flatten()
-                .unwrap_or_else(|| vec![ferret_engine::Screen::Always]);
+                .then(|| ScreenSet::of(compiled.rules.iter().map(|r| r.plan.screen())))
+                .flatten();
             (Some(Prefilter::new(&needs)), screens)
         },
     );
@@ -608,7 +607,9 @@ pub fn scan(
                 for (raw, read, read_time) in raw_rx {
                     let clock = Instant::now();
                     let screen = &*screen.get_or_insert_with(|| {
-                        RecordScreen::for_batch(screens, &raw, opts.screen == ScreenUse::Always)
+                        screens.as_ref().and_then(|set| {
+                            RecordScreen::for_batch(set, &raw, opts.screen == ScreenUse::Always)
+                        })
                     });
                     let projection = &*ordered.get_or_insert_with(|| {
                         projection.in_order_of((0..raw.len().min(ORDER_SAMPLE)).filter_map(|i| {

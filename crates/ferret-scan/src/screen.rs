@@ -16,7 +16,8 @@
 //! ASCII records (see [`ferret_engine::screen`]); a record the screen would
 //! rule out but that is neither is decoded in full after all.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Borrow;
+use std::collections::HashMap;
 
 use ferret_engine::{RawText, Screen};
 use ferret_event::{RawBatch, RawItem};
@@ -74,62 +75,47 @@ const MAX_TEXTS: usize = 256;
 /// worth its searches.
 const MAX_PASS_RATE: f64 = 0.5;
 
-/// The screens `screen_of` gives `rules`, worked out in order, or `None`
-/// as soon as [`RecordScreen::new`] could make nothing of them: a rule that
-/// cannot be screened, or more texts between them than it searches for.
-/// With a thousand rules the texts run out after a few dozen: working out
-/// every rule's screen regardless was 1.5% of loading the corpus and
-/// scanning a thousand events.
-pub fn screens_of<R>(rules: &[R], screen_of: impl Fn(&R) -> Screen) -> Option<Vec<Screen>> {
-    let mut texts: HashSet<RawText> = HashSet::new();
-    let mut screens = Vec::with_capacity(rules.len());
-    for rule in rules {
-        let screen = screen_of(rule);
-        if !gather_texts(&screen, &mut texts) {
-            return None;
-        }
-        screens.push(screen);
-    }
-    Some(screens)
+/// The screens of some rules over their texts, numbered: what
+/// [`RecordScreen::new`] orders by a sample.
+#[derive(Debug)]
+pub struct ScreenSet {
+    texts: Vec<RawText>,
+    root: Node,
 }
 
-/// Adds the texts of `screen` to `texts`; false for a screen that lets
-/// everything through, or once there are more than [`MAX_TEXTS`] texts.
-fn gather_texts(screen: &Screen, texts: &mut HashSet<RawText>) -> bool {
-    match screen {
-        Screen::Always => false,
-        Screen::Never => true,
-        Screen::Text(t) => {
-            if !texts.contains(t) {
-                texts.insert(t.clone());
-            }
-            texts.len() <= MAX_TEXTS
+impl ScreenSet {
+    /// The set of `screens`, taken in order; `None` as soon as one lets
+    /// every record through or the texts pass [`MAX_TEXTS`], and the
+    /// screens after it are not taken: an iterator working them out as it
+    /// goes stops there (with a thousand rules, after a few dozen; working
+    /// out every rule's screen regardless was 1.5% of loading the corpus
+    /// and scanning a thousand events).
+    pub fn of<S: Borrow<Screen>>(screens: impl IntoIterator<Item = S>) -> Option<ScreenSet> {
+        let mut numbers: HashMap<RawText, usize> = HashMap::new();
+        let mut parts = Vec::new();
+        for screen in screens {
+            parts.push(node_of(screen.borrow(), &mut numbers)?);
         }
-        Screen::All(parts) | Screen::Any(parts) => parts.iter().all(|s| gather_texts(s, texts)),
+        let mut texts: Vec<Option<RawText>> = vec![None; numbers.len()];
+        for (t, i) in numbers {
+            texts[i] = Some(t);
+        }
+        Some(ScreenSet {
+            texts: texts.into_iter().flatten().collect(),
+            root: Node::Any(parts),
+        })
     }
 }
 
 impl RecordScreen {
-    /// The screen for rules whose screens are `rules`, its tests ordered by
-    /// how they fare on `sample` (records' texts); `None` when some rule
-    /// cannot be screened, when the screen would need too many searches, or
-    /// (unless `always`) when the sample shows it would rule out too few
-    /// records.
-    pub fn new(rules: &[Screen], sample: &[&[u8]], always: bool) -> Option<RecordScreen> {
-        let mut numbers: HashMap<&RawText, usize> = HashMap::new();
-        let mut parts = Vec::with_capacity(rules.len());
-        for screen in rules {
-            parts.push(node_of(screen, &mut numbers)?);
-        }
-        let root = Node::Any(parts);
-        let mut by_number: Vec<Option<&RawText>> = vec![None; numbers.len()];
-        for (t, i) in numbers {
-            by_number[i] = Some(t);
-        }
+    /// The screen for rules whose screens are `set`, its tests ordered by
+    /// how they fare on `sample` (records' texts); `None` (unless `always`)
+    /// when the sample shows it would rule out too few records.
+    pub fn new(set: &ScreenSet, sample: &[&[u8]], always: bool) -> Option<RecordScreen> {
         let ranks = SampleRank::of(sample);
-        let texts: Vec<Text> = by_number
-            .into_iter()
-            .flatten()
+        let texts: Vec<Text> = set
+            .texts
+            .iter()
             .map(|t| Text {
                 finder: memmem::FinderBuilder::new()
                     .build_forward_with_ranker(&ranks, &t.bytes)
@@ -153,13 +139,13 @@ impl RecordScreen {
                 (hits as f64 + 0.5) / (sample.len() as f64 + 1.0)
             })
             .collect();
-        let (root, pass, _) = order(root, &rates);
+        let (root, pass, _) = order(set.root.clone(), &rates);
         (always || pass <= MAX_PASS_RATE).then_some(RecordScreen { texts, root })
     }
 
     /// [`RecordScreen::new`] with the first records of `batch` (the first
     /// batch of a scan) as the sample.
-    pub fn for_batch(rules: &[Screen], batch: &RawBatch, always: bool) -> Option<RecordScreen> {
+    pub fn for_batch(set: &ScreenSet, batch: &RawBatch, always: bool) -> Option<RecordScreen> {
         let sample: Vec<&[u8]> = batch
             .iter()
             .filter_map(|item| match item {
@@ -168,7 +154,7 @@ impl RecordScreen {
             })
             .take(SAMPLE)
             .collect();
-        RecordScreen::new(rules, &sample, always)
+        RecordScreen::new(set, &sample, always)
     }
 
     /// False only if the record (its JSON text) can concern no rule.
@@ -242,14 +228,20 @@ impl memchr::arch::all::packedpair::HeuristicFrequencyRank for &SampleRank {
 /// `screen` as a node over numbered texts (`numbers` gains the new ones);
 /// `None` for a screen that lets everything through or once there are more
 /// than [`MAX_TEXTS`] texts.
-fn node_of<'s>(screen: &'s Screen, numbers: &mut HashMap<&'s RawText, usize>) -> Option<Node> {
+fn node_of(screen: &Screen, numbers: &mut HashMap<RawText, usize>) -> Option<Node> {
     Some(match screen {
         Screen::Always => return None,
         // An `or` of nothing: holds for no record.
         Screen::Never => Node::Any(Vec::new()),
         Screen::Text(t) => {
-            let next = numbers.len();
-            let n = *numbers.entry(t).or_insert(next);
+            let n = match numbers.get(t) {
+                Some(&n) => n,
+                None => {
+                    let n = numbers.len();
+                    numbers.insert(t.clone(), n);
+                    n
+                }
+            };
             if numbers.len() > MAX_TEXTS {
                 return None;
             }
@@ -336,50 +328,51 @@ mod tests {
         Screen::literal(s, true, true, ci)
     }
 
+    /// The record screen of rules whose screens are `rules`.
+    fn record_screen(rules: &[Screen], sample: &[&[u8]], always: bool) -> Option<RecordScreen> {
+        RecordScreen::new(&ScreenSet::of(rules)?, sample, always)
+    }
+
     fn screen(rules: &[Screen]) -> RecordScreen {
         // A sample holding none of the texts: the screen is worth keeping.
         let sample: Vec<&[u8]> = vec![b"{}"; 10];
-        RecordScreen::new(rules, &sample, false).expect("screenable")
+        record_screen(rules, &sample, false).expect("screenable")
     }
 
     fn concerns(s: &RecordScreen, record: &str) -> bool {
         s.may_concern(record.as_bytes(), &mut ScreenScratch::default())
     }
 
-    /// Screens are worked out rule by rule only while a record screen could
-    /// use them: the rules after the first unscreenable one, or after the
-    /// texts pass the limit, are not asked for theirs.
+    /// Screens are taken rule by rule only while a record screen could use
+    /// them: the rules after the first unscreenable one, or after the texts
+    /// pass the limit, are not asked for theirs.
     #[test]
     fn screens_are_worked_out_only_while_usable() {
         let asked = std::cell::Cell::new(0);
-        let of = |s: &Screen| {
-            asked.set(asked.get() + 1);
-            s.clone()
+        let set_of = |screens: &[Screen]| {
+            asked.set(0);
+            ScreenSet::of(screens.iter().map(|s| {
+                asked.set(asked.get() + 1);
+                s.clone()
+            }))
         };
         let texts: Vec<Screen> = (0..MAX_TEXTS + 10)
             .map(|i| lit(&format!("t{i}"), false))
             .collect();
         // Repeated texts count once.
         let repeated = vec![lit("same", false).or(lit("more", true)); MAX_TEXTS + 10];
-        assert_eq!(
-            screens_of(&repeated, of).map(|s| s.len()),
-            Some(MAX_TEXTS + 10)
-        );
-        asked.set(0);
-        assert_eq!(
-            screens_of(&texts[..MAX_TEXTS], of).map(|s| s.len()),
-            Some(MAX_TEXTS)
-        );
-        asked.set(0);
-        assert!(screens_of(&texts, of).is_none());
+        let set = set_of(&repeated).expect("two texts");
+        assert_eq!((set.texts.len(), asked.get()), (2, MAX_TEXTS + 10));
+        let set = set_of(&texts[..MAX_TEXTS]).expect("as many texts as searched for");
+        assert_eq!((set.texts.len(), asked.get()), (MAX_TEXTS, MAX_TEXTS));
+        assert!(set_of(&texts).is_none());
         assert_eq!(
             asked.get(),
             MAX_TEXTS + 1,
             "stops at the first text past the limit"
         );
-        asked.set(0);
         let with_always = [lit("a", false), Screen::Always, lit("b", false)];
-        assert!(screens_of(&with_always, of).is_none());
+        assert!(set_of(&with_always).is_none());
         assert_eq!(
             asked.get(),
             2,
@@ -419,11 +412,11 @@ mod tests {
 
     #[test]
     fn unscreenable_or_unselective_rule_sets_get_no_screen() {
-        assert!(RecordScreen::new(&[lit("a", false), Screen::Always], &[], true).is_none());
+        assert!(record_screen(&[lit("a", false), Screen::Always], &[], true).is_none());
         let sample: Vec<&[u8]> = vec![br#"{"a":"x"}"#; 10];
-        assert!(RecordScreen::new(&[lit("x", false)], &sample, false).is_none());
-        assert!(RecordScreen::new(&[lit("x", false)], &sample, true).is_some());
-        assert!(RecordScreen::new(&[lit("y", false)], &sample, false).is_some());
+        assert!(record_screen(&[lit("x", false)], &sample, false).is_none());
+        assert!(record_screen(&[lit("x", false)], &sample, true).is_some());
+        assert!(record_screen(&[lit("y", false)], &sample, false).is_some());
         // A rule that never matches needs nothing of any record.
         let never = screen(&[Screen::Never]);
         assert!(!concerns(&never, r#"{"a":"x"}"#));
@@ -434,7 +427,7 @@ mod tests {
         let rare = lit("rare", false);
         let common = lit("common", false);
         let sample: Vec<&[u8]> = vec![br#"{"a":"common"}"#; 20];
-        let s = RecordScreen::new(&[common.and(rare)], &sample, false).unwrap();
+        let s = record_screen(&[common.and(rare)], &sample, false).unwrap();
         let Node::Any(rules) = &s.root else { panic!() };
         let Node::All(parts) = &rules[0] else {
             panic!()

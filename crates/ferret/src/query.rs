@@ -37,7 +37,7 @@ use ferret_event::{
     Event, FieldPath, Projection, RawBatch, RawItem, Reader, SkipReporter, SkipSink, Timestamp,
 };
 use ferret_scan::originals::Originals;
-use ferret_scan::screen::{RecordScreen, ScreenScratch};
+use ferret_scan::screen::{RecordScreen, ScreenScratch, ScreenSet};
 use rayon::prelude::*;
 
 use crate::output::{Format, OutputArgs};
@@ -169,7 +169,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Records the query cannot match, by their text (see
     // `ferret_scan::screen`), are decoded only for their syntax and time.
     let quiet = Projection::new([&ts_path]);
-    let query_screen = (!args.no_screen).then(|| runner.plan().screen());
+    let query_screen = (!args.no_screen)
+        .then(|| ScreenSet::of([runner.plan().screen()]))
+        .flatten();
     let mut screen: Option<Option<RecordScreen>> = None;
     let clock = runner.order_fields().clone();
     let mut originals = Originals::default();
@@ -179,7 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let screen = &*screen.get_or_insert_with(|| {
             query_screen
                 .as_ref()
-                .and_then(|s| RecordScreen::for_batch(std::slice::from_ref(s), &raw, false))
+                .and_then(|set| RecordScreen::for_batch(set, &raw, false))
         });
         let check_time = |event: Event| match event.timestamp(&ts_path) {
             Err(e) if needs_time => {
